@@ -1,0 +1,37 @@
+"""overnight: autonomous keep-or-revert improvement loops over a git repository.
+
+The public API mirrors the command line: ``run``, ``evaluate`` and ``history``.
+"""
+
+from overnight.api import RunSummary, evaluate, history, run
+from overnight.config import Config, load_config
+from overnight.errors import (
+    AgentError,
+    ConfigError,
+    EvaluationError,
+    LedgerError,
+    OvernightError,
+    UsageError,
+    WorkspaceError,
+)
+from overnight.records import Experiment, Proposal, Score, Status
+
+__all__ = [
+    "AgentError",
+    "Config",
+    "ConfigError",
+    "EvaluationError",
+    "Experiment",
+    "LedgerError",
+    "OvernightError",
+    "Proposal",
+    "RunSummary",
+    "Score",
+    "Status",
+    "UsageError",
+    "WorkspaceError",
+    "evaluate",
+    "history",
+    "load_config",
+    "run",
+]

@@ -1,0 +1,321 @@
+"""The offline search agent: change one knob per experiment, learn from the ledger, never repeat.
+
+The strategy, in plain words:
+
+1. Read the editable Python files afresh (the tree is always at the best state when asked) and
+   list their knobs: module-level UPPER_CASE literals (see ``knobs.py`` for what counts and how
+   each kind moves). The values of all knobs together are a *configuration*.
+2. Gather every configuration the run has already seen: each experiment's meta records the
+   configuration before and after its change, and the current tree counts as seen. An
+   interrupted experiment was never measured, so the configuration it was heading for does not.
+3. For each unfrozen knob and each of its moves, take the coarsest step whose configuration is
+   new. When the full step leads somewhere already measured (often: back where a keep came
+   from), take a finer one (x1.414, then x1.189 for a float; the next choice further on), the
+   way a pattern search refines around its best point. When no knob has a new configuration
+   within reach, the search is exhausted: every neighbour of the best one has been measured.
+4. If the last measured experiment was a keep, make the same move on the same knob again: the
+   optimum probably lies further that way.
+5. Otherwise score each candidate and draw one at random with weight 2**score. The score starts
+   from the ledger: +1 for each keep of this (knob, move), -1 for each discard, -2 for each
+   crash, timeout, violation or no-op, plus half the knob's total over all its moves. It loses 2
+   per level of a finer step (refine once the coarse steps are spent), 2 if the very same change
+   was already measured from another configuration (a *stale* change: not a repeat, as other
+   knobs differ, but likely the same dead end), and 2 for each time the move already failed
+   from the current configuration. A full step never tried weighs 1, so moves that helped come
+   back more often, moves that hurt less often, and untried ones still get their turn.
+6. Rewrite that one literal and put in the proposal's meta everything a later call needs.
+
+Nothing lives only in the agent object: a resumed run builds a new one, so all it knows comes
+from the history, and the random draw is seeded by the config's seed and the experiment's
+number. The same seed, history and files always give the same proposal.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from overnight.agents.base import Agent, AgentContext
+from overnight.agents.knobs import (
+    Knob,
+    KnobValue,
+    find_knobs,
+    moves,
+    reach,
+    set_knob,
+)
+from overnight.config import SearchAgentConfig
+from overnight.errors import AgentError, SearchExhausted
+from overnight.records import Experiment, Proposal, Status
+
+__all__ = [
+    "Candidate",
+    "Knob",
+    "Memory",
+    "SearchAgent",
+    "candidates",
+    "change_identity",
+    "config_identity",
+    "configuration",
+    "find_knobs",
+]
+
+OUTCOME_SCORE: dict[str, float] = {
+    Status.KEEP: 1.0,
+    Status.DISCARD: -1.0,
+    Status.CRASH: -2.0,
+    Status.TIMEOUT: -2.0,
+    Status.VIOLATION: -2.0,
+    Status.NO_OP: -2.0,
+}
+UNMEASURED = frozenset({Status.INTERRUPTED, Status.RUNNING})
+KNOB_SHARE = 0.5  # how much a knob's record in any direction counts toward each of its moves
+LEVEL_COST = 2.0  # score taken off per level of a finer step: a quarter of the weight each
+LOCAL_FAILURE_COST = 2.0  # score taken off per failure of the same move from the same state
+STALE_COST = 2.0  # score taken off a change already measured from another state
+MAX_EXPONENT = 6.0  # caps a weight at 64x (or 1/64) of an untried move's, so nothing dominates
+
+
+Configuration = dict[str, KnobValue]
+KNOB_TYPES = (bool, int, float, str)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One proposal the search could make: ``move`` on ``knob`` at step ``level`` (0: full)."""
+
+    knob: Knob
+    move: str
+    level: int
+    value: KnobValue
+    after: Configuration
+    fresh: bool = True  # False when this very change was measured before, from another state
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        return (self.knob.key, self.move)
+
+
+@dataclass
+class Memory:
+    """What the history teaches: configurations seen, how each move fared, what to follow up."""
+
+    seen: set[str] = field(default_factory=set)
+    changes: set[str] = field(default_factory=set)  # (knob, old, new) of measured experiments
+    scores: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    local_failures: dict[tuple[str, str, str], int] = field(
+        default_factory=lambda: defaultdict(int)
+    )
+    follow_up: tuple[str, str] | None = None
+
+    @classmethod
+    def from_history(cls, history: Iterable[Experiment]) -> Memory:
+        memory = cls()
+        for experiment in history:
+            memory.learn(experiment)
+        return memory
+
+    def learn(self, experiment: Experiment) -> None:
+        """Fold one ledger row in; rows of other agents only mark what they measured."""
+        meta = experiment.agent_meta or {}
+        measured = experiment.status not in UNMEASURED
+        for side in ("before", "after") if measured else ("before",):
+            identity = _identity(meta.get(side))
+            if identity is not None:
+                self.seen.add(identity)
+        if not measured or experiment.status == Status.BASELINE:
+            return
+        pair = _pair(meta)
+        change = _change_identity(meta)
+        if change is not None:
+            self.changes.add(change)
+        if pair is not None and experiment.status in OUTCOME_SCORE:
+            self.scores[pair] += OUTCOME_SCORE[experiment.status]
+            start = _identity(meta.get("before"))
+            if start is not None and experiment.status != Status.KEEP:
+                self.local_failures[(start, *pair)] += 1
+        self.follow_up = pair if experiment.status == Status.KEEP else None
+
+    def score(self, pair: tuple[str, str]) -> float:
+        """The move's own record plus a share of its knob's record over all moves."""
+        knob = pair[0]
+        knob_total = sum(value for (key, _), value in self.scores.items() if key == knob)
+        return self.scores.get(pair, 0.0) + KNOB_SHARE * knob_total
+
+    def weight(self, candidate: Candidate, here: str) -> float:
+        """How likely ``candidate`` is picked from the configuration ``here`` (see step 5)."""
+        score = self.score(candidate.pair) - LEVEL_COST * candidate.level
+        score -= 0.0 if candidate.fresh else STALE_COST
+        score -= LOCAL_FAILURE_COST * self.local_failures.get((here, *candidate.pair), 0)
+        return 2.0 ** max(-MAX_EXPONENT, min(MAX_EXPONENT, score))
+
+
+class SearchAgent(Agent):
+    """Tunes module-level constants of the editable Python files, one per experiment."""
+
+    def __init__(self, config: SearchAgentConfig | None = None) -> None:
+        self.config = config or SearchAgentConfig()
+
+    def propose(self, context: AgentContext) -> Proposal:
+        knobs = self._knobs(context)
+        before = configuration(knobs)
+        memory = Memory.from_history(context.history)
+        memory.seen.add(config_identity(before))
+        options = candidates(knobs, before, memory.seen, memory.changes)
+        if not options:
+            raise SearchExhausted(_exhausted_message(knobs))
+        chosen = _follow_up(options, memory) or self._pick(options, memory, before, context)
+        literal = set_knob(context.root, chosen.knob, chosen.value)
+        return Proposal(
+            description=f"{chosen.knob.name} {chosen.knob.text} -> {literal} ({chosen.knob.file})",
+            meta=_meta(chosen, before),
+        )
+
+    def _knobs(self, context: AgentContext) -> list[Knob]:
+        files = sorted({file for file in context.editable_files if file.endswith(".py")})
+        knobs = find_knobs(context.root, files, self.config.knobs)
+        if not knobs:
+            raise AgentError(_no_knobs_message(files, context.editable_globs))
+        return knobs
+
+    def _pick(
+        self,
+        pool: Sequence[Candidate],
+        memory: Memory,
+        before: Configuration,
+        context: AgentContext,
+    ) -> Candidate:
+        """A weighted draw, seeded by the config's seed and the experiment's number."""
+        here = config_identity(before)
+        weights = [memory.weight(candidate, here) for candidate in pool]
+        rng = random.Random(f"overnight-search:{self.config.seed}:{context.number}")
+        return rng.choices(pool, weights=weights)[0]
+
+
+def configuration(knobs: Iterable[Knob]) -> Configuration:
+    """The values of all knobs, frozen ones included, keyed ``file:NAME``."""
+    return {knob.key: knob.value for knob in knobs}
+
+
+def config_identity(config: Mapping[str, Any]) -> str:
+    """A configuration as comparable text: 1, 1.0 and True stay different, as in the file."""
+    return json.dumps(dict(config), sort_keys=True)
+
+
+def candidates(
+    knobs: Sequence[Knob],
+    before: Configuration,
+    seen: set[str],
+    changes: set[str] | frozenset[str] = frozenset(),
+) -> list[Candidate]:
+    """For each unfrozen knob and move, the coarsest step to an unseen configuration; stale when
+    its change is among ``changes`` (see ``change_identity``)."""
+    found = []
+    for knob in sorted(knobs, key=lambda knob: knob.key):
+        if knob.frozen:
+            continue
+        for move in moves(knob):
+            candidate = _nearest_new(knob, move, before, seen, changes)
+            if candidate is not None:
+                found.append(candidate)
+    return found
+
+
+def change_identity(knob: str, old: KnobValue, new: KnobValue) -> str:
+    """One knob's change as comparable text, whatever the other knobs were at the time."""
+    return json.dumps([knob, old, new])
+
+
+def _nearest_new(
+    knob: Knob,
+    move: str,
+    before: Configuration,
+    seen: set[str],
+    changes: set[str] | frozenset[str],
+) -> Candidate | None:
+    for level, value in enumerate(reach(knob, move)):
+        after = {**before, knob.key: value}
+        if config_identity(after) not in seen:
+            fresh = change_identity(knob.key, knob.value, value) not in changes
+            return Candidate(knob, move, level, value, after, fresh)
+    return None
+
+
+def _follow_up(options: Sequence[Candidate], memory: Memory) -> Candidate | None:
+    return next((option for option in options if option.pair == memory.follow_up), None)
+
+
+def _meta(chosen: Candidate, before: Configuration) -> dict[str, Any]:
+    knob = chosen.knob
+    return {
+        "knob": knob.key,
+        "name": knob.name,
+        "file": knob.file,
+        "kind": knob.kind,
+        "old": knob.value,
+        "new": chosen.value,
+        "move": chosen.move,
+        "level": chosen.level,
+        "before": dict(before),
+        "after": dict(chosen.after),
+    }
+
+
+def _identity(config: object) -> str | None:
+    if not isinstance(config, dict) or not config:
+        return None
+    try:
+        return config_identity(config)
+    except (TypeError, ValueError):
+        return None
+
+
+def _change_identity(meta: Mapping[str, Any]) -> str | None:
+    knob, old, new = meta.get("knob"), meta.get("old"), meta.get("new")
+    if (
+        not isinstance(knob, str)
+        or not isinstance(old, KNOB_TYPES)
+        or not isinstance(new, KNOB_TYPES)
+    ):
+        return None
+    return change_identity(knob, old, new)
+
+
+def _pair(meta: Mapping[str, Any]) -> tuple[str, str] | None:
+    knob, move = meta.get("knob"), meta.get("move")
+    if isinstance(knob, str) and isinstance(move, str):
+        return (knob, move)
+    return None
+
+
+def _listing(items: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _no_knobs_message(files: Sequence[str], globs: Sequence[str]) -> str:
+    if not files:
+        return (
+            "the search agent found no editable Python files "
+            f"(editable: {_listing(list(globs)) or 'nothing'})"
+        )
+    return (
+        "the search agent found no module-level UPPER_CASE int, float or bool constants in the "
+        f"editable Python files ({_listing(list(files))}); to tune a string constant, declare "
+        "its choices under agent.knobs"
+    )
+
+
+def _exhausted_message(knobs: Sequence[Knob]) -> str:
+    free = [knob.name for knob in knobs if not knob.frozen]
+    if not free:
+        names = _listing([knob.name for knob in knobs])
+        return f"every knob is frozen ({names}); unfreeze one under agent.knobs to search"
+    return (
+        f"every neighbour of the best configuration has been tried, at every step size, "
+        f"for all {len(free)} knobs ({_listing(free)})"
+    )

@@ -1,0 +1,58 @@
+"""Every error overnight raises on purpose, in one place.
+
+The CLI turns these into one line and an exit code (see ``cli.py``); nothing else prints or exits.
+
+    OvernightError
+    ├── ConfigError        the config file is missing, malformed or does not fit the tree  (exit 2)
+    ├── UsageError         the command line or the repository state does not allow the action  (exit 2)
+    ├── WorkspaceError     git refused or the tree is not what the run expects  (exit 1)
+    ├── EvaluationError    the evaluation could not run at all, e.g. the baseline crashed  (exit 1)
+    ├── AgentError         an agent could not propose anything (its own fault, not the change's)  (exit 1)
+    │   └── SearchExhausted   the offline search has tried every configuration it can reach
+    └── LedgerError        the ledger is unreadable or disagrees with git  (exit 1)
+"""
+
+from __future__ import annotations
+
+
+class OvernightError(Exception):
+    """Base class: an expected failure with a message meant for the user."""
+
+    exit_code = 1
+
+
+class ConfigError(OvernightError):
+    """A config problem, always naming the file and, where there is one, the field."""
+
+    exit_code = 2
+
+    def __init__(self, file: str, field: str | None, message: str) -> None:
+        self.file = file
+        self.field = field
+        self.message = message
+        where = f"{file}: {field}" if field else file
+        super().__init__(f"{where}: {message}")
+
+
+class UsageError(OvernightError):
+    exit_code = 2
+
+
+class WorkspaceError(OvernightError):
+    pass
+
+
+class EvaluationError(OvernightError):
+    pass
+
+
+class AgentError(OvernightError):
+    pass
+
+
+class SearchExhausted(AgentError):
+    pass
+
+
+class LedgerError(OvernightError):
+    pass

@@ -1,0 +1,18 @@
+"""The Evaluator interface: measure the current tree and return a Score."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from overnight.records import Score
+
+
+class Evaluator(ABC):
+    metric: str
+    direction: str
+
+    @abstractmethod
+    def evaluate(self, root: Path, log_path: Path) -> Score:
+        """Measure the tree at ``root``; a failed measurement is a Score with a status, not an
+        exception, because a crash is a normal outcome of an experiment."""

@@ -1,0 +1,131 @@
+"""Starting a run, or resuming one, with git and the ledger made to agree first.
+
+A new run refuses a tree whose editable or frozen files are uncommitted, creates the run branch
+and backs up the user's other uncommitted files. A resume undoes whatever a killed harness left
+half done (a commit not yet recorded, a change not yet reverted) and records it as
+``interrupted`` so that numbering continues.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from overnight.agents import make_agent
+from overnight.errors import UsageError
+from overnight.evaluators import make_evaluator
+from overnight.ledger import Ledger, RunRecord
+from overnight.loop import Loop, Observer, SilentObserver
+from overnight.policy import StopRules, make_policy
+from overnight.project import Project
+from overnight.records import Experiment, Status
+from overnight.scope import Scope, scope_for
+from overnight.workspace import Change, Workspace
+
+BRANCH_PREFIX = "overnight/"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    tag: str | None = None
+    resume: bool = False
+    experiments: int | None = None  # overrides budget.experiments (the run's total)
+    hours: float | None = None  # overrides budget.hours, counted from this start
+
+
+def open_loop(project: Project, options: RunOptions, observer: Observer | None = None) -> Loop:
+    config = project.config
+    budget = config.budget.model_copy(
+        update={k: v for k, v in (("experiments", options.experiments), ("hours", options.hours))
+                if v is not None}
+    )
+    workspace = project.workspace()
+    workspace.exclude_state_dir()
+    scope = scope_for(config, workspace.files())
+    ledger = project.ledger()
+    observer = observer or SilentObserver()
+    if options.resume:
+        run = _resume(project, workspace, ledger, scope, options.tag, observer)
+    else:
+        run = _start(project, workspace, ledger, scope, options.tag)
+    return Loop(
+        project=project, run=run, workspace=workspace, ledger=ledger, scope=scope,
+        agent=make_agent(config.agent, project.log_dir / run.tag),
+        evaluator=make_evaluator(config.evaluate), policy=make_policy(config.policy),
+        stop_rules=StopRules(budget, config.stop, config.evaluate.direction),
+        backup_dir=project.state_dir / "backup" / run.tag, observer=observer,
+    )
+
+
+def _start(project: Project, workspace: Workspace, ledger: Ledger, scope: Scope,
+           tag: str | None) -> RunRecord:
+    state = workspace.state()
+    dirty = [p for p in state.entries if scope.is_editable(p) or scope.is_frozen(p)]
+    if dirty:
+        raise UsageError(
+            f"uncommitted changes in editable or frozen files: {', '.join(sorted(dirty))} "
+            "(commit or stash them first)"
+        )
+    tag = tag or _free_tag(workspace, ledger, time.strftime("%Y-%m-%d"))
+    if workspace.branch_exists(BRANCH_PREFIX + tag) or ledger.run(tag=tag):
+        raise UsageError(f"run {tag!r} exists already: use --resume, or another --tag")
+    workspace.create_branch(BRANCH_PREFIX + tag)
+    config = project.config
+    run = ledger.create_run(
+        tag, BRANCH_PREFIX + tag, config.name, config.evaluate.metric,
+        config.evaluate.direction, workspace.head(), config.model_dump(mode="json"),
+    )
+    workspace.backup_user_files(state, (), project.state_dir / "backup" / tag)
+    return run
+
+
+def _free_tag(workspace: Workspace, ledger: Ledger, stem: str) -> str:
+    tag, suffix = stem, 1
+    while workspace.branch_exists(BRANCH_PREFIX + tag) or ledger.run(tag=tag):
+        suffix += 1
+        tag = f"{stem}-{suffix}"
+    return tag
+
+
+def _resume(project: Project, workspace: Workspace, ledger: Ledger, scope: Scope,
+            tag: str | None, observer: Observer) -> RunRecord:
+    run = ledger.run(tag=tag)
+    if run is None:
+        raise UsageError(f"no run {tag!r} to resume" if tag else "no run to resume in this project")
+    history = ledger.experiments(run.id)
+    advancing = [e for e in history if e.status.advances]
+    if history and not advancing:
+        raise UsageError(f"run {run.tag!r} has no working baseline; fix it and start a new run")
+    best = advancing[-1].commit if advancing else run.base_commit
+    assert best is not None
+    if workspace.current_branch() != run.branch:
+        dirty = [p for p in workspace.state().entries if scope.is_editable(p) or scope.is_frozen(p)]
+        if dirty:
+            raise UsageError(f"not on {run.branch} and editable files are uncommitted: {', '.join(dirty)}")
+        workspace.switch(run.branch)
+    if workspace.head() != best:
+        workspace.reset_branch(run.branch, best)
+    running = ledger.running(run.id)
+    state = workspace.state()
+    suspects = {p for p in state.entries if scope.is_editable(p) or scope.is_frozen(p)}
+    if history:
+        suspects |= set(history[-1].changed_files) & set(state.entries)
+    if running:
+        known = set(running[3].get("before", {}).get("paths", []))
+        suspects |= set(state.entries) - known
+    if suspects:
+        change = Change(sorted(suspects))
+        workspace.restore(change, best, run.branch, backup=project.state_dir / "backup" / run.tag)
+    if running:
+        number, parent, started, _ = running
+        if number == 0:
+            ledger.forget(run.id, 0)
+        else:
+            ledger.record(Experiment(
+                run_id=run.id, number=number, parent_commit=parent, status=Status.INTERRUPTED,
+                changed_files=sorted(suspects), started_at=started,
+                reason="the harness stopped during this experiment; reverted on resume",
+            ))
+            observer.message(f"experiment {number} was interrupted; reverted and recorded")
+    ledger.reopen_run(run.id)
+    return run

@@ -1,0 +1,275 @@
+"""The loop, in the order it happens:
+
+    baseline → (propose one change → guard its scope → evaluate → decide → record → keep or revert)*
+
+Every experiment is recorded in the ledger before the tree moves on, and the run branch's tip is
+always the best state. An experiment is a step from a base commit to a patch and a score; the
+loop alone owns git and the ledger.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from overnight.agents import Agent, AgentContext
+from overnight.brief import render_brief
+from overnight.config import BudgetConfig
+from overnight.errors import AgentError, EvaluationError, SearchExhausted
+from overnight.evaluators import Evaluator
+from overnight.ledger import Ledger, RunRecord
+from overnight.policy import Policy, StopRules
+from overnight.project import Project
+from overnight.results import results_tsv
+from overnight.records import Experiment, Proposal, Score, Status
+from overnight.scope import Fingerprints, Scope, tampered
+from overnight.signals import Interrupted, StopSignals
+from overnight.workspace import Change, TreeState, Workspace
+
+
+class Observer(Protocol):
+    """Live progress: the CLI draws it; the Python API can pass its own or none."""
+
+    def run_started(self, run: RunRecord, budget: BudgetConfig) -> None: ...
+    def experiment_started(self, number: int, history: list[Experiment]) -> None: ...
+    def experiment_finished(self, experiment: Experiment, history: list[Experiment]) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+class SilentObserver:
+    def run_started(self, run: RunRecord, budget: BudgetConfig) -> None:
+        pass
+
+    def experiment_started(self, number: int, history: list[Experiment]) -> None:
+        pass
+
+    def experiment_finished(self, experiment: Experiment, history: list[Experiment]) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+@dataclass
+class Loop:
+    project: Project
+    run: RunRecord
+    workspace: Workspace
+    ledger: Ledger
+    scope: Scope
+    agent: Agent
+    evaluator: Evaluator
+    policy: Policy
+    stop_rules: StopRules
+    backup_dir: Path
+    observer: Observer = field(default_factory=SilentObserver)
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.history = self.ledger.experiments(self.run.id)
+        self.fingerprints = Fingerprints(self.project.root)
+        self._refresh_files()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run_until_stopped(self) -> str:
+        started = self.clock()
+        self.observer.run_started(self.run, self.stop_rules.budget)
+        with StopSignals(self.observer.message) as signals:
+            if not self.history:
+                self.baseline()
+            while True:
+                reason = signals.stop_requested or self.stop_rules.reason(
+                    self.history, self.clock() - started
+                )
+                if reason:
+                    break
+                try:
+                    self.experiment(signals)
+                except _StopRun as stop:
+                    reason = stop.reason
+                    break
+        self.ledger.end_run(self.run.id, reason)
+        return reason
+
+    def baseline(self) -> None:
+        """Experiment 0 measures the unmodified tree; every later one is compared with the best."""
+        head = self.workspace.head()
+        self.ledger.begin(self.run.id, 0, head, {})
+        self.observer.experiment_started(0, self.history)
+        started = time.time()
+        score = self.evaluator.evaluate(self.project.root, self._log_path(0))
+        status = Status.BASELINE if score.ok else (score.status or Status.CRASH)
+        experiment = Experiment(
+            run_id=self.run.id, number=0, parent_commit=head, commit=head if score.ok else None,
+            status=status, metric=score.value, secondary=score.secondary,
+            description="baseline", reason=score.log_tail if not score.ok else "",
+            log_path=score.log_path, started_at=started, duration_s=time.time() - started,
+            eval_s=score.seconds,
+        )
+        self._record(experiment)
+        if not score.ok:
+            self.ledger.end_run(self.run.id, f"baseline {status}")
+            raise EvaluationError(f"the baseline evaluation failed ({status}):\n{score.log_tail}")
+
+    def experiment(self, signals: StopSignals) -> None:
+        number = self.history[-1].number + 1
+        parent = self.best_commit
+        before = self.workspace.state()
+        self.ledger.begin(self.run.id, number, parent, {"before": before.to_json()})
+        self.observer.experiment_started(number, self.history)
+        record = Experiment(self.run.id, number, parent, Status.RUNNING, started_at=time.time())
+        change: Change | None = None
+        try:
+            with signals.interruptible():
+                proposal, record.agent_s = self._propose(number)
+            _apply_proposal(record, proposal)
+            change, after = self.workspace.change_since(before)
+            record.changed_files = change.paths
+            if proposal.meta.get("error"):
+                record.status, record.reason = Status.NO_OP, proposal.meta["error"]
+            elif change.empty:
+                record.status, record.reason = Status.NO_OP, "the agent changed nothing"
+            elif problems := self.scope.violations(change):
+                record.diff = self.workspace.stage_and_diff(change)
+                record.status, record.reason = Status.VIOLATION, "; ".join(problems)
+            else:
+                record.diff = self.workspace.stage_and_diff(change)
+                with signals.interruptible():
+                    self._evaluate_and_decide(record, change, after.internals)
+        except SearchExhausted as exc:
+            self.ledger.forget(self.run.id, number)
+            raise _StopRun(f"nothing left to try: {exc}") from None
+        except Interrupted:
+            record.status, record.reason = Status.INTERRUPTED, signals.stop_requested or "interrupted"
+            change, _ = self.workspace.change_since(before)
+            record.changed_files = change.paths
+        record.duration_s = time.time() - record.started_at
+        if record.status is Status.KEEP and change is not None:
+            record.commit = self.workspace.commit(change, _one_line(record.description, number))
+            self._record(record)
+            self._refresh_files()
+        else:
+            self._record(record)
+            if change is not None and not change.empty:
+                self._revert(change, before, record)
+        if record.status is Status.INTERRUPTED:
+            raise _StopRun(record.reason)
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _propose(self, number: int) -> tuple[Proposal, float]:
+        brief_path = self.project.state_dir / "brief.md"
+        brief_path.write_text(
+            render_brief(self.project.config, self.project.root, self.editable_files,
+                         self.history, self.best_metric),
+            encoding="utf-8",
+        )
+        context = AgentContext(
+            root=self.project.root, number=number, editable_files=self.editable_files,
+            editable_globs=self.project.config.editable, history=list(self.history),
+            best_metric=self.best_metric, direction=self.evaluator.direction, brief_path=brief_path,
+        )
+        started = time.monotonic()
+        try:
+            proposal = self.agent.propose(context)
+        except AgentError as exc:
+            if type(exc) is not AgentError:
+                raise
+            proposal = Proposal(description="(agent failed)", meta={"error": str(exc)})
+        return proposal, time.monotonic() - started
+
+    def _evaluate_and_decide(
+        self, record: Experiment, change: Change, internals: dict[str, str]
+    ) -> None:
+        guarded = sorted({*self.frozen_files, *self.editable_files, *change.paths} - set(change.deleted))
+        before = self.fingerprints.take(guarded)
+        score = self.evaluator.evaluate(self.project.root, self._log_path(record.number))
+        _apply_score(record, score)
+        changed = tampered(before, self.fingerprints.take(guarded))
+        changed += [f".git/{p}" for p in _diff_keys(internals, self.workspace.internals())]
+        if changed:
+            record.status = Status.VIOLATION
+            record.reason = f"the evaluation changed guarded files at run time: {', '.join(changed)}"
+        elif not score.ok:
+            record.status, record.reason = score.status or Status.CRASH, score.log_tail
+        else:
+            decision = self.policy.decide(score, self._best_value(), self.evaluator.direction)
+            record.status = Status.KEEP if decision.keep else Status.DISCARD
+            record.reason = decision.reason
+
+    def _revert(self, change: Change, before: TreeState, record: Experiment) -> None:
+        lost = self.workspace.restore(
+            change, self.best_commit, self.run.branch, before, self.backup_dir,
+            staged=record.status not in (Status.NO_OP, Status.INTERRUPTED),
+        )
+        if lost:
+            self.observer.message(
+                f"experiment {record.number} changed files that could not be restored: "
+                f"{', '.join(lost)}"
+            )
+
+    def _record(self, experiment: Experiment) -> None:
+        self.ledger.record(experiment)
+        self.history.append(experiment)
+        results = self.project.state_dir / "results.tsv"
+        results.write_text(results_tsv(self.run, self.history), encoding="utf-8")
+        self.observer.experiment_finished(experiment, self.history)
+
+    # -- state ----------------------------------------------------------------------------
+
+    @property
+    def best(self) -> Experiment:
+        return [e for e in self.history if e.status.advances][-1]
+
+    @property
+    def best_commit(self) -> str:
+        return self.best.commit or self.run.base_commit
+
+    @property
+    def best_metric(self) -> float | None:
+        advancing = [e for e in self.history if e.status.advances]
+        return advancing[-1].metric if advancing else None
+
+    def _best_value(self) -> float:
+        value = self.best.metric
+        assert value is not None
+        return value
+
+    def _refresh_files(self) -> None:
+        files = self.workspace.files()
+        self.editable_files = self.scope.editable_files(files)
+        self.frozen_files = self.scope.frozen_files(files)
+
+    def _log_path(self, number: int) -> Path:
+        return self.project.log_dir / self.run.tag / f"{number:04d}.log"
+
+
+class _StopRun(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _apply_proposal(record: Experiment, proposal: Proposal) -> None:
+    record.description = proposal.description
+    record.tokens_in, record.tokens_out = proposal.tokens_in, proposal.tokens_out
+    record.cost_usd, record.agent_meta = proposal.cost_usd, dict(proposal.meta)
+
+
+def _apply_score(record: Experiment, score: Score) -> None:
+    record.metric, record.secondary = score.value, score.secondary
+    record.log_path, record.eval_s = score.log_path, score.seconds
+
+
+def _diff_keys(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def _one_line(description: str, number: int) -> str:
+    line = " ".join(description.split())
+    return line[:200] or f"experiment {number}"
+

@@ -1,0 +1,136 @@
+"""Running a command the way an experiment needs it: own process group, a hard timeout that kills
+grandchildren too, output straight to a log file, and a scrubbed environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+SECRET_NAME = re.compile(
+    r"API_?KEY|TOKEN|SECRET|PASSW(OR)?D|CREDENTIAL|PRIVATE|AUTH(?!OR)|COOKIE|_KEY$|^KEY$"
+    r"|^(AWS|AZURE|GCP|GOOGLE|GITHUB|GITLAB|OPENAI|ANTHROPIC|GEMINI|COHERE|MISTRAL|GROQ"
+    r"|TOGETHER|REPLICATE|DEEPSEEK|XAI|OPENROUTER|WANDB|TWINE)_",
+    re.IGNORECASE,
+)
+
+TAIL_BYTES = 4000
+
+
+def scrubbed_environment(
+    passthrough: Iterable[str] = (), extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The user's environment minus anything that looks like a secret, so agent-written code
+    cannot read the user's keys; names in ``passthrough`` are kept on purpose."""
+    allowed = set(passthrough)
+    env = {k: v for k, v in os.environ.items() if k in allowed or not SECRET_NAME.search(k)}
+    env.update(extra or {})
+    return env
+
+
+@dataclass(frozen=True)
+class Completed:
+    returncode: int | None  # None when killed for the timeout
+    timed_out: bool
+    seconds: float
+    log_path: Path
+
+    def tail(self, limit: int = TAIL_BYTES) -> str:
+        return read_tail(self.log_path, limit)
+
+
+def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - limit))
+            data = handle.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return text if size <= limit else "…" + text
+
+
+def run_logged(
+    command: str,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    log_path: Path,
+    stdin_text: str | None = None,
+) -> Completed:
+    """Run ``command`` through the shell in a new session (its own process group).
+
+    On timeout, and also after a normal exit, the whole group is killed, so background
+    grandchildren never outlive the experiment. If this call is interrupted (Ctrl-C), the
+    group is killed before the exception propagates.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            shell=True,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        timed_out = False
+        try:
+            if stdin_text is not None:
+                _feed(process, stdin_text)
+            timed_out = not _wait(process, timeout)
+        finally:
+            kill_group(process.pid)
+            process.wait()
+    seconds = time.monotonic() - started
+    return Completed(None if timed_out else process.returncode, timed_out, seconds, log_path)
+
+
+def _wait(process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait for exit or timeout; True if it exited. A pidfd wakes us the moment the process
+    ends, where ``Popen.wait(timeout)`` polls with growing sleeps."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        try:
+            process.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        exited = bool(poller.poll(timeout * 1000))
+    finally:
+        os.close(pidfd)
+    if exited:
+        process.wait()
+    return exited
+
+
+def _feed(process: subprocess.Popen[bytes], text: str) -> None:
+    assert process.stdin is not None
+    try:
+        process.stdin.write(text.encode("utf-8"))
+        process.stdin.close()
+    except BrokenPipeError:
+        pass
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL every process in the group; quietly nothing if it is already gone."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

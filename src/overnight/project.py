@@ -1,0 +1,77 @@
+"""A project: a repository with an ``overnight.yaml`` at its root, and where its state lives."""
+
+from __future__ import annotations
+
+import fcntl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from overnight.config import CONFIG_NAME, Config, load_config
+from overnight.errors import UsageError
+from overnight.ledger import Ledger
+from overnight.workspace import STATE_DIR, Workspace
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    config: Config
+
+    @classmethod
+    def open(cls, directory: Path | str = ".") -> Project:
+        root = Path(directory).resolve()
+        return cls(root, load_config(root / CONFIG_NAME))
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.state_dir / "ledger.db")
+
+    def workspace(self) -> Workspace:
+        return Workspace(self.root)
+
+    def lock(self) -> RunLock:
+        return RunLock(self.state_dir / "lock")
+
+
+class RunLock:
+    """One harness per repository: an flock on ``.overnight/lock``, released by the kernel even
+    after kill -9, so a stale lock never blocks a resume."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise UsageError(f"another overnight run is active in {self.path.parent.parent}") from None
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+    def held_elsewhere(self) -> bool:
+        if not self.path.exists():
+            return False
+        with self.path.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False

@@ -1,0 +1,300 @@
+"""Git, through its command line: the run branch, what an experiment changed, keep and revert.
+
+The harness never runs ``git reset --hard`` or ``git clean``: a revert touches only the paths the
+experiment changed, so a user's untracked and uncommitted files outside the editable globs
+survive any run. Hooks never run (``core.hooksPath`` points nowhere), so an agent that plants a
+hook gains nothing, and a user's slow pre-commit hook does not slow every keep.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from overnight.errors import WorkspaceError
+
+STATE_DIR = ".overnight"
+_GIT_ENV = {"GIT_LITERAL_PATHSPECS": "1", "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
+_FALLBACK_IDENTITY = {
+    "GIT_AUTHOR_NAME": "overnight",
+    "GIT_AUTHOR_EMAIL": "overnight@localhost",
+    "GIT_COMMITTER_NAME": "overnight",
+    "GIT_COMMITTER_EMAIL": "overnight@localhost",
+}
+# Inside .git, what an agent could use to run code or redirect the repository. Refs, index,
+# objects and logs change with every keep and are checked through HEAD instead.
+_INTERNALS = ("config", "hooks", "info", "objects/info", "modules", "commondir")
+
+
+@dataclass(frozen=True)
+class TreeState:
+    """``git status`` at one moment, plus a stat signature per listed path, so that a second edit
+    of an already-dirty file still shows up as a change."""
+
+    head: str
+    branch: str | None
+    entries: dict[str, tuple[str, tuple[int, ...] | None]]
+    internals: dict[str, str]
+
+    def to_json(self) -> dict:
+        return {"head": self.head, "branch": self.branch, "paths": sorted(self.entries)}
+
+
+@dataclass(frozen=True)
+class Change:
+    """What happened to the tree between two states."""
+
+    paths: list[str]
+    head_moved: bool = False
+    internals: list[str] = field(default_factory=list)
+    symlinks: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.paths or self.head_moved or self.internals)
+
+
+class Workspace:
+    """One git working tree that a run improves."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._env = {**os.environ, **_GIT_ENV}
+        top = self._git_or_none("rev-parse", "--show-toplevel")
+        if top is None:
+            raise WorkspaceError(f"{self.root} is not inside a git repository (run `git init`)")
+        if Path(top).resolve() != self.root:
+            raise WorkspaceError(
+                f"overnight.yaml must sit at the root of the git repository ({top}), "
+                f"not in {self.root}"
+            )
+        if self._git_or_none("rev-parse", "--verify", "-q", "HEAD") is None:
+            raise WorkspaceError("the repository has no commit yet: commit your files first")
+        self.git_dir = Path(self.git("rev-parse", "--absolute-git-dir").strip())
+        if not self._git_or_none("config", "user.email"):
+            self._env.update(_FALLBACK_IDENTITY)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def git(self, *args: str, stdin: str | None = None) -> str:
+        result = self._run(args, stdin)
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout).strip().splitlines()
+            raise WorkspaceError(f"git {args[0]} failed: {message[-1] if message else '?'}")
+        return result.stdout
+
+    def _git_or_none(self, *args: str) -> str | None:
+        result = self._run(args, None)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def _run(self, args: Sequence[str], stdin: str | None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.quotePath=false", *args],
+            cwd=self.root,
+            env=self._env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+        )
+
+    # -- setup ----------------------------------------------------------------------------
+
+    def exclude_state_dir(self) -> None:
+        """Keep ``.overnight/`` out of git through ``.git/info/exclude``, never the user's .gitignore."""
+        exclude = self.git_dir / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        text = exclude.read_text() if exclude.exists() else ""
+        if f"/{STATE_DIR}/" not in text.splitlines():
+            exclude.write_text(
+                text + ("" if text.endswith("\n") or not text else "\n") + f"/{STATE_DIR}/\n"
+            )
+
+    def files(self) -> list[str]:
+        """Tracked files plus untracked ones git does not ignore."""
+        out = self.git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        return sorted({p for p in out.split("\0") if p and (self.root / p).is_file()})
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD").strip()
+
+    def current_branch(self) -> str | None:
+        return self._git_or_none("symbolic-ref", "--short", "-q", "HEAD")
+
+    def branch_exists(self, name: str) -> bool:
+        return self._git_or_none("rev-parse", "--verify", "-q", f"refs/heads/{name}") is not None
+
+    def create_branch(self, name: str) -> None:
+        self.git("switch", "-q", "-c", name)
+
+    def switch(self, name: str) -> None:
+        self.git("switch", "-q", name)
+
+    def dirty(self, paths: Iterable[str]) -> list[str]:
+        wanted = set(paths)
+        return sorted(p for p in self.state().entries if p in wanted)
+
+    def show(self, commit: str, path: str) -> str:
+        return self.git("show", f"{commit}:{path}")
+
+    # -- per experiment -------------------------------------------------------------------
+
+    def state(self) -> TreeState:
+        out = self.git("status", "--porcelain=v2", "-z", "--untracked-files=all", "--branch")
+        head, branch, entries = "", None, {}
+        records = iter(out.split("\0"))
+        for record in records:
+            if record.startswith("# branch.oid "):
+                head = record.removeprefix("# branch.oid ")
+            elif record.startswith("# branch.head "):
+                name = record.removeprefix("# branch.head ")
+                branch = None if name == "(detached)" else name
+            elif record.startswith(("1 ", "u ")):
+                parts = record.split(" ", 8 if record[0] == "1" else 10)
+                entries[parts[-1]] = parts[1]
+            elif record.startswith("2 "):
+                parts = record.split(" ", 9)
+                entries[parts[-1]] = parts[1]
+                entries[next(records)] = "R-"
+            elif record.startswith("? "):
+                entries[record[2:]] = "?"
+        signed = {path: (code, self._signature(path)) for path, code in entries.items()}
+        return TreeState(head, branch, signed, self.internals())
+
+    def _signature(self, path: str) -> tuple[int, ...] | None:
+        try:
+            st = os.lstat(self.root / path)
+        except OSError:
+            return None
+        return (st.st_mode, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def internals(self) -> dict[str, str]:
+        """A signature per file inside .git that could run code or redirect the repository.
+        ctime changes on every write and cannot be set back by user code, so stat suffices."""
+        found: dict[str, str] = {}
+        pending = [os.path.join(self.git_dir, name) for name in _INTERNALS]
+        while pending:
+            path = pending.pop()
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                pending.extend(entry.path for entry in os.scandir(path))
+            else:
+                signature = (st.st_mode, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                found[os.path.relpath(path, self.git_dir)] = repr(signature)
+        return found
+
+    def change_since(self, before: TreeState) -> tuple[Change, TreeState]:
+        after = self.state()
+        paths = {
+            p
+            for p in before.entries.keys() | after.entries.keys()
+            if before.entries.get(p) != after.entries.get(p)
+        }
+        head_moved = after.head != before.head or after.branch != before.branch
+        if head_moved and after.head and before.head:
+            out = self._git_or_none("diff", "--name-only", "-z", before.head, after.head) or ""
+            paths.update(p for p in out.split("\0") if p)
+        internals = sorted(
+            f".git/{name}"
+            for name in before.internals.keys() | after.internals.keys()
+            if before.internals.get(name) != after.internals.get(name)
+        )
+        symlinks = sorted(p for p in paths if (self.root / p).is_symlink())
+        deleted = sorted(p for p in paths if not os.path.lexists(self.root / p))
+        change = Change(sorted(paths), head_moved, internals, symlinks, deleted)
+        return change, after
+
+    def stage_and_diff(self, change: Change) -> str:
+        """Stage exactly the changed paths and return their diff against HEAD."""
+        if not change.paths:
+            return ""
+        self.git("add", "-A", "--", *change.paths)
+        return self.git(
+            "diff", "--cached", "--no-color", "--no-ext-diff", "-M", "HEAD", "--", *change.paths
+        )
+
+    def commit(self, change: Change, message: str) -> str:
+        """Commit only the experiment's paths, whatever else the user has staged."""
+        self.git(
+            "commit",
+            "-q",
+            "--no-verify",
+            "--allow-empty-message",
+            "-m",
+            message,
+            "--",
+            *change.paths,
+        )
+        return self.head()
+
+    def restore(
+        self,
+        change: Change,
+        best: str,
+        branch: str,
+        before: TreeState | None = None,
+        backup: Path | None = None,
+        staged: bool = False,
+    ) -> list[str]:
+        """Put every path the change touched back as it was at ``best`` (or, for a user's
+        uncommitted file, as it was in the backup); return the paths that could not be restored.
+        ``staged`` says the paths are already in the index (``stage_and_diff`` ran)."""
+        if change.head_moved:
+            self.git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
+            self.git("update-ref", f"refs/heads/{branch}", best)
+            self.git("reset", "-q", best)
+        user_files = set(before.entries) if before else set()
+        from_git = [p for p in change.paths if p not in user_files]
+        lost = []
+        for path in change.paths:
+            if path in user_files and not self._restore_backup(path, backup):
+                lost.append(path)
+        if from_git:
+            if not staged or change.head_moved:
+                self.git("add", "-A", "--ignore-errors", "--", *from_git)
+            self.git("restore", f"--source={best}", "--staged", "--worktree", "--", *from_git)
+        return lost
+
+    def _restore_backup(self, path: str, backup: Path | None) -> bool:
+        saved = backup / path if backup else None
+        target = self.root / path
+        if saved is None or not saved.is_file():
+            return False
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(saved, target)
+        return True
+
+    def backup_user_files(
+        self, state: TreeState, skip: Iterable[str], into: Path, max_file_bytes: int = 5_000_000
+    ) -> list[str]:
+        """Copy the user's uncommitted files so that an experiment that tramples them can be
+        undone; return the ones too large to keep."""
+        skipped = set(skip)
+        too_large = []
+        for path in state.entries:
+            source = self.root / path
+            if path in skipped or source.is_symlink() or not source.is_file():
+                continue
+            if source.stat().st_size > max_file_bytes:
+                too_large.append(path)
+                continue
+            target = into / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        return too_large
+
+    def reset_branch(self, branch: str, commit: str) -> None:
+        """Point the run branch back at ``commit`` without touching the working tree."""
+        self.git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
+        self.git("update-ref", f"refs/heads/{branch}", commit)
+        self.git("reset", "-q", commit)
