@@ -80,7 +80,7 @@ class Loop:
         self.observer.run_started(self.run, self.stop_rules.budget)
         with StopSignals(self.observer.message) as signals:
             if not self.history:
-                self.baseline()
+                self.baseline(signals)
             while True:
                 reason = signals.stop_requested or self.stop_rules.reason(
                     self.history, self.clock() - started
@@ -95,13 +95,19 @@ class Loop:
         self.ledger.end_run(self.run.id, reason)
         return reason
 
-    def baseline(self) -> None:
+    def baseline(self, signals: StopSignals) -> None:
         """Experiment 0 measures the unmodified tree; every later one is compared with the best."""
         head = self.workspace.head()
         self.ledger.begin(self.run.id, 0, head, {})
         self.observer.experiment_started(0, self.history)
         started = time.time()
-        score = self.evaluator.evaluate(self.project.root, self._log_path(0))
+        try:
+            with signals.interruptible():
+                score = self.evaluator.evaluate(self.project.root, self._log_path(0))
+        except Interrupted:
+            self.ledger.forget(self.run.id, 0)
+            self.ledger.end_run(self.run.id, "stopped during the baseline")
+            raise EvaluationError("stopped during the baseline; nothing was recorded") from None
         status = Status.BASELINE if score.ok else (score.status or Status.CRASH)
         experiment = Experiment(
             run_id=self.run.id, number=0, parent_commit=head, commit=head if score.ok else None,
@@ -134,12 +140,14 @@ class Loop:
             elif change.empty:
                 record.status, record.reason = Status.NO_OP, "the agent changed nothing"
             elif problems := self.scope.violations(change):
-                record.diff = self.workspace.stage_and_diff(change)
+                record.diff = self.workspace.stage_and_diff(change, before.head)
                 record.status, record.reason = Status.VIOLATION, "; ".join(problems)
             else:
-                record.diff = self.workspace.stage_and_diff(change)
+                record.diff = self.workspace.stage_and_diff(change, before.head)
                 with signals.interruptible():
                     self._evaluate_and_decide(record, change, after.internals)
+                if record.status is Status.VIOLATION:  # the evaluation touched guarded files:
+                    change, _ = self.workspace.change_since(before)  # revert those too
         except SearchExhausted as exc:
             self.ledger.forget(self.run.id, number)
             raise _StopRun(f"nothing left to try: {exc}") from None

@@ -212,13 +212,14 @@ class Workspace:
         change = Change(sorted(paths), head_moved, internals, symlinks, deleted)
         return change, after
 
-    def stage_and_diff(self, change: Change) -> str:
-        """Stage exactly the changed paths and return their diff against HEAD."""
+    def stage_and_diff(self, change: Change, base: str = "HEAD") -> str:
+        """Stage exactly the changed paths and return their diff against ``base`` (the commit the
+        experiment started from, which is no longer HEAD if the agent committed by itself)."""
         if not change.paths:
             return ""
         self.git("add", "-A", "--", *change.paths)
         return self.git(
-            "diff", "--cached", "--no-color", "--no-ext-diff", "-M", "HEAD", "--", *change.paths
+            "diff", "--cached", "--no-color", "--no-ext-diff", "-M", base, "--", *change.paths
         )
 
     def commit(self, change: Change, message: str) -> str:
@@ -257,9 +258,21 @@ class Workspace:
         for path in change.paths:
             if path in user_files and not self._restore_backup(path, backup):
                 lost.append(path)
+        if touched_user_files := sorted(user_files & set(change.paths)):
+            # stage_and_diff staged them; a user's untracked file must not end up in the index
+            self.git("reset", "-q", best, "--", *touched_user_files)
+        for name in change.internals:  # e.g. a planted hook: remove what was not there before
+            relative = name.removeprefix(".git/")
+            if before is not None and relative not in before.internals:
+                (self.git_dir / relative).unlink(missing_ok=True)
+            else:
+                lost.append(name)
         if from_git:
-            if not staged or change.head_moved:
-                self.git("add", "-A", "--ignore-errors", "--", *from_git)
+            # Only paths still on disk need adding (so that new files become known to git);
+            # `git add` fails on a path already gone from both the tree and the index.
+            present = [p for p in from_git if os.path.lexists(self.root / p)]
+            if present and (not staged or change.head_moved):
+                self.git("add", "-A", "--ignore-errors", "--", *present)
             self.git("restore", f"--source={best}", "--staged", "--worktree", "--", *from_git)
         return lost
 

@@ -13,18 +13,18 @@ How values move:
 - bool: ``flip``.
 - choices: ``next`` / ``prev`` in the declared order (a value not in the list starts at either
   end); numbers with declared choices move through the choices only.
-- int: ``up`` / ``down`` add or subtract about a tenth of the value (of the declared range when
-  both bounds are given), rounded to one significant digit and at least 1: 5 -> 6, 20 -> 22,
-  300 -> 330; and ``double`` / ``halve`` (halving rounds toward zero). ``log: true`` keeps only
+- int: ``up`` / ``down`` add or subtract about a tenth of the value, rounded to one significant
+  digit and at least 1 (5 -> 6, 20 -> 22, 300 -> 330), and ``double`` / ``halve`` (halving
+  rounds toward zero) make the big jumps. ``log: true`` keeps only
   double/halve, ``log: false`` only up/down. An int keeps its sign unless ``min`` / ``max`` say
   otherwise: a positive one stays >= 1 (sizes and counts), a negative one stays <= -1, a zero
   one only goes up.
 - float (log scale, the default): ``up`` / ``down`` multiply or divide by ``FACTOR`` (2), which
   keeps the sign; a negative float scales its magnitude, so ``up`` still means "larger". With both
-  ``min`` and ``max`` declared the step scales the distance to the nearer bound instead, so a
-  momentum of 0.9 in [0, 1] moves to 0.95 or 0.8, never past 1. A float sitting on a bound (or at
-  zero) first moves away by 1% of the declared range, or by 0.01 when there is no range; a zero
-  goes below zero only when ``min`` is below zero.
+  ``min`` and ``max`` declared, a value in the upper half of the range scales its distance to
+  ``max`` instead, so a momentum of 0.9 in [0, 1] moves to 0.95 or 0.8 and never onto 1. A zero
+  (or a value sitting on ``max``) first moves by 1% of the declared range, or by 0.01 when there
+  is no range; a zero goes below zero only when ``min`` is below zero.
 - float with ``log: false``: ``up`` / ``down`` add or subtract a tenth of the declared range, or
   a tenth of the value's magnitude when no range is declared (0.1 from zero).
 
@@ -51,6 +51,7 @@ import tokenize
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -278,9 +279,10 @@ def _format_float(value: float, scientific: re.Match[str] | None) -> str:
     """The shortest repr, or, replacing a literal like ``3e-4``, the same notation: ``6e-4``."""
     if scientific is None or value == 0:
         return repr(value)
-    mantissa, exponent = f"{value:.{SIGNIFICANT + 2}e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    power = int(exponent)
+    negative, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    shown = "".join(map(str, digits))  # the shortest digits that read back as the same float
+    power = int(exponent) + len(digits) - 1
+    mantissa = ("-" if negative else "") + shown[0] + (f".{shown[1:]}" if len(shown) > 1 else "")
     sign = "-" if power < 0 else scientific["sign"].replace("-", "")
     width = len(scientific["digits"])
     return f"{mantissa}{scientific['e']}{sign}{abs(power):0{width}d}"
@@ -364,7 +366,7 @@ def _choice_path(choices: Sequence[KnobValue], value: KnobValue, move: str) -> l
 
 def _step_int(value: int, move: str, settings: KnobConfig, level: int = 0) -> int | None:
     low, high = _int_bounds(value, settings)
-    size = max(1, _int_step(value, settings) >> level)
+    size = max(1, _int_step(value) >> level)
     if move == "up":
         new = value + size
     elif move == "down":
@@ -378,12 +380,9 @@ def _step_int(value: int, move: str, settings: KnobConfig, level: int = 0) -> in
     return _within(value, new, low, high)
 
 
-def _int_step(value: int, settings: KnobConfig) -> int:
-    """About a tenth of the value (or of the declared range), rounded to one digit, at least 1."""
-    if settings.min is not None and settings.max is not None and settings.max > settings.min:
-        tenth = (settings.max - settings.min) / 10
-    else:
-        tenth = abs(value) / 10
+def _int_step(value: int) -> int:
+    """About a tenth of the value, rounded to one digit, at least 1: small next to doubling."""
+    tenth = abs(value) / 10
     if tenth < 1:
         return 1
     unit = 10 ** math.floor(math.log10(tenth))
@@ -392,11 +391,12 @@ def _int_step(value: int, settings: KnobConfig) -> int:
 
 def _int_bounds(value: int, settings: KnobConfig) -> tuple[int | None, int | None]:
     """Declared bounds, or the sign rule: counts stay >= 1, negatives <= -1, zero goes up."""
-    if settings.min is not None:
-        low = math.ceil(settings.min)
-    else:
-        low = None if value < 0 else min(value, 1)
-    high = math.floor(settings.max) if settings.max is not None else (-1 if value < 0 else None)
+    low = None if settings.min is None else math.ceil(settings.min)
+    high = None if settings.max is None else math.floor(settings.max)
+    if low is None and value >= 0 and (high is None or high >= 1):
+        low = min(value, 1)
+    if high is None and value < 0 and (low is None or low <= -1):
+        high = -1
     return low, high
 
 
@@ -412,56 +412,38 @@ def _step_float(value: float, move: str, settings: KnobConfig, level: int) -> fl
     elif low is not None and high is not None and high > low:
         new = _bounded_log_step(value, up, low, high, fine)
     else:
-        new = _log_step(value, up, low, fine)
+        new = _log_step(value, up, low, fine, start=0.01)
     return None if new is None else _within(value, new, low, high)
 
 
-def _log_step(value: float, up: bool, low: float | None, fine: float) -> float | None:
+def _log_step(value: float, up: bool, low: float | None, fine: float, start: float) -> float | None:
+    """Multiply or divide, keeping the sign; a zero steps to ``start`` (or below, if allowed)."""
     if value == 0:
-        start = 0.01 / fine
         if up:
-            return start
-        return -start if low is not None and low < 0 else None
+            return start / fine
+        return -start / fine if low is not None and low < 0 else None
     factor = FACTOR ** (1 / fine)
     grow = up == (value > 0)  # "up" grows a positive value and shrinks a negative one's magnitude
     return _tidy(value * factor if grow else value / factor)
 
 
 def _bounded_log_step(value: float, up: bool, low: float, high: float, fine: float) -> float | None:
-    """Scale the distance to the nearer bound: values close in on a bound but never jump to it.
-
-    Leaving a bound doubles the distance from it; once that would pass the middle of the range,
-    the step halves the distance to the other bound instead, so 0 in [-1, 1] moves to +/-0.5.
-    """
+    """Multiply as usual in the lower half of the range; in the upper half scale the distance to
+    ``max`` instead, so a value closes in on the bound without ever jumping onto it."""
     if value < low:
         return low if up else None
     if value > high:
         return None if up else high
     factor = FACTOR ** (1 / fine)
     middle = (low + high) / 2
-    if up:
-        if value >= middle:
-            return _approach(value, high, factor)
-        return _leave(value, low, high, fine) or _approach(value, high, factor)
-    if value <= middle:
-        return _approach(value, low, factor)
-    return _leave(value, high, low, fine) or _approach(value, low, factor)
-
-
-def _approach(value: float, bound: float, factor: float) -> float | None:
-    distance = (bound - value) / factor
-    return None if distance == 0 else _tidy(bound - distance, scale=distance)
-
-
-def _leave(value: float, bound: float, other: float, fine: float) -> float | None:
-    """Widen the distance from ``bound`` (from 1% of the range when on it); None past the middle."""
-    if value == bound:
-        distance = (other - bound) / 100 / fine
-    else:
-        distance = (value - bound) * FACTOR ** (1 / fine)
-    if abs(distance) > abs(other - bound) / 2:
-        return None
-    return _tidy(bound + distance, scale=distance)
+    if value > middle:
+        if up:
+            distance = (high - value) / factor
+            return None if distance == 0 else _tidy(high - distance, scale=distance)
+        distance = (high - value) * factor if value < high else (high - low) / 100 / fine
+        if high - distance >= middle:
+            return _tidy(high - distance, scale=distance)
+    return _log_step(value, up, low, fine, start=(high - low) / 100)
 
 
 def _linear_step(

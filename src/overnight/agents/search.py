@@ -170,10 +170,10 @@ class SearchAgent(Agent):
             raise SearchExhausted(_exhausted_message(knobs))
         chosen = _follow_up(options, memory) or self._pick(options, memory, before, context)
         literal = set_knob(context.root, chosen.knob, chosen.value)
-        return Proposal(
-            description=f"{chosen.knob.name} {chosen.knob.text} -> {literal} ({chosen.knob.file})",
-            meta=_meta(chosen, before),
-        )
+        description = f"{chosen.knob.name} {chosen.knob.text} -> {literal}"
+        if len({knob.file for knob in knobs}) > 1:
+            description += f" in {chosen.knob.file}"
+        return Proposal(description=description, meta=_meta(chosen, before))
 
     def _knobs(self, context: AgentContext) -> list[Knob]:
         files = sorted({file for file in context.editable_files if file.endswith(".py")})

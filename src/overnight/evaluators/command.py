@@ -48,7 +48,7 @@ class CommandEvaluator(Evaluator):
         if done.returncode != 0:
             problem = f"exited with code {done.returncode}"
         elif value is None:
-            how = f"regex {self.config.regex!r}" if self._regex else f"a line '{self.metric}: <number>'"
+            how = f"regex '{self.config.regex}'" if self._regex else f"a line '{self.metric}: <number>'"
             problem = f"printed no {self.metric} ({how} not found)"
         elif not math.isfinite(value):
             problem = f"{self.metric} is {value}"
