@@ -30,7 +30,11 @@ print("extra: 7")
 
 def git(root: Path, *args: str) -> str:
     result = subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, check=True,
+        ["git", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, **GIT_IDENTITY},
     )
     return result.stdout.strip()
@@ -54,8 +58,11 @@ def make_repo(tmp_path: Path) -> MakeRepo:
     """
     counter = iter(range(1000))
 
-    def make(files: dict[str, str] | None = None, config: dict[str, Any] | None = None,
-             name: str | None = None) -> Path:
+    def make(
+        files: dict[str, str] | None = None,
+        config: dict[str, Any] | None = None,
+        name: str | None = None,
+    ) -> Path:
         root = tmp_path / (name or f"repo{next(counter)}")
         root.mkdir()
         files = {"score.py": SCORE_PY, "value.txt": "1.0\n", **(files or {})}
@@ -80,8 +87,12 @@ def default_config(**overrides: Any) -> dict[str, Any]:
         "name": "test",
         "editable": ["value.txt"],
         "frozen": ["score.py"],
-        "evaluate": {"command": f"{sys.executable} score.py", "metric": "score",
-                     "direction": "maximize", "timeout": 30},
+        "evaluate": {
+            "command": f"{sys.executable} score.py",
+            "metric": "score",
+            "direction": "maximize",
+            "timeout": 30,
+        },
         "agent": {"kind": "search"},
         "budget": {"experiments": 3},
     }

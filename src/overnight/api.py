@@ -1,8 +1,8 @@
 """The Python API: what the CLI does, callable from a script or a notebook.
 
-    import overnight
-    summary = overnight.run("path/to/repo", experiments=20)
-    print(summary.baseline, summary.best, summary.stop_reason)
+import overnight
+summary = overnight.run("path/to/repo", experiments=20)
+print(summary.baseline, summary.best, summary.stop_reason)
 """
 
 from __future__ import annotations
@@ -71,14 +71,18 @@ def evaluate(directory: Path | str = ".") -> Score:
     return make_evaluator(project.config.evaluate).evaluate(project.root, log)
 
 
-def history(directory: Path | str = ".", tag: str | None = None) -> tuple[RunRecord, list[Experiment]]:
+def history(
+    directory: Path | str = ".", tag: str | None = None
+) -> tuple[RunRecord, list[Experiment]]:
     """A run (the latest unless ``tag`` says) and its experiments, from the ledger."""
     project = Project.open(directory)
     ledger = project.ledger()
     try:
         record = ledger.run(tag=tag)
         if record is None:
-            raise UsageError(f"no run {tag!r} in the ledger" if tag else "no run yet: try `overnight run`")
+            raise UsageError(
+                f"no run {tag!r} in the ledger" if tag else "no run yet: try `overnight run`"
+            )
         return record, ledger.experiments(record.id)
     finally:
         ledger.close()

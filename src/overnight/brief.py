@@ -46,7 +46,9 @@ def render_brief(
         for experiment in reversed(tried[-HISTORY_LINES:]):
             value = _number(experiment.metric)
             why = f" ({experiment.reason.splitlines()[0]})" if experiment.reason else ""
-            line = f"- #{experiment.number} {experiment.status}: {experiment.description} -> {value}"
+            line = (
+                f"- #{experiment.number} {experiment.status}: {experiment.description} -> {value}"
+            )
             parts.append(line + why)
         if len(tried) > HISTORY_LINES:
             parts.append(f"- … {len(tried) - HISTORY_LINES} older experiments")

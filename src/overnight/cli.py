@@ -24,7 +24,9 @@ from overnight.view import LiveView, log_table, number, status_lines
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
-DIRECTORY = click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+DIRECTORY = click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), default="."
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,20 +43,29 @@ def demo(directory: Path | None, experiments: int) -> None:
     target = directory or examples.free_directory(Path("overnight-demo").resolve())
     examples.create_from_example("digits", target)
     console.print(f"Copied the digits example to [bold]{target}[/] (a new git repository).")
-    console.print("An offline search agent will now tune train.py's hyperparameters, one change "
-                  "per experiment, keeping only what lowers val_loss. Ctrl-C stops it cleanly.\n")
+    console.print(
+        "An offline search agent will now tune train.py's hyperparameters, one change "
+        "per experiment, keeping only what lowers val_loss. Ctrl-C stops it cleanly.\n"
+    )
     summary = _run_live(target, experiments=experiments)
     _print_summary(target, summary)
 
 
 @cli.command()
 @DIRECTORY
-@click.option("--example", "example", metavar="NAME", help=f"Copy a bundled example ({', '.join(examples.available())}).")
+@click.option(
+    "--example",
+    "example",
+    metavar="NAME",
+    help=f"Copy a bundled example ({', '.join(examples.available())}).",
+)
 def init(directory: Path, example: str | None) -> None:
     """Create overnight.yaml in DIRECTORY, or a whole example repository with --example."""
     if example:
         examples.create_from_example(example, directory.resolve())
-        console.print(f"Created {directory} from example {example!r}. Next: overnight run {directory}")
+        console.print(
+            f"Created {directory} from example {example!r}. Next: overnight run {directory}"
+        )
         return
     config = directory / CONFIG_NAME
     if config.exists():
@@ -66,11 +77,21 @@ def init(directory: Path, example: str | None) -> None:
 
 @cli.command()
 @DIRECTORY
-@click.option("--experiments", type=click.IntRange(min=0), help="Experiments in the run (overrides budget.experiments).")
-@click.option("--hours", type=click.FloatRange(min=0, min_open=True), help="Wall-clock hours from now (overrides budget.hours).")
+@click.option(
+    "--experiments",
+    type=click.IntRange(min=0),
+    help="Experiments in the run (overrides budget.experiments).",
+)
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Wall-clock hours from now (overrides budget.hours).",
+)
 @click.option("--tag", help="Name of the run; the branch is overnight/TAG (default: today's date).")
 @click.option("--resume", is_flag=True, help="Continue the latest run (or --tag) where it stopped.")
-def run(directory: Path, experiments: int | None, hours: float | None, tag: str | None, resume: bool) -> None:
+def run(
+    directory: Path, experiments: int | None, hours: float | None, tag: str | None, resume: bool
+) -> None:
     """Improve the repository in DIRECTORY until a stop rule fires."""
     summary = _run_live(directory, experiments=experiments, hours=hours, tag=tag, resume=resume)
     _print_summary(directory, summary)
@@ -84,15 +105,24 @@ def eval_(directory: Path, as_json: bool) -> None:
     score = api.evaluate(directory)
     project = Project.open(directory)
     if as_json:
-        click.echo(json.dumps({
-            "metric": project.config.evaluate.metric, "value": score.value,
-            "status": str(score.status) if score.status else "ok", "secondary": score.secondary,
-            "seconds": round(score.seconds, 3), "log": score.log_path,
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "metric": project.config.evaluate.metric,
+                    "value": score.value,
+                    "status": str(score.status) if score.status else "ok",
+                    "secondary": score.secondary,
+                    "seconds": round(score.seconds, 3),
+                    "log": score.log_path,
+                }
+            )
+        )
     elif score.ok:
-        console.print(f"{project.config.evaluate.metric}: [bold]{number(score.value)}[/]  "
-                      + "  ".join(f"{k}: {number(v)}" for k, v in score.secondary.items())
-                      + f"  ({score.seconds:.1f}s)")
+        console.print(
+            f"{project.config.evaluate.metric}: [bold]{number(score.value)}[/]  "
+            + "  ".join(f"{k}: {number(v)}" for k, v in score.secondary.items())
+            + f"  ({score.seconds:.1f}s)"
+        )
     else:
         err_console.print(f"[red]{score.status}[/]: {score.log_tail}")
     if not score.ok:
@@ -104,7 +134,9 @@ def eval_(directory: Path, as_json: bool) -> None:
 @click.option("--tsv", is_flag=True, help="autoresearch-compatible results.tsv.")
 @click.option("--json", "as_json", is_flag=True, help="JSON, one object per experiment.")
 @click.option("--tag", help="Which run (default: the latest).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file."
+)
 def log(directory: Path, tsv: bool, as_json: bool, tag: str | None, output: Path | None) -> None:
     """Show every experiment of a run."""
     if tsv and as_json:
@@ -168,14 +200,18 @@ def _print_summary(directory: Path, summary: api.RunSummary) -> None:
     change = ""
     if summary.baseline and summary.best is not None:
         change = f" ({(summary.best - summary.baseline) / abs(summary.baseline):+.1%})"
-    console.print(f"{run.metric}: baseline {number(summary.baseline)} -> best "
-                  f"[bold green]{number(summary.best)}[/]{change} after {tried} experiments, "
-                  f"{tally[Status.KEEP]} kept")
+    console.print(
+        f"{run.metric}: baseline {number(summary.baseline)} -> best "
+        f"[bold green]{number(summary.best)}[/]{change} after {tried} experiments, "
+        f"{tally[Status.KEEP]} kept"
+    )
     for kept in summary.kept:
         console.print(f"  kept #{kept.number}: {kept.description} -> {number(kept.metric)}")
     state = Path(directory).resolve() / ".overnight"
-    console.print(f"Branch {run.branch} is at the best state. Ledger: {state / 'ledger.db'}; "
-                  f"results: {state / 'results.tsv'}; `overnight log {directory}` lists every experiment.")
+    console.print(
+        f"Branch {run.branch} is at the best state. Ledger: {state / 'ledger.db'}; "
+        f"results: {state / 'results.tsv'}; `overnight log {directory}` lists every experiment."
+    )
 
 
 def main() -> None:

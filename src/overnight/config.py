@@ -40,7 +40,9 @@ class EvaluateConfig(_Strict):
         except re.error as exc:
             raise ValueError(f"not a valid regular expression ({exc})") from None
         if compiled.groups != 1:
-            raise ValueError(f"needs exactly one capture group for the value, has {compiled.groups}")
+            raise ValueError(
+                f"needs exactly one capture group for the value, has {compiled.groups}"
+            )
         return value
 
 
@@ -72,7 +74,9 @@ class CommandAgentConfig(_Strict):
     kind: Literal["command"]
     command: str = Field(min_length=1)
     timeout: float = Field(default=1800, gt=0)
-    description_file: str | None = None  # read the description here instead of the last printed line
+    description_file: str | None = (
+        None  # read the description here instead of the last printed line
+    )
     env_passthrough: list[str] = Field(default_factory=list)
 
 
@@ -122,7 +126,9 @@ def load_config(path: Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(str(path), None, "not found (run `overnight init` to create one)") from None
+        raise ConfigError(
+            str(path), None, "not found (run `overnight init` to create one)"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(name, None, f"cannot be read ({exc})") from None
     try:
@@ -177,7 +183,8 @@ def _describe(error: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "union_tag_invalid":
-        return f"unknown kind {error['ctx']['tag']!r} (expected one of {error['ctx']['expected_tags']})"
+        context = error["ctx"]
+        return f"unknown kind {context['tag']!r} (expected one of {context['expected_tags']})"
     if kind == "union_tag_not_found":
         return "needs a 'kind'"
     if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):

@@ -3,13 +3,13 @@
 The CLI turns these into one line and an exit code (see ``cli.py``); nothing else prints or exits.
 
     OvernightError
-    ├── ConfigError        the config file is missing, malformed or does not fit the tree  (exit 2)
-    ├── UsageError         the command line or the repository state does not allow the action  (exit 2)
-    ├── WorkspaceError     git refused or the tree is not what the run expects  (exit 1)
-    ├── EvaluationError    the evaluation could not run at all, e.g. the baseline crashed  (exit 1)
-    ├── AgentError         an agent could not propose anything (its own fault, not the change's)  (exit 1)
-    │   └── SearchExhausted   the offline search has tried every configuration it can reach
-    └── LedgerError        the ledger is unreadable or disagrees with git  (exit 1)
+    ├── ConfigError        (2) the config is missing, malformed or does not fit the tree
+    ├── UsageError         (2) the command line or the repository state forbids the action
+    ├── WorkspaceError     (1) git refused, or the tree is not what the run expects
+    ├── EvaluationError    (1) the evaluation could not run at all, e.g. the baseline crashed
+    ├── AgentError         (1) an agent failed by itself (recorded as a no-op, the run goes on)
+    │   └── SearchExhausted    the offline search has no untried configuration left (run stops)
+    └── LedgerError        (1) the ledger is unreadable or disagrees with git
 """
 
 from __future__ import annotations

@@ -19,7 +19,11 @@ def examples_root() -> Path:
 
 def available() -> list[str]:
     root = examples_root()
-    return sorted(p.name for p in root.iterdir() if (p / "overnight.yaml").is_file()) if root.is_dir() else []
+    return (
+        sorted(p.name for p in root.iterdir() if (p / "overnight.yaml").is_file())
+        if root.is_dir()
+        else []
+    )
 
 
 def create_from_example(name: str, target: Path) -> Path:
@@ -29,14 +33,31 @@ def create_from_example(name: str, target: Path) -> Path:
         raise UsageError(f"no example {name!r} (available: {', '.join(available()) or 'none'})")
     if target.exists() and any(target.iterdir()):
         raise UsageError(f"{target} exists and is not empty; choose another directory")
-    shutil.copytree(source, target, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__", ".overnight", "*.pyc"))
-    env = {**os.environ, "GIT_AUTHOR_NAME": "overnight", "GIT_AUTHOR_EMAIL": "overnight@localhost",
-           "GIT_COMMITTER_NAME": "overnight", "GIT_COMMITTER_EMAIL": "overnight@localhost"}
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
-                 ["commit", "-q", "-m", f"{name}: example copied by overnight"]):
-        subprocess.run(["git", "-c", "core.hooksPath=/dev/null", *args], cwd=target, env=env,
-                       check=True, capture_output=True)
+    shutil.copytree(
+        source,
+        target,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__", ".overnight", "*.pyc"),
+    )
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "overnight",
+        "GIT_AUTHOR_EMAIL": "overnight@localhost",
+        "GIT_COMMITTER_NAME": "overnight",
+        "GIT_COMMITTER_EMAIL": "overnight@localhost",
+    }
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["commit", "-q", "-m", f"{name}: example copied by overnight"],
+    ):
+        subprocess.run(
+            ["git", "-c", "core.hooksPath=/dev/null", *args],
+            cwd=target,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     return target
 
 

@@ -36,8 +36,11 @@ class RunOptions:
 def open_loop(project: Project, options: RunOptions, observer: Observer | None = None) -> Loop:
     config = project.config
     budget = config.budget.model_copy(
-        update={k: v for k, v in (("experiments", options.experiments), ("hours", options.hours))
-                if v is not None}
+        update={
+            k: v
+            for k, v in (("experiments", options.experiments), ("hours", options.hours))
+            if v is not None
+        }
     )
     workspace = project.workspace()
     workspace.exclude_state_dir()
@@ -49,16 +52,23 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
     else:
         run = _start(project, workspace, ledger, scope, options.tag)
     return Loop(
-        project=project, run=run, workspace=workspace, ledger=ledger, scope=scope,
+        project=project,
+        run=run,
+        workspace=workspace,
+        ledger=ledger,
+        scope=scope,
         agent=make_agent(config.agent, project.log_dir / run.tag),
-        evaluator=make_evaluator(config.evaluate), policy=make_policy(config.policy),
+        evaluator=make_evaluator(config.evaluate),
+        policy=make_policy(config.policy),
         stop_rules=StopRules(budget, config.stop, config.evaluate.direction),
-        backup_dir=project.state_dir / "backup" / run.tag, observer=observer,
+        backup_dir=project.state_dir / "backup" / run.tag,
+        observer=observer,
     )
 
 
-def _start(project: Project, workspace: Workspace, ledger: Ledger, scope: Scope,
-           tag: str | None) -> RunRecord:
+def _start(
+    project: Project, workspace: Workspace, ledger: Ledger, scope: Scope, tag: str | None
+) -> RunRecord:
     state = workspace.state()
     dirty = [p for p in state.entries if scope.is_editable(p) or scope.is_frozen(p)]
     if dirty:
@@ -72,8 +82,13 @@ def _start(project: Project, workspace: Workspace, ledger: Ledger, scope: Scope,
     workspace.create_branch(BRANCH_PREFIX + tag)
     config = project.config
     run = ledger.create_run(
-        tag, BRANCH_PREFIX + tag, config.name, config.evaluate.metric,
-        config.evaluate.direction, workspace.head(), config.model_dump(mode="json"),
+        tag,
+        BRANCH_PREFIX + tag,
+        config.name,
+        config.evaluate.metric,
+        config.evaluate.direction,
+        workspace.head(),
+        config.model_dump(mode="json"),
     )
     workspace.backup_user_files(state, (), project.state_dir / "backup" / tag)
     return run
@@ -87,8 +102,14 @@ def _free_tag(workspace: Workspace, ledger: Ledger, stem: str) -> str:
     return tag
 
 
-def _resume(project: Project, workspace: Workspace, ledger: Ledger, scope: Scope,
-            tag: str | None, observer: Observer) -> RunRecord:
+def _resume(
+    project: Project,
+    workspace: Workspace,
+    ledger: Ledger,
+    scope: Scope,
+    tag: str | None,
+    observer: Observer,
+) -> RunRecord:
     run = ledger.run(tag=tag)
     if run is None:
         raise UsageError(f"no run {tag!r} to resume" if tag else "no run to resume in this project")
@@ -101,7 +122,9 @@ def _resume(project: Project, workspace: Workspace, ledger: Ledger, scope: Scope
     if workspace.current_branch() != run.branch:
         dirty = [p for p in workspace.state().entries if scope.is_editable(p) or scope.is_frozen(p)]
         if dirty:
-            raise UsageError(f"not on {run.branch} and editable files are uncommitted: {', '.join(dirty)}")
+            raise UsageError(
+                f"not on {run.branch} and editable files are uncommitted: {', '.join(dirty)}"
+            )
         workspace.switch(run.branch)
     if workspace.head() != best:
         workspace.reset_branch(run.branch, best)
@@ -121,11 +144,17 @@ def _resume(project: Project, workspace: Workspace, ledger: Ledger, scope: Scope
         if number == 0:
             ledger.forget(run.id, 0)
         else:
-            ledger.record(Experiment(
-                run_id=run.id, number=number, parent_commit=parent, status=Status.INTERRUPTED,
-                changed_files=sorted(suspects), started_at=started,
-                reason="the harness stopped during this experiment; reverted on resume",
-            ))
+            ledger.record(
+                Experiment(
+                    run_id=run.id,
+                    number=number,
+                    parent_commit=parent,
+                    status=Status.INTERRUPTED,
+                    changed_files=sorted(suspects),
+                    started_at=started,
+                    reason="the harness stopped during this experiment; reverted on resume",
+                )
+            )
             observer.message(f"experiment {number} was interrupted; reverted and recorded")
     ledger.reopen_run(run.id)
     return run

@@ -97,11 +97,19 @@ class Ledger:
 
     # -- runs -----------------------------------------------------------------------------
 
-    def create_run(self, tag: str, branch: str, name: str, metric: str, direction: str,
-                   base_commit: str, config: dict[str, Any]) -> RunRecord:
+    def create_run(
+        self,
+        tag: str,
+        branch: str,
+        name: str,
+        metric: str,
+        direction: str,
+        base_commit: str,
+        config: dict[str, Any],
+    ) -> RunRecord:
         cursor = self._db.execute(
-            "INSERT INTO runs (tag, branch, name, metric, direction, base_commit, config, started_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (tag, branch, name, metric, direction, base_commit, config,"
+            " started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (tag, branch, name, metric, direction, base_commit, json.dumps(config), time.time()),
         )
         run = self.run(cursor.lastrowid)
@@ -123,11 +131,14 @@ class Ledger:
 
     def end_run(self, run_id: int, reason: str) -> None:
         self._db.execute(
-            "UPDATE runs SET ended_at = ?, stop_reason = ? WHERE id = ?", (time.time(), reason, run_id)
+            "UPDATE runs SET ended_at = ?, stop_reason = ? WHERE id = ?",
+            (time.time(), reason, run_id),
         )
 
     def reopen_run(self, run_id: int) -> None:
-        self._db.execute("UPDATE runs SET ended_at = NULL, stop_reason = NULL WHERE id = ?", (run_id,))
+        self._db.execute(
+            "UPDATE runs SET ended_at = NULL, stop_reason = NULL WHERE id = ?", (run_id,)
+        )
 
     # -- experiments ----------------------------------------------------------------------
 
@@ -194,27 +205,78 @@ class _Transaction:
 
 def _run_record(row: tuple) -> RunRecord:
     (id_, tag, branch, name, metric, direction, base, config, started, ended, reason) = row
-    return RunRecord(id_, tag, branch, name, metric, direction, base, json.loads(config),
-                     started, ended, reason)
+    return RunRecord(
+        id_, tag, branch, name, metric, direction, base, json.loads(config), started, ended, reason
+    )
 
 
 def _row_values(e: Experiment) -> tuple:
     return (
-        e.run_id, e.number, e.parent_commit, e.commit, str(e.status), e.metric,
-        json.dumps(e.secondary), e.description, e.diff, json.dumps(e.changed_files), e.reason,
-        e.log_path, e.started_at, e.duration_s, e.agent_s, e.eval_s, e.tokens_in, e.tokens_out,
-        e.cost_usd, json.dumps(e.agent_meta),
+        e.run_id,
+        e.number,
+        e.parent_commit,
+        e.commit,
+        str(e.status),
+        e.metric,
+        json.dumps(e.secondary),
+        e.description,
+        e.diff,
+        json.dumps(e.changed_files),
+        e.reason,
+        e.log_path,
+        e.started_at,
+        e.duration_s,
+        e.agent_s,
+        e.eval_s,
+        e.tokens_in,
+        e.tokens_out,
+        e.cost_usd,
+        json.dumps(e.agent_meta),
     )
 
 
 def _experiment(row: tuple) -> Experiment:
-    (run_id, number, parent, commit, status, metric, secondary, description, diff, changed,
-     reason, log_path, started, duration, agent_s, eval_s, tokens_in, tokens_out, cost,
-     meta) = row
+    (
+        run_id,
+        number,
+        parent,
+        commit,
+        status,
+        metric,
+        secondary,
+        description,
+        diff,
+        changed,
+        reason,
+        log_path,
+        started,
+        duration,
+        agent_s,
+        eval_s,
+        tokens_in,
+        tokens_out,
+        cost,
+        meta,
+    ) = row
     return Experiment(
-        run_id=run_id, number=number, parent_commit=parent, status=Status(status), commit=commit,
-        metric=metric, secondary=json.loads(secondary), description=description, diff=diff,
-        changed_files=json.loads(changed), reason=reason, log_path=log_path, started_at=started,
-        duration_s=duration, agent_s=agent_s, eval_s=eval_s, tokens_in=tokens_in,
-        tokens_out=tokens_out, cost_usd=cost, agent_meta=json.loads(meta),
+        run_id=run_id,
+        number=number,
+        parent_commit=parent,
+        status=Status(status),
+        commit=commit,
+        metric=metric,
+        secondary=json.loads(secondary),
+        description=description,
+        diff=diff,
+        changed_files=json.loads(changed),
+        reason=reason,
+        log_path=log_path,
+        started_at=started,
+        duration_s=duration,
+        agent_s=agent_s,
+        eval_s=eval_s,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        cost_usd=cost,
+        agent_meta=json.loads(meta),
     )

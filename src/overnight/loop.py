@@ -23,8 +23,8 @@ from overnight.evaluators import Evaluator
 from overnight.ledger import Ledger, RunRecord
 from overnight.policy import Policy, StopRules
 from overnight.project import Project
-from overnight.results import results_tsv
 from overnight.records import Experiment, Proposal, Score, Status
+from overnight.results import results_tsv
 from overnight.scope import Fingerprints, Scope, tampered
 from overnight.signals import Interrupted, StopSignals
 from overnight.workspace import Change, TreeState, Workspace
@@ -110,10 +110,18 @@ class Loop:
             raise EvaluationError("stopped during the baseline; nothing was recorded") from None
         status = Status.BASELINE if score.ok else (score.status or Status.CRASH)
         experiment = Experiment(
-            run_id=self.run.id, number=0, parent_commit=head, commit=head if score.ok else None,
-            status=status, metric=score.value, secondary=score.secondary,
-            description="baseline", reason=score.log_tail if not score.ok else "",
-            log_path=score.log_path, started_at=started, duration_s=time.time() - started,
+            run_id=self.run.id,
+            number=0,
+            parent_commit=head,
+            commit=head if score.ok else None,
+            status=status,
+            metric=score.value,
+            secondary=score.secondary,
+            description="baseline",
+            reason=score.log_tail if not score.ok else "",
+            log_path=score.log_path,
+            started_at=started,
+            duration_s=time.time() - started,
             eval_s=score.seconds,
         )
         self._record(experiment)
@@ -123,63 +131,99 @@ class Loop:
 
     def experiment(self, signals: StopSignals) -> None:
         number = self.history[-1].number + 1
-        parent = self.best_commit
         before = self.workspace.state()
-        self.ledger.begin(self.run.id, number, parent, {"before": before.to_json()})
+        self.ledger.begin(self.run.id, number, self.best_commit, {"before": before.to_json()})
         self.observer.experiment_started(number, self.history)
-        record = Experiment(self.run.id, number, parent, Status.RUNNING, started_at=time.time())
-        change: Change | None = None
+        record = Experiment(
+            self.run.id, number, self.best_commit, Status.RUNNING, started_at=time.time()
+        )
         try:
-            with signals.interruptible():
-                proposal, record.agent_s = self._propose(number)
-            _apply_proposal(record, proposal)
-            change, after = self.workspace.change_since(before)
-            record.changed_files = change.paths
-            if proposal.meta.get("error"):
-                record.status, record.reason = Status.NO_OP, proposal.meta["error"]
-            elif change.empty:
-                record.status, record.reason = Status.NO_OP, "the agent changed nothing"
-            elif problems := self.scope.violations(change):
-                record.diff = self.workspace.stage_and_diff(change, before.head)
-                record.status, record.reason = Status.VIOLATION, "; ".join(problems)
-            else:
-                record.diff = self.workspace.stage_and_diff(change, before.head)
-                with signals.interruptible():
-                    self._evaluate_and_decide(record, change, after.internals)
-                if record.status is Status.VIOLATION:  # the evaluation touched guarded files:
-                    change, _ = self.workspace.change_since(before)  # revert those too
+            change = self._attempt(record, before, signals)
         except SearchExhausted as exc:
             self.ledger.forget(self.run.id, number)
             raise _StopRun(f"nothing left to try: {exc}") from None
         except Interrupted:
-            record.status, record.reason = Status.INTERRUPTED, signals.stop_requested or "interrupted"
+            record.status = Status.INTERRUPTED
+            record.reason = signals.stop_requested or "interrupted"
             change, _ = self.workspace.change_since(before)
             record.changed_files = change.paths
         record.duration_s = time.time() - record.started_at
-        if record.status is Status.KEEP and change is not None:
-            record.commit = self.workspace.commit(change, _one_line(record.description, number))
-            self._record(record)
-            self._refresh_files()
-        else:
-            self._record(record)
-            if change is not None and not change.empty:
-                self._revert(change, before, record)
+        self._settle(record, change, before)
         if record.status is Status.INTERRUPTED:
             raise _StopRun(record.reason)
+
+    def _attempt(self, record: Experiment, before: TreeState, signals: StopSignals) -> Change:
+        """Propose, guard, evaluate, decide: fills in ``record`` and returns the change."""
+        with signals.interruptible():
+            proposal, record.agent_s = self._propose(record.number)
+        _apply_proposal(record, proposal)
+        change, after = self.workspace.change_since(before)
+        record.changed_files = change.paths
+        if proposal.meta.get("error"):
+            record.status, record.reason = Status.NO_OP, proposal.meta["error"]
+        elif change.empty:
+            record.status, record.reason = Status.NO_OP, "the agent changed nothing"
+        elif problems := self.scope.violations(change):
+            record.diff = self.workspace.stage_and_diff(change, before.head)
+            record.status, record.reason = Status.VIOLATION, "; ".join(problems)
+        else:
+            record.diff = self.workspace.stage_and_diff(change, before.head)
+            with signals.interruptible():
+                self._evaluate_and_decide(record, change, after.internals)
+            if record.status is Status.VIOLATION:  # the evaluation touched guarded files:
+                change, _ = self.workspace.change_since(before)  # revert those too
+                self.workspace.stage_and_diff(change, before.head)
+        return change
+
+    def _settle(self, record: Experiment, change: Change, before: TreeState) -> None:
+        """Keep (commit, then record) or revert (record, then restore): the ledger always has
+        the experiment before the tree moves on."""
+        if record.status is Status.KEEP:
+            record.commit = self.workspace.commit(
+                change, _one_line(record.description, record.number)
+            )
+            self._record(record)
+            self._refresh_files()
+            return
+        self._record(record)
+        if not change.empty:
+            lost = self.workspace.restore(
+                change,
+                self.best_commit,
+                self.run.branch,
+                before,
+                self.backup_dir,
+                staged=record.status not in (Status.NO_OP, Status.INTERRUPTED),
+            )
+            if lost:
+                self.observer.message(
+                    f"experiment {record.number} changed files that could not be restored: "
+                    f"{', '.join(lost)}"
+                )
 
     # -- steps ----------------------------------------------------------------------------
 
     def _propose(self, number: int) -> tuple[Proposal, float]:
         brief_path = self.project.state_dir / "brief.md"
         brief_path.write_text(
-            render_brief(self.project.config, self.project.root, self.editable_files,
-                         self.history, self.best_metric),
+            render_brief(
+                self.project.config,
+                self.project.root,
+                self.editable_files,
+                self.history,
+                self.best_metric,
+            ),
             encoding="utf-8",
         )
         context = AgentContext(
-            root=self.project.root, number=number, editable_files=self.editable_files,
-            editable_globs=self.project.config.editable, history=list(self.history),
-            best_metric=self.best_metric, direction=self.evaluator.direction, brief_path=brief_path,
+            root=self.project.root,
+            number=number,
+            editable_files=self.editable_files,
+            editable_globs=self.project.config.editable,
+            history=list(self.history),
+            best_metric=self.best_metric,
+            direction=self.evaluator.direction,
+            brief_path=brief_path,
         )
         started = time.monotonic()
         try:
@@ -193,7 +237,9 @@ class Loop:
     def _evaluate_and_decide(
         self, record: Experiment, change: Change, internals: dict[str, str]
     ) -> None:
-        guarded = sorted({*self.frozen_files, *self.editable_files, *change.paths} - set(change.deleted))
+        guarded = sorted(
+            {*self.frozen_files, *self.editable_files, *change.paths} - set(change.deleted)
+        )
         before = self.fingerprints.take(guarded)
         score = self.evaluator.evaluate(self.project.root, self._log_path(record.number))
         _apply_score(record, score)
@@ -201,24 +247,15 @@ class Loop:
         changed += [f".git/{p}" for p in _diff_keys(internals, self.workspace.internals())]
         if changed:
             record.status = Status.VIOLATION
-            record.reason = f"the evaluation changed guarded files at run time: {', '.join(changed)}"
+            record.reason = (
+                f"the evaluation changed guarded files at run time: {', '.join(changed)}"
+            )
         elif not score.ok:
             record.status, record.reason = score.status or Status.CRASH, score.log_tail
         else:
             decision = self.policy.decide(score, self._best_value(), self.evaluator.direction)
             record.status = Status.KEEP if decision.keep else Status.DISCARD
             record.reason = decision.reason
-
-    def _revert(self, change: Change, before: TreeState, record: Experiment) -> None:
-        lost = self.workspace.restore(
-            change, self.best_commit, self.run.branch, before, self.backup_dir,
-            staged=record.status not in (Status.NO_OP, Status.INTERRUPTED),
-        )
-        if lost:
-            self.observer.message(
-                f"experiment {record.number} changed files that could not be restored: "
-                f"{', '.join(lost)}"
-            )
 
     def _record(self, experiment: Experiment) -> None:
         self.ledger.record(experiment)
@@ -280,4 +317,3 @@ def _diff_keys(before: dict[str, str], after: dict[str, str]) -> list[str]:
 def _one_line(description: str, number: int) -> str:
     line = " ".join(description.split())
     return line[:200] or f"experiment {number}"
-

@@ -43,7 +43,9 @@ class GreedyPolicy(Policy):
         if gain > self.min_delta:
             return Decision(True, f"better by {gain:.6g}")
         if gain > 0:
-            return Decision(False, f"better by {gain:.6g}, not more than min_delta {self.min_delta:g}")
+            return Decision(
+                False, f"better by {gain:.6g}, not more than min_delta {self.min_delta:g}"
+            )
         return Decision(False, "not better" if gain == 0 else f"worse by {-gain:.6g}")
 
 
@@ -65,7 +67,11 @@ class StopRules:
         experiments = [e for e in history if e.status is not Status.BASELINE]
         best = _best(history)
         target = self.stop.target
-        if best is not None and target is not None and improvement(best, target, self.direction) >= 0:
+        if (
+            best is not None
+            and target is not None
+            and improvement(best, target, self.direction) >= 0
+        ):
             return f"target reached: {best:.6g} (target {target:g})"
         limit = self.budget.experiments
         if limit is not None and len(experiments) >= limit:

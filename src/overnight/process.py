@@ -3,6 +3,7 @@ grandchildren too, output straight to a log file, and a scrubbed environment."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
@@ -130,7 +131,5 @@ def _feed(process: subprocess.Popen[bytes], text: str) -> None:
 
 def kill_group(pgid: int) -> None:
     """SIGKILL every process in the group; quietly nothing if it is already gone."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

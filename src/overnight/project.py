@@ -56,7 +56,9 @@ class RunLock:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            raise UsageError(f"another overnight run is active in {self.path.parent.parent}") from None
+            raise UsageError(
+                f"another overnight run is active in {self.path.parent.parent}"
+            ) from None
         self._handle = handle
 
     def release(self) -> None:

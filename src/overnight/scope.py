@@ -26,8 +26,10 @@ class Scope:
     frozen: Sequence[str]
 
     def is_always_frozen(self, path: str) -> bool:
-        return path in ALWAYS_FROZEN or path.split("/")[-1] in (".gitignore", ".gitattributes") or (
-            path == STATE_DIR or path.startswith(STATE_DIR + "/")
+        return (
+            path in ALWAYS_FROZEN
+            or path.split("/")[-1] in (".gitignore", ".gitattributes")
+            or (path == STATE_DIR or path.startswith(STATE_DIR + "/"))
         )
 
     def is_frozen(self, path: str) -> bool:
@@ -65,10 +67,14 @@ def scope_for(config: Config, files: Sequence[str], config_file: str = CONFIG_NA
     for field_name, patterns in (("editable", config.editable), ("frozen", config.frozen)):
         for index, pattern in enumerate(patterns):
             if not globs.select(files, [pattern]):
-                raise ConfigError(config_file, f"{field_name}[{index}]", f"{pattern!r} matches no file")
+                raise ConfigError(
+                    config_file, f"{field_name}[{index}]", f"{pattern!r} matches no file"
+                )
     both = [p for p in globs.select(files, config.editable) if globs.matches(p, config.frozen)]
     if both:
-        raise ConfigError(config_file, "frozen", f"{both[0]} is also editable; a file is one or the other")
+        raise ConfigError(
+            config_file, "frozen", f"{both[0]} is also editable; a file is one or the other"
+        )
     if not scope.editable_files(files):
         raise ConfigError(config_file, "editable", "matches only files that are always frozen")
     return scope

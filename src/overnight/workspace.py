@@ -106,7 +106,7 @@ class Workspace:
     # -- setup ----------------------------------------------------------------------------
 
     def exclude_state_dir(self) -> None:
-        """Keep ``.overnight/`` out of git through ``.git/info/exclude``, never the user's .gitignore."""
+        """Hide ``.overnight/`` from git via ``.git/info/exclude``, never the user's .gitignore."""
         exclude = self.git_dir / "info" / "exclude"
         exclude.parent.mkdir(parents=True, exist_ok=True)
         text = exclude.read_text() if exclude.exists() else ""

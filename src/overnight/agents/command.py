@@ -37,7 +37,9 @@ class CommandAgent(Agent):
         if done.timed_out:
             raise AgentError(f"agent command timed out after {self.config.timeout:g} s")
         if done.returncode != 0:
-            raise AgentError(f"agent command exited with code {done.returncode}: {_last_line(done.tail())}")
+            raise AgentError(
+                f"agent command exited with code {done.returncode}: {_last_line(done.tail())}"
+            )
         return Proposal(description=self._description(context.root, log))
 
     def _description(self, root: Path, log: Path) -> str:

@@ -38,8 +38,9 @@ class CommandEvaluator(Evaluator):
         done = run_logged(self.config.command, root, env, self.config.timeout, log_path)
         log = log_path.as_posix()
         if done.timed_out:
-            return Score(None, Status.TIMEOUT, log_path=log, log_tail=done.tail(),
-                         seconds=done.seconds)
+            return Score(
+                None, Status.TIMEOUT, log_path=log, log_tail=done.tail(), seconds=done.seconds
+            )
         text = _read_log(log_path)
         metrics = parse_metrics(text)
         value = self._metric_value(text, metrics)
@@ -48,7 +49,11 @@ class CommandEvaluator(Evaluator):
         if done.returncode != 0:
             problem = f"exited with code {done.returncode}"
         elif value is None:
-            how = f"regex '{self.config.regex}'" if self._regex else f"a line '{self.metric}: <number>'"
+            how = (
+                f"regex '{self.config.regex}'"
+                if self._regex
+                else f"a line '{self.metric}: <number>'"
+            )
             problem = f"printed no {self.metric} ({how} not found)"
         elif not math.isfinite(value):
             problem = f"{self.metric} is {value}"

@@ -1,0 +1,289 @@
+"""The ``overnight`` command, run as a user runs it: a subprocess of the installed entry point.
+Checks exit codes (0 done, 1 run failed, 2 bad usage or config), one-line errors without a
+traceback, and that each command's output says what it should."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import SCORE_PY, default_config, git
+from overnight.config import load_config
+from stand_ins.support import command_agent, ledger_rows, porcelain, rev, run_cli, run_rows
+
+FAST_DIGITS = {"DIGITS_TIME_BUDGET": "0.3"}
+
+
+def assert_one_line_error(result, code: int, *words: str) -> None:
+    assert result.returncode == code, result.stdout + result.stderr
+    text = result.stdout + result.stderr
+    assert "Traceback" not in text
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+# -- demo, then log and status on what it did ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    target = tmp_path_factory.mktemp("demo") / "digits"
+    result = run_cli("demo", str(target), "--experiments", "3", **FAST_DIGITS)
+    return target, result
+
+
+def test_demo_runs_the_example_and_summarises(demo) -> None:
+    target, result = demo
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Traceback" not in out + result.stderr
+    assert "Stopped: experiment budget spent: 3 of 3" in out
+    assert "val_loss: baseline " in out and "-> best " in out and "after 3 experiments" in out
+    rows = ledger_rows(target)
+    assert [r["number"] for r in rows] == [0, 1, 2, 3]
+    assert rows[0]["status"] == "baseline"
+    (run,) = run_rows(target)
+    branch = f"overnight/{run['tag']}"
+    assert f"Branch {branch} is at the best state" in out.replace("\n", " ")
+    best = [r for r in rows if r["status"] in ("baseline", "keep")][-1]
+    assert rev(target, branch) == best["commit_sha"]
+    assert porcelain(target) == ""
+
+
+def test_log_table(demo) -> None:
+    target, _ = demo
+    result = run_cli("log", str(target))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "val_loss" in out and "baseline" in out and "description" in out
+    for row in ledger_rows(target):
+        assert row["status"] in out
+
+
+def test_log_tsv_is_results_tsv(demo, tmp_path: Path) -> None:
+    target, _ = demo
+    result = run_cli("log", str(target), "--tsv")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("commit\tval_loss\tstatus\tdescription")
+    rows = ledger_rows(target)
+    assert [line.split("\t")[2] for line in lines[1:]] == [r["status"] for r in rows]
+    first = lines[1].split("\t")
+    assert first[0] == rows[0]["commit_sha"][:7]
+    assert float(first[1]) == pytest.approx(rows[0]["metric"])
+    assert result.stdout == (target / ".overnight" / "results.tsv").read_text()
+
+    written = tmp_path / "results.tsv"
+    again = run_cli("log", str(target), "--tsv", "-o", str(written))
+    assert again.returncode == 0 and written.read_text() == result.stdout
+
+
+def test_log_json(demo) -> None:
+    target, _ = demo
+    result = run_cli("log", str(target), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    rows = ledger_rows(target)
+    assert [d["number"] for d in data] == [r["number"] for r in rows]
+    assert [d["status"] for d in data] == [r["status"] for r in rows]
+    assert data[0]["metric"] == rows[0]["metric"]
+    assert all("train.py" in d["diff"] for d in data[1:])
+
+
+def test_status(demo) -> None:
+    target, _ = demo
+    result = run_cli("status", str(target))
+    assert result.returncode == 0, result.stderr
+    (run,) = run_rows(target)
+    out = " ".join(result.stdout.split())
+    assert f"run {run['tag']} on branch overnight/{run['tag']}" in out
+    assert "stopped: experiment budget spent: 3 of 3" in out
+    assert "3 experiments" in out and "val_loss: baseline" in out and "-> best" in out
+
+
+def test_log_tsv_and_json_together_is_bad_usage(demo) -> None:
+    target, _ = demo
+    assert_one_line_error(run_cli("log", str(target), "--tsv", "--json"), 2, "--tsv", "--json")
+
+
+# -- init -------------------------------------------------------------------------------------
+
+
+def test_init_example_creates_a_repository(tmp_path: Path) -> None:
+    target = tmp_path / "new"
+    result = run_cli("init", str(target), "--example", "digits")
+    assert result.returncode == 0, result.stderr
+    assert git(target, "rev-list", "--count", "HEAD") == "1"
+    assert porcelain(target) == ""
+    tracked = git(target, "ls-files").split()
+    assert {"overnight.yaml", "train.py", "prepare.py"} <= set(tracked)
+    assert load_config(target / "overnight.yaml").name == "digits"
+    # and it evaluates as it is
+    score = run_cli("eval", str(target), "--json", **FAST_DIGITS)
+    assert score.returncode == 0, score.stderr
+    assert json.loads(score.stdout)["metric"] == "val_loss"
+
+    assert_one_line_error(run_cli("init", str(target), "--example", "digits"), 2, "not empty")
+
+
+def test_init_unknown_example(tmp_path: Path) -> None:
+    assert_one_line_error(
+        run_cli("init", str(tmp_path / "x"), "--example", "nope"), 2, "no example 'nope'", "digits"
+    )
+
+
+def test_init_writes_a_starter_config(tmp_path: Path) -> None:
+    target = tmp_path / "project"
+    result = run_cli("init", str(target))
+    assert result.returncode == 0, result.stderr
+    config = load_config(target / "overnight.yaml")  # valid as written
+    assert config.editable and config.evaluate.metric
+    assert not (target / ".git").exists()
+    assert_one_line_error(run_cli("init", str(target)), 2, "exists already")
+
+
+# -- eval ---------------------------------------------------------------------------------------
+
+
+def test_eval_prints_the_metric_and_touches_nothing(make_repo) -> None:
+    root = make_repo()
+    head = rev(root, "HEAD")
+    result = run_cli("eval", str(root))
+    assert result.returncode == 0, result.stderr
+    assert "score: 1" in result.stdout and "extra: 7" in result.stdout
+
+    as_json = run_cli("eval", str(root), "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert data["metric"] == "score" and data["value"] == 1.0 and data["status"] == "ok"
+    assert data["secondary"] == {"extra": 7.0}
+    assert Path(data["log"]).is_file()
+
+    assert rev(root, "HEAD") == head and git(root, "branch", "--show-current") == "main"
+    assert git(root, "branch", "--list", "overnight/*") == ""
+    assert porcelain(root) == ""
+    assert not (root / ".overnight" / "ledger.db").exists() or ledger_rows(root) == []
+
+
+def test_eval_of_a_crashing_tree_exits_1(make_repo) -> None:
+    root = make_repo({"value.txt": "oops\n"})
+    result = run_cli("eval", str(root), "--json")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["value"] is None and data["status"] == "crash"
+
+
+# -- run: exit codes and refusals ---------------------------------------------------------------
+
+
+def test_run_completes_with_exit_0(make_repo) -> None:
+    root = make_repo(config=default_config(agent=command_agent("improve")))
+    result = run_cli("run", str(root), "--experiments", "2", "--tag", "cli")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "score: baseline 1 -> best 3" in " ".join(result.stdout.split())
+    assert [r["status"] for r in ledger_rows(root)] == ["baseline", "keep", "keep"]
+    assert git(root, "branch", "--show-current") == "overnight/cli"
+    # the same tag again is refused
+    assert_one_line_error(run_cli("run", str(root), "--tag", "cli"), 2, "exists already")
+
+
+def test_baseline_crash_exits_1(make_repo) -> None:
+    root = make_repo({"value.txt": "oops\n"}, default_config(agent=command_agent("improve")))
+    result = run_cli("run", str(root), "--tag", "t")
+    assert result.returncode == 1, result.stdout + result.stderr
+    # the message shows the evaluation's log tail (its own traceback), never overnight's
+    assert result.stderr.startswith("error: the baseline evaluation failed (crash)")
+    assert "ValueError" in result.stderr
+    assert not re.search(r'File "[^"]*/overnight/\w+\.py"', result.stderr)
+    assert [r["status"] for r in ledger_rows(root)] == ["crash"]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"value.txt": "5.0\n"}, "value.txt"),  # editable, modified
+        ({"score.py": SCORE_PY + "# local tweak\n"}, "score.py"),  # frozen, modified
+        ({"extra.txt": "untracked\n"}, "extra.txt"),  # untracked, matching an editable glob
+    ],
+    ids=["editable", "frozen", "untracked-editable"],
+)
+def test_dirty_tree_is_refused(make_repo, change: dict[str, str], named: str) -> None:
+    root = make_repo(config=default_config(editable=["value.txt", "*.txt"]))
+    for path, text in change.items():
+        (root / path).write_text(text)
+    head = rev(root, "HEAD")
+    result = run_cli("run", str(root))
+    assert_one_line_error(result, 2, "uncommitted", named)
+    assert rev(root, "HEAD") == head and git(root, "branch", "--show-current") == "main"
+    assert git(root, "branch", "--list", "overnight/*") == ""
+    for path, text in change.items():
+        assert (root / path).read_text() == text  # left as the user had it
+
+
+def test_untracked_file_outside_the_globs_is_allowed(make_repo) -> None:
+    root = make_repo(config=default_config(agent=command_agent("improve")))
+    (root / "scratch.md").write_text("mine\n")
+    result = run_cli("run", str(root), "--experiments", "1", "--tag", "t")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (root / "scratch.md").read_text() == "mine\n"
+    assert porcelain(root) == "?? scratch.md"
+
+
+def test_run_outside_a_git_repository(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "overnight.yaml").write_text(yaml.safe_dump(default_config()))
+    (plain / "value.txt").write_text("1.0\n")
+    (plain / "score.py").write_text(SCORE_PY)
+    result = run_cli("run", str(plain))
+    assert result.returncode in (1, 2)
+    assert_one_line_error(result, result.returncode, "not inside a git repository")
+
+
+def test_run_without_a_config(tmp_path: Path) -> None:
+    assert_one_line_error(run_cli("run", str(tmp_path)), 2, "overnight.yaml", "not found")
+
+
+def test_run_with_a_bad_config_names_the_field(make_repo) -> None:
+    config = default_config()
+    config["evaluate"]["timeout"] = "soon"
+    root = make_repo(config=config)
+    assert_one_line_error(run_cli("run", str(root)), 2, "evaluate.timeout")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", ".", "--experiments", "abc"],
+        ["no-such-command"],
+        ["run", ".", "--bogus"],
+        ["demo", ".", "--experiments", "0"],
+    ],
+    ids=["bad-number", "unknown-command", "unknown-option", "out-of-range"],
+)
+def test_bad_usage_exits_2(tmp_path: Path, args: list[str]) -> None:
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr.strip()
+
+
+def test_log_and_status_before_any_run(make_repo) -> None:
+    root = make_repo()
+    assert_one_line_error(run_cli("log", str(root)), 2, "no run yet")
+    assert_one_line_error(run_cli("status", str(root)), 2, "no run yet")
+
+
+def test_help_and_version() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("demo", "init", "run", "eval", "log", "status"):
+        assert command in result.stdout
+    version = run_cli("--version")
+    assert version.returncode == 0 and "0.1.0" in version.stdout

@@ -1,0 +1,459 @@
+"""End-to-end runs of the loop: the real digits example, every way out of scope, crashes,
+timeouts, no-ops and stopping by signal. Each test checks what a user would look at in the
+morning: the ledger's rows, the run branch and its commits, and the files on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+import overnight
+from conftest import SCORE_PY, default_config, git
+from overnight.errors import EvaluationError
+from overnight.examples import create_from_example
+from overnight.records import Status
+from stand_ins.support import (
+    BIN,
+    command_agent,
+    ledger_rows,
+    pid_alive,
+    porcelain,
+    rev,
+    run_rows,
+    start_cli,
+    wait_for_file,
+    wait_until,
+)
+
+TAG = "t"
+BRANCH = f"overnight/{TAG}"
+
+
+def run(root: Path, **options: object) -> overnight.RunSummary:
+    return overnight.run(root, tag=TAG, **options)  # type: ignore[arg-type]
+
+
+def log_path(root: Path, number: int, tag: str = TAG) -> Path:
+    return root / ".overnight" / "logs" / tag / f"{number:04d}.log"
+
+
+def commits_on(root: Path, base: str, branch: str = BRANCH) -> list[tuple[str, str]]:
+    """(sha, subject) of each commit on ``branch`` after ``base``, oldest first."""
+    out = git(root, "log", "--reverse", "--format=%H %s", f"{base}..{branch}")
+    return [tuple(line.split(" ", 1)) for line in out.splitlines()]  # type: ignore[misc]
+
+
+# -- the digits example, for real ---------------------------------------------------------------
+
+
+def test_digits_example_short_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGITS_TIME_BUDGET", "0.3")
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    root = create_from_example("digits", tmp_path / "digits")
+    base = rev(root, "HEAD")
+    day_before = time.strftime("%Y-%m-%d")
+
+    summary = overnight.run(root, experiments=5)
+
+    tag = summary.run.tag
+    assert tag in {day_before, time.strftime("%Y-%m-%d")}  # the default tag is the date
+    branch = f"overnight/{tag}"
+    assert summary.run.branch == branch
+    assert summary.stop_reason == "experiment budget spent: 5 of 5"
+    experiments = summary.experiments
+    assert [e.number for e in experiments] == [0, 1, 2, 3, 4, 5]
+
+    baseline = experiments[0]
+    assert baseline.status is Status.BASELINE
+    assert baseline.commit == base and baseline.metric is not None
+    allowed = {
+        Status.KEEP,
+        Status.DISCARD,
+        Status.CRASH,
+        Status.TIMEOUT,
+        Status.VIOLATION,
+        Status.NO_OP,
+    }
+    assert {e.status for e in experiments[1:]} <= allowed
+    keeps = [e for e in experiments if e.status is Status.KEEP]
+    assert keeps, "the search agent should find at least one improvement in five tries"
+
+    # the ledger agrees with the summary and has nothing left running
+    rows = ledger_rows(root)
+    assert [(r["number"], r["status"]) for r in rows] == [
+        (e.number, str(e.status)) for e in experiments
+    ]
+    (run_row,) = run_rows(root)
+    assert run_row["stop_reason"] == summary.stop_reason and run_row["ended_at"] is not None
+
+    # every experiment has its log, and every non-baseline its diff of train.py
+    for e in experiments:
+        assert Path(e.log_path or "") == log_path(root, e.number, tag).resolve()
+        assert log_path(root, e.number, tag).is_file()
+    for e in experiments[1:]:
+        assert "train.py" in e.diff and e.changed_files == ["train.py"]
+        assert e.description and e.description != "baseline"
+
+    # the branch: each keep is one commit whose message is its description, in order, each on
+    # top of the previous best; its tip is the best state
+    assert git(root, "branch", "--show-current") == branch
+    assert commits_on(root, base, branch) == [(k.commit, k.description) for k in keeps]
+    previous = base
+    for k in keeps:
+        assert git(root, "rev-parse", f"{k.commit}^") == previous
+        assert git(root, "diff-tree", "--no-commit-id", "--name-only", "-r", k.commit) == "train.py"
+        assert k.parent_commit == previous
+        previous = k.commit or ""
+    assert rev(root, branch) == keeps[-1].commit == rev(root, "HEAD")
+    assert summary.best == keeps[-1].metric and summary.best < baseline.metric  # minimize
+    assert rev(root, "main") == base  # the user's branch is left alone
+    for e in experiments:
+        if e.status is not Status.KEEP and e.number:
+            assert e.commit is None
+
+    # the working tree is the best state, clean
+    assert porcelain(root) == ""
+    assert (root / "train.py").read_text() == git(root, "show", f"{branch}:train.py") + "\n"
+
+    # results.tsv in .overnight/, autoresearch-style
+    lines = (root / ".overnight" / "results.tsv").read_text().splitlines()
+    assert lines[0].split("\t")[:4] == ["commit", "val_loss", "status", "description"]
+    assert [line.split("\t")[2] for line in lines[1:]] == [str(e.status) for e in experiments]
+    assert lines[1].split("\t")[0] == base[:7]
+
+    # a second run on the same day gets a suffixed tag and starts from the best state
+    again = overnight.run(root, experiments=1)
+    assert again.run.tag == f"{tag}-2"
+    assert again.run.base_commit == keeps[-1].commit
+    assert git(root, "branch", "--show-current") == f"overnight/{tag}-2"
+    assert rev(root, branch) == keeps[-1].commit  # the first run's branch is untouched
+    assert [r["tag"] for r in run_rows(root)] == [tag, f"{tag}-2"]
+
+
+# -- out of scope -------------------------------------------------------------------------------
+
+GITIGNORE = "*.log\n"
+
+VIOLATIONS = {
+    # mode: (words the reason must contain, text the recorded diff must contain or None)
+    "frozen": (["changed frozen file score.py"], "+# the agent was here"),
+    "config": (["changed frozen file overnight.yaml"], "+# looser rules"),
+    "gitignore": (["changed frozen file .gitignore"], "+score.py"),
+    "newfile": (["notes/new.txt", "outside the editable globs"], "+an agent's file"),
+    "hook": ([".git/hooks/pre-commit", "git internals"], None),
+    "symlink": (["value.txt", "symbolic link"], "value.txt"),
+    "commit": (["moved HEAD"], "+2.0"),
+}
+
+
+@pytest.mark.parametrize("mode", list(VIOLATIONS))
+def test_out_of_scope_change_is_a_violation_and_undone(make_repo, mode: str) -> None:
+    root = make_repo(
+        {".gitignore": GITIGNORE},
+        default_config(agent=command_agent(f"{mode},improve"), budget={"experiments": 2}),
+    )
+    base = rev(root, "HEAD")
+    config_text = (root / "overnight.yaml").read_text()
+    hooks_before = sorted(p.name for p in (root / ".git" / "hooks").iterdir())
+
+    summary = run(root)
+
+    violation, kept = summary.experiments[1], summary.experiments[2]
+    words, diff = VIOLATIONS[mode]
+    assert violation.status is Status.VIOLATION, violation.reason
+    for word in words:
+        assert word in violation.reason
+    if diff is not None:
+        assert diff in violation.diff
+    assert violation.commit is None
+    row = ledger_rows(root)[1]
+    assert row["status"] == "violation" and row["diff"] == violation.diff
+
+    # the tree was restored before the next experiment: it started from the same best state and
+    # saw value.txt as it was (1.0 -> 2.0), not the violation's leftovers
+    assert kept.status is Status.KEEP, kept.reason
+    assert kept.parent_commit == base
+    assert commits_on(root, base) == [(kept.commit, "set value to 2.0")]
+    assert rev(root, BRANCH) == kept.commit
+    assert git(root, "diff-tree", "--no-commit-id", "--name-only", "-r", kept.commit) == "value.txt"
+
+    assert not (root / "value.txt").is_symlink()
+    assert (root / "value.txt").read_text() == "2.0\n"
+    assert (root / "score.py").read_text() == SCORE_PY
+    assert (root / "overnight.yaml").read_text() == config_text
+    assert (root / ".gitignore").read_text() == GITIGNORE
+    assert not (root / "notes" / "new.txt").exists()
+    assert sorted(p.name for p in (root / ".git" / "hooks").iterdir()) == hooks_before
+    assert porcelain(root) == ""
+
+
+PREPARE = "DATA = [1, 2, 3]\n"
+
+TAMPERING_SCORE = """\
+from pathlib import Path
+value = float(Path("value.txt").read_text())
+if value > 1.0:  # the code under test rewrites a frozen file while it is being measured
+    target = Path({target!r})
+    target.write_text(target.read_text() + "# rewritten at run time\\n")
+    Path("output.txt").write_text("a new file the evaluation wrote\\n")
+print(f"score: {{value}}")
+"""
+
+
+@pytest.mark.parametrize("target", ["score.py", "prepare.py"])
+def test_evaluation_rewriting_a_frozen_file_is_a_violation(make_repo, target: str) -> None:
+    score = TAMPERING_SCORE.format(target=target)
+    root = make_repo(
+        {"score.py": score, "prepare.py": PREPARE},
+        default_config(
+            frozen=["score.py", "prepare.py"],
+            agent=command_agent("improve"),
+            budget={"experiments": 2},
+        ),
+    )
+    base = rev(root, "HEAD")
+
+    summary = run(root)
+
+    statuses = [e.status for e in summary.experiments]
+    assert statuses == [Status.BASELINE, Status.VIOLATION, Status.VIOLATION]
+    for e in summary.experiments[1:]:
+        assert "at run time" in e.reason and target in e.reason
+        assert e.metric == 2.0  # measured, but not to be trusted
+    # the frozen file is back as committed: the second experiment was measured by the real
+    # evaluation, and the tree ends as it began
+    assert (root / "score.py").read_text() == score
+    assert (root / "prepare.py").read_text() == PREPARE
+    assert (root / "value.txt").read_text() == "1.0\n"
+    assert not (root / "output.txt").exists()  # everything the experiment did is undone
+    assert rev(root, BRANCH) == base
+    assert porcelain(root) == ""
+
+
+def test_users_untracked_file_survives_violation_discard_and_keep(make_repo) -> None:
+    root = make_repo(
+        config=default_config(
+            agent=command_agent("user-file,worse,improve"), budget={"experiments": 3}
+        )
+    )
+    notes = root / "notes.txt"
+    notes.write_text("my own notes, never committed\n")
+    base = rev(root, "HEAD")
+
+    summary = run(root)
+
+    assert [e.status for e in summary.experiments] == [
+        Status.BASELINE,
+        Status.VIOLATION,
+        Status.DISCARD,
+        Status.KEEP,
+    ]
+    assert "notes.txt" in summary.experiments[1].reason
+    assert notes.read_text() == "my own notes, never committed\n"
+    assert porcelain(root) == "?? notes.txt"
+    for sha, _ in commits_on(root, base):
+        changed = git(root, "diff-tree", "--no-commit-id", "--name-only", "-r", sha)
+        assert changed == "value.txt"
+
+
+# -- crashes, timeouts, no-ops ------------------------------------------------------------------
+
+CRASHY_SCORE = """\
+import sys
+from pathlib import Path
+text = Path("value.txt").read_text().strip()
+print("scoring", text)
+if text == "silent":
+    print("finished without a metric")
+    sys.exit(0)
+print(f"score: {float(text)}")
+"""
+
+
+def test_crash_and_missing_metric(make_repo) -> None:
+    root = make_repo(
+        {"score.py": CRASHY_SCORE},
+        default_config(
+            agent=command_agent("set=crash,set=silent,improve"), budget={"experiments": 3}
+        ),
+    )
+    summary = run(root)
+
+    crash, silent, kept = summary.experiments[1:]
+    assert crash.status is Status.CRASH and crash.metric is None
+    assert "exited with code 1" in crash.reason
+    assert "ValueError" in crash.reason and "scoring crash" in crash.reason  # the log's tail
+    log = log_path(root, 1)
+    assert log.is_file() and "ValueError" in log.read_text()
+    assert Path(crash.log_path or "") == log.resolve()
+
+    assert silent.status is Status.CRASH and silent.metric is None
+    assert "printed no score" in silent.reason and "finished without a metric" in silent.reason
+    assert log_path(root, 2).is_file()
+
+    # both were reverted: the third experiment started from 1.0
+    assert kept.status is Status.KEEP and kept.metric == 2.0
+    assert (root / "value.txt").read_text() == "2.0\n"
+    assert porcelain(root) == ""
+
+
+def test_baseline_crash_fails_the_run(make_repo) -> None:
+    root = make_repo(
+        {"value.txt": "crash\n", "score.py": CRASHY_SCORE},
+        default_config(agent=command_agent("improve")),
+    )
+    base = rev(root, "HEAD")
+    with pytest.raises(EvaluationError, match="baseline"):
+        run(root)
+    (row,) = ledger_rows(root)
+    assert row["number"] == 0 and row["status"] == "crash"
+    assert "ValueError" in row["reason"]
+    (run_row,) = run_rows(root)
+    assert run_row["stop_reason"] == "baseline crash"
+    assert rev(root, "HEAD") == base and porcelain(root) == ""
+
+
+def test_timeout_kills_the_evaluations_grandchildren(make_repo, tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    score = f"""\
+import subprocess, sys, time
+from pathlib import Path
+value = float(Path("value.txt").read_text())
+if value > 1.0:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    Path({str(pid_file)!r}).write_text(str(child.pid))
+    time.sleep(60)
+print(f"score: {{value}}")
+"""
+    config = default_config(agent=command_agent("improve"), budget={"experiments": 1})
+    config["evaluate"]["timeout"] = 1.5
+    root = make_repo({"score.py": score}, config)
+    started = time.monotonic()
+
+    summary = run(root)
+
+    assert time.monotonic() - started < 20
+    timed_out = summary.experiments[1]
+    assert timed_out.status is Status.TIMEOUT and timed_out.metric is None
+    assert log_path(root, 1).is_file()
+    grandchild = int(pid_file.read_text())
+    wait_until(lambda: not pid_alive(grandchild), 5, "the evaluation's grandchild to die")
+    assert (root / "value.txt").read_text() == "1.0\n"
+    assert rev(root, BRANCH) == summary.run.base_commit and porcelain(root) == ""
+
+
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [
+        ("nothing", ["the agent changed nothing"]),
+        ("fail", ["exited with code 1", "the model refused"]),
+        ("edit-fail", ["exited with code 1", "edited, then gave up"]),
+    ],
+)
+def test_no_op(make_repo, mode: str, words: list[str]) -> None:
+    root = make_repo(config=default_config(agent=command_agent(mode), budget={"experiments": 2}))
+    summary = run(root)
+    assert [e.status for e in summary.experiments] == [Status.BASELINE, Status.NO_OP, Status.NO_OP]
+    for e in summary.experiments[1:]:
+        for word in words:
+            assert word in e.reason
+        assert e.metric is None and e.commit is None
+    assert (root / "value.txt").read_text() == "1.0\n"  # an edit before failing is reverted
+    assert rev(root, BRANCH) == summary.run.base_commit and porcelain(root) == ""
+
+
+# -- stopping by signal -------------------------------------------------------------------------
+
+GATED_SCORE = """\
+import os, time
+from pathlib import Path
+ctl = Path({ctl!r})
+value = float(Path("value.txt").read_text())
+n = len(list(ctl.glob("eval-*")))
+(ctl / f"eval-{{n}}").write_text(str(os.getpid()))
+if n == 1:  # the first experiment's evaluation waits for the test to let it go
+    deadline = time.monotonic() + 30
+    while not (ctl / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+print(f"score: {{value}}")
+"""
+
+
+@pytest.fixture
+def gated_repo(make_repo, tmp_path: Path) -> tuple[Path, Path]:
+    ctl = tmp_path / "ctl"
+    ctl.mkdir()
+    root = make_repo(
+        {"score.py": GATED_SCORE.format(ctl=str(ctl))},
+        default_config(agent=command_agent("improve"), budget={"experiments": 5}),
+    )
+    return root, ctl
+
+
+STOPPING = "stopping after this experiment"
+
+
+def test_sigint_finishes_the_experiment_then_stops(gated_repo, tmp_path: Path) -> None:
+    root, ctl = gated_repo
+    out = tmp_path / "out.txt"
+    proc = start_cli(["run", str(root), "--tag", TAG], out)
+    try:
+        wait_for_file(ctl / "eval-1")
+        proc.send_signal(signal.SIGINT)
+        wait_until(lambda: STOPPING in out.read_text(), 20, "the stop message")
+        (ctl / "go").write_text("")
+        assert proc.wait(timeout=30) == 0, out.read_text()
+    finally:
+        proc.kill()
+    text = out.read_text()
+    assert "Traceback" not in text and "stopped by SIGINT" in text
+
+    rows = ledger_rows(root)
+    assert [(r["number"], r["status"]) for r in rows] == [(0, "baseline"), (1, "keep")]
+    (run_row,) = run_rows(root)
+    assert run_row["stop_reason"] == "stopped by SIGINT"
+    assert rev(root, BRANCH) == rows[1]["commit_sha"] == rev(root, "HEAD")
+    assert (root / "value.txt").read_text() == "2.0\n" and porcelain(root) == ""
+    assert not (ctl / "eval-2").exists()  # no further experiment started
+
+
+@pytest.mark.parametrize(
+    "signals", [[signal.SIGTERM], [signal.SIGINT, signal.SIGINT]], ids=["sigterm", "second-sigint"]
+)
+def test_sigterm_abandons_the_experiment_at_once(
+    gated_repo, tmp_path: Path, signals: list[int]
+) -> None:
+    root, ctl = gated_repo
+    base = rev(root, "HEAD")
+    out = tmp_path / "out.txt"
+    proc = start_cli(["run", str(root), "--tag", TAG], out)
+    try:
+        wait_for_file(ctl / "eval-1")
+        for number, signum in enumerate(signals):
+            if number:
+                wait_until(lambda: STOPPING in out.read_text(), 20, "the stop message")
+            proc.send_signal(signum)
+        started = time.monotonic()
+        assert proc.wait(timeout=20) == 0, out.read_text()  # well before the gate's 30 s
+        assert time.monotonic() - started < 15
+    finally:
+        proc.kill()
+    name = signal.Signals(signals[-1]).name
+    text = out.read_text()
+    assert "Traceback" not in text
+
+    rows = ledger_rows(root)
+    assert [(r["number"], r["status"]) for r in rows] == [(0, "baseline"), (1, "interrupted")]
+    assert rows[1]["reason"] == f"stopped by {name}"
+    assert json.loads(rows[1]["changed_files"]) == ["value.txt"]
+    (run_row,) = run_rows(root)
+    assert run_row["stop_reason"] == f"stopped by {name}"
+    evaluation = int((ctl / "eval-1").read_text())
+    wait_until(lambda: not pid_alive(evaluation), 5, "the evaluation to be killed")
+    assert (root / "value.txt").read_text() == "1.0\n"
+    assert rev(root, BRANCH) == base == rev(root, "HEAD") and porcelain(root) == ""
