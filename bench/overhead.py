@@ -13,6 +13,7 @@ evaluation, grep of the metric, and ``git commit`` or ``git checkout``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import subprocess
@@ -51,8 +52,13 @@ done
 
 
 def make_repo(root: Path) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b",
-           "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@b",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@b",
+    }
     (root / "value.txt").write_text("score: 0\n")
     (root / "eval.sh").write_text("cat value.txt\n")
     (root / "overnight.yaml").write_text(CONFIG)
@@ -70,15 +76,20 @@ def harness_overheads(root: Path, experiments: int) -> tuple[list[float], float]
     rows = summary.experiments[1:]
     overheads = [
         (after.started_at - before.started_at) - before.agent_s - before.eval_s
-        for before, after in zip(rows, rows[1:], strict=False)
+        for before, after in itertools.pairwise(rows)
     ]
     return [o * 1000 for o in overheads], total
 
 
 def shell_iterations(root: Path, experiments: int) -> tuple[list[float], float]:
     started = time.perf_counter()
-    out = subprocess.run(["bash", "-c", SHELL_LOOP, "loop", str(experiments)], cwd=root,
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["bash", "-c", SHELL_LOOP, "loop", str(experiments)],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     total = time.perf_counter() - started
     return [int(line) / 1000 for line in out.split()], total
 
@@ -96,12 +107,18 @@ def main() -> None:
     harness_median = statistics.median(harness)
     print(f"{args.experiments} experiments, {os.cpu_count()} cores\n")
     print(f"{'loop':<44}{'median ms':>10}{'p90 ms':>10}{'total s':>10}")
-    print(f"{'overnight: harness overhead per experiment':<44}{harness_median:>10.1f}"
-          f"{_p90(harness):>10.1f}{harness_total:>10.1f}")
-    print(f"{'shell loop: whole iteration (agent+eval+git)':<44}{shell_median:>10.1f}"
-          f"{_p90(shell):>10.1f}{shell_total:>10.1f}")
-    print(f"\nratio overhead / shell iteration: {harness_median / shell_median:.2f}x "
-          "(goal <= 1.5x); overhead goal <= 30 ms")
+    print(
+        f"{'overnight: harness overhead per experiment':<44}{harness_median:>10.1f}"
+        f"{_p90(harness):>10.1f}{harness_total:>10.1f}"
+    )
+    print(
+        f"{'shell loop: whole iteration (agent+eval+git)':<44}{shell_median:>10.1f}"
+        f"{_p90(shell):>10.1f}{shell_total:>10.1f}"
+    )
+    print(
+        f"\nratio overhead / shell iteration: {harness_median / shell_median:.2f}x "
+        "(goal <= 1.5x); overhead goal <= 30 ms"
+    )
 
 
 def _p90(values: list[float]) -> float:

@@ -146,6 +146,7 @@ VIOLATIONS = {
     "gitignore": (["changed frozen file .gitignore"], "+score.py"),
     "newfile": (["notes/new.txt", "outside the editable globs"], "+an agent's file"),
     "hook": ([".git/hooks/pre-commit", "git internals"], None),
+    "gitconfig": ([".git/config", "git internals"], None),
     "symlink": (["value.txt", "symbolic link"], "value.txt"),
     "commit": (["moved HEAD"], "+2.0"),
 }
@@ -160,6 +161,7 @@ def test_out_of_scope_change_is_a_violation_and_undone(make_repo, mode: str) -> 
     base = rev(root, "HEAD")
     config_text = (root / "overnight.yaml").read_text()
     hooks_before = sorted(p.name for p in (root / ".git" / "hooks").iterdir())
+    git_config = (root / ".git" / "config").read_text()
 
     summary = run(root)
 
@@ -189,6 +191,7 @@ def test_out_of_scope_change_is_a_violation_and_undone(make_repo, mode: str) -> 
     assert (root / ".gitignore").read_text() == GITIGNORE
     assert not (root / "notes" / "new.txt").exists()
     assert sorted(p.name for p in (root / ".git" / "hooks").iterdir()) == hooks_before
+    assert (root / ".git" / "config").read_text() == git_config
     assert porcelain(root) == ""
 
 

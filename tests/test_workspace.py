@@ -491,6 +491,19 @@ def test_restore_removes_a_planted_hook_and_reports_a_changed_config(repo, ws):
     assert lost == [".git/config"]
 
 
+def test_restore_puts_back_a_changed_config_from_the_internals_backup(repo, ws, tmp_path):
+    backup = tmp_path / "backup"
+    ws.protect_internals(backup)
+    original = (repo / ".git" / "config").read_bytes()
+    best = ws.head()
+    before = ws.state()
+
+    change = change_after(ws, lambda: git(repo, "config", "core.fsmonitor", "evil.sh"))
+    assert change.internals == [".git/config"]
+    assert (repo / ".git" / "config").read_bytes() == original  # put back before git ran again
+    assert ws.restore(change, best, "main", before=before, backup=backup) == []
+
+
 def test_backup_skips_listed_symlinked_and_large_files(repo, ws, tmp_path):
     (repo / "notes.txt").write_text("small\n")
     (repo / "big.bin").write_bytes(b"x" * 2000)
@@ -528,3 +541,17 @@ def test_create_and_switch_branches(ws):
     assert not ws.branch_exists("overnight/other")
     ws.switch("main")
     assert ws.current_branch() == "main"
+
+
+def test_protect_internals_on_resume_puts_back_what_a_killed_run_left(repo, ws, tmp_path):
+    backup = tmp_path / "backup"
+    assert ws.protect_internals(backup) == []
+    original = (repo / ".git" / "config").read_bytes()
+    git(repo, "config", "core.fsmonitor", "evil.sh")
+    (repo / ".git" / "hooks" / "post-checkout").write_text("#!/bin/sh\n")
+
+    restored = ws.protect_internals(backup)
+
+    assert sorted(restored) == [".git/config", ".git/hooks/post-checkout"]
+    assert (repo / ".git" / "config").read_bytes() == original
+    assert not (repo / ".git" / "hooks" / "post-checkout").exists()

@@ -90,7 +90,9 @@ def _start(
         workspace.head(),
         config.model_dump(mode="json"),
     )
-    workspace.backup_user_files(state, (), project.state_dir / "backup" / tag)
+    backup = project.state_dir / "backup" / tag
+    workspace.backup_user_files(state, (), backup)
+    workspace.protect_internals(backup)
     return run
 
 
@@ -119,6 +121,8 @@ def _resume(
         raise UsageError(f"run {run.tag!r} has no working baseline; fix it and start a new run")
     best = advancing[-1].commit if advancing else run.base_commit
     assert best is not None
+    for name in workspace.protect_internals(project.state_dir / "backup" / run.tag):
+        observer.message(f"put back {name}, changed during the interrupted experiment")
     if workspace.current_branch() != run.branch:
         dirty = [p for p in workspace.state().entries if scope.is_editable(p) or scope.is_frozen(p)]
         if dirty:

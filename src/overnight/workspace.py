@@ -20,6 +20,16 @@ from overnight.errors import WorkspaceError
 
 STATE_DIR = ".overnight"
 _GIT_ENV = {"GIT_LITERAL_PATHSPECS": "1", "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
+# Settings that could make git run a program are pinned, so a planted hook or fsmonitor never
+# runs inside the harness's own git commands.
+_SAFE_CONFIG = (
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.quotePath=false",
+)
 _FALLBACK_IDENTITY = {
     "GIT_AUTHOR_NAME": "overnight",
     "GIT_AUTHOR_EMAIL": "overnight@localhost",
@@ -54,6 +64,7 @@ class Change:
     internals: list[str] = field(default_factory=list)
     symlinks: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    unrestorable: list[str] = field(default_factory=list)  # internals with no backup to return to
 
     @property
     def empty(self) -> bool:
@@ -76,6 +87,7 @@ class Workspace:
             )
         if self._git_or_none("rev-parse", "--verify", "-q", "HEAD") is None:
             raise WorkspaceError("the repository has no commit yet: commit your files first")
+        self.internals_backup: Path | None = None
         self.git_dir = Path(self.git("rev-parse", "--absolute-git-dir").strip())
         if not self._git_or_none("config", "user.email"):
             self._env.update(_FALLBACK_IDENTITY)
@@ -95,7 +107,7 @@ class Workspace:
 
     def _run(self, args: Sequence[str], stdin: str | None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.quotePath=false", *args],
+            ["git", *_SAFE_CONFIG, *args],
             cwd=self.root,
             env=self._env,
             input=stdin,
@@ -192,6 +204,15 @@ class Workspace:
         return found
 
     def change_since(self, before: TreeState) -> tuple[Change, TreeState]:
+        """What changed since ``before``. Git internals are checked and put back first, before
+        git itself runs again, so a filter or config an agent planted never executes."""
+        now = self.internals()
+        touched = sorted(
+            name
+            for name in before.internals.keys() | now.keys()
+            if before.internals.get(name) != now.get(name)
+        )
+        unrestorable = self._restore_internals(touched, before.internals)
         after = self.state()
         paths = {
             p
@@ -202,15 +223,26 @@ class Workspace:
         if head_moved and after.head and before.head:
             out = self._git_or_none("diff", "--name-only", "-z", before.head, after.head) or ""
             paths.update(p for p in out.split("\0") if p)
-        internals = sorted(
-            f".git/{name}"
-            for name in before.internals.keys() | after.internals.keys()
-            if before.internals.get(name) != after.internals.get(name)
-        )
         symlinks = sorted(p for p in paths if (self.root / p).is_symlink())
         deleted = sorted(p for p in paths if not os.path.lexists(self.root / p))
-        change = Change(sorted(paths), head_moved, internals, symlinks, deleted)
+        internals = [f".git/{name}" for name in touched]
+        change = Change(sorted(paths), head_moved, internals, symlinks, deleted, unrestorable)
         return change, after
+
+    def _restore_internals(self, names: list[str], before: dict[str, str]) -> list[str]:
+        """A planted file goes; a changed one comes back from the backup taken at the start."""
+        unrestorable = []
+        for relative in names:
+            target = self.git_dir / relative
+            saved = self.internals_backup / ".git" / relative if self.internals_backup else None
+            if relative not in before:
+                target.unlink(missing_ok=True)
+            elif saved is not None and saved.is_file():
+                target.unlink(missing_ok=True)
+                shutil.copy2(saved, target)
+            else:
+                unrestorable.append(f".git/{relative}")
+        return unrestorable
 
     def stage_and_diff(self, change: Change, base: str = "HEAD") -> str:
         """Stage exactly the changed paths and return their diff against ``base`` (the commit the
@@ -261,12 +293,7 @@ class Workspace:
         if touched_user_files := sorted(user_files & set(change.paths)):
             # stage_and_diff staged them; a user's untracked file must not end up in the index
             self.git("reset", "-q", best, "--", *touched_user_files)
-        for name in change.internals:  # e.g. a planted hook: remove what was not there before
-            relative = name.removeprefix(".git/")
-            if before is not None and relative not in before.internals:
-                (self.git_dir / relative).unlink(missing_ok=True)
-            else:
-                lost.append(name)
+        lost += change.unrestorable  # the rest of the internals went back in change_since
         if from_git:
             # Only paths still on disk need adding (so that new files become known to git);
             # `git add` fails on a path already gone from both the tree and the index.
@@ -306,8 +333,39 @@ class Workspace:
             shutil.copy2(source, target)
         return too_large
 
+    def protect_internals(self, into: Path) -> list[str]:
+        """Copy git's own files that an agent could abuse (config, hooks, info), so a violation
+        that edits ``.git/config`` is undone, not just reported. When the copy exists already
+        (a resumed run), put back whatever differs from it instead; return what was put back."""
+        self.internals_backup = into
+        saved = into / ".git"
+        if not saved.is_dir():
+            for relative in self.internals():
+                source = self.git_dir / relative
+                if source.is_file() and not source.is_symlink():
+                    (saved / relative).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, saved / relative)
+            return []
+        restored = []
+        for relative in self.internals():
+            source, copy = self.git_dir / relative, saved / relative
+            planted = not copy.exists() and relative.startswith("hooks/")
+            if planted or (copy.is_file() and copy.read_bytes() != _bytes_or_none(source)):
+                restored.append(f".git/{relative}")
+                source.unlink(missing_ok=True)
+                if copy.is_file():
+                    shutil.copy2(copy, source)
+        return restored
+
     def reset_branch(self, branch: str, commit: str) -> None:
         """Point the run branch back at ``commit`` without touching the working tree."""
         self.git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
         self.git("update-ref", f"refs/heads/{branch}", commit)
         self.git("reset", "-q", commit)
+
+
+def _bytes_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes() if not path.is_symlink() else None
+    except OSError:
+        return None

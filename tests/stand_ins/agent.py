@@ -14,6 +14,7 @@ and some also do what an agent must not. Modes:
     gitignore   edit .gitignore                  newfile     improve, and write notes/new.txt
     hook        plant .git/hooks/pre-commit      symlink     make value.txt a link to score.py
     commit      improve and ``git commit`` it    user-file   edit the user's untracked notes.txt
+    gitconfig   set core.fsmonitor in .git/config (a command git would run on every status)
     brief       copy $OVERNIGHT_BRIEF and the environment into the control directory, improve
     describe    improve and write the description to DESCRIPTION.txt
 
@@ -100,6 +101,9 @@ def act(mode: str, number: int, ctl: Path | None) -> str:
         described = improve()
         subprocess.run(["git", "commit", "-q", "-am", "agent commits by itself"], check=True)
         return described
+    if mode == "gitconfig":
+        subprocess.run(["git", "config", "core.fsmonitor", "touch fsmonitor-ran"], check=True)
+        return "configure git"
     if mode == "user-file":
         Path("notes.txt").write_text("trampled by the agent\n")
         return "edit the user's notes"
