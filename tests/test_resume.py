@@ -20,6 +20,7 @@ from stand_ins.support import (
     command_agent,
     kill_quietly,
     ledger_rows,
+    pid_alive,
     porcelain,
     rev,
     run_cli,
@@ -105,20 +106,19 @@ def test_kill_9_then_resume(make_repo, ctl: Path, tmp_path: Path, moment: str) -
         hanging = int(wait_for_file(ctl / marker).read_text())
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
+        _check_killed_mid_experiment(root, moment, number)
+        assert pid_alive(hanging)  # the agent or evaluation outlived the harness...
+
+        resumed = run_cli("run", str(root), "--resume")
+
+        assert not pid_alive(hanging)  # ...until the resume ended it
     finally:
         proc.kill()
-        if hanging is not None:  # the agent or evaluation outlives a kill -9 of the harness
+        if hanging is not None:
             kill_quietly(hanging)
-
-    rows = ledger_rows(root)
-    assert rows[-1]["number"] == number and rows[-1]["status"] == "running"
-    assert [r["status"] for r in rows[:-1]] == ["baseline", "keep"][:number]
-    if moment != "baseline":
-        assert (root / "value.txt").read_text() == "3.0\n"  # the half-done change is in the tree
-
-    resumed = run_cli("run", str(root), "--resume")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "Traceback" not in resumed.stdout + resumed.stderr
+    assert "left running by the interrupted run" in resumed.stdout
 
     check_completed(root, number or None)
     if number:
@@ -127,6 +127,14 @@ def test_kill_9_then_resume(make_repo, ctl: Path, tmp_path: Path, moment: str) -
         assert "value.txt" in row["changed_files"]
     calls = (ctl / "agent-calls").read_text().split()
     assert calls == ["1", "2", "3", "4"]  # each experiment's agent ran once, numbering continued
+
+
+def _check_killed_mid_experiment(root: Path, moment: str, number: int) -> None:
+    rows = ledger_rows(root)
+    assert rows[-1]["number"] == number and rows[-1]["status"] == "running"
+    assert [r["status"] for r in rows[:-1]] == ["baseline", "keep"][:number]
+    if moment != "baseline":
+        assert (root / "value.txt").read_text() == "3.0\n"  # the half-done change is in the tree
 
 
 def test_kill_after_keep_commit_before_ledger_write(

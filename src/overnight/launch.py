@@ -17,6 +17,7 @@ from overnight.evaluators import make_evaluator
 from overnight.ledger import Ledger, RunRecord
 from overnight.loop import Loop, Observer, SilentObserver
 from overnight.policy import StopRules, make_policy
+from overnight.process import kill_leftovers
 from overnight.project import Project
 from overnight.records import Experiment, Status
 from overnight.scope import Scope, scope_for
@@ -121,6 +122,8 @@ def _resume(
         raise UsageError(f"run {run.tag!r} has no working baseline; fix it and start a new run")
     best = advancing[-1].commit if advancing else run.base_commit
     assert best is not None
+    for pgid in kill_leftovers(project.log_dir / run.tag, project.root):
+        observer.message(f"ended process group {pgid}, left running by the interrupted run")
     for name in workspace.protect_internals(project.state_dir / "backup" / run.tag):
         observer.message(f"put back {name}, changed during the interrupted experiment")
     if workspace.current_branch() != run.branch:

@@ -22,6 +22,7 @@ SECRET_NAME = re.compile(
 )
 
 TAIL_BYTES = 4000
+PGID_SUFFIX = ".pgid"
 
 
 def scrubbed_environment(
@@ -71,7 +72,8 @@ def run_logged(
 
     On timeout, and also after a normal exit, the whole group is killed, so background
     grandchildren never outlive the experiment. If this call is interrupted (Ctrl-C), the
-    group is killed before the exception propagates.
+    group is killed before the exception propagates. While it runs, ``<log>.pgid`` names the
+    group, so that a resume after kill -9 of the harness can end what was left running.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -87,13 +89,16 @@ def run_logged(
             start_new_session=True,
         )
         timed_out = False
+        pgid_file = log_path.with_name(log_path.name + PGID_SUFFIX)
         try:
+            pgid_file.write_text(str(process.pid))
             if stdin_text is not None:
                 _feed(process, stdin_text)
             timed_out = not _wait(process, timeout)
         finally:
             kill_group(process.pid)
             process.wait()
+            pgid_file.unlink(missing_ok=True)
     seconds = time.monotonic() - started
     return Completed(None if timed_out else process.returncode, timed_out, seconds, log_path)
 
@@ -133,3 +138,41 @@ def kill_group(pgid: int) -> None:
     """SIGKILL every process in the group; quietly nothing if it is already gone."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def kill_leftovers(log_dir: Path, root: Path) -> list[int]:
+    """Kill the process groups a killed harness left running (found through their ``.pgid``
+    files), but only groups whose processes still work inside ``root``: a recycled id that now
+    belongs to someone else is left alone. Returns the groups killed."""
+    killed = []
+    for pgid_file in log_dir.glob(f"*{PGID_SUFFIX}"):
+        try:
+            pgid = int(pgid_file.read_text())
+        except (OSError, ValueError):
+            pgid = 0
+        if pgid > 1 and any(_works_in(pid, root) for pid in _group_members(pgid)):
+            kill_group(pgid)
+            killed.append(pgid)
+        pgid_file.unlink(missing_ok=True)
+    return killed
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def _works_in(pid: int, root: Path) -> bool:
+    try:
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return False
+    return cwd == root or root in cwd.parents
+
