@@ -119,9 +119,10 @@ def test_begin_leaves_a_running_row_that_experiments_skip(ledger):
     ledger.begin(run.id, 1, "b" * 40, recovery)
 
     assert ledger.experiments(run.id) == []
-    number, parent, started_at, saved = ledger.running(run.id)
-    assert (number, parent, saved) == (1, "b" * 40, recovery)
-    assert started_at <= time.time()
+    unfinished = ledger.running(run.id)
+    assert (unfinished.number, unfinished.parent_commit) == (1, "b" * 40)
+    assert unfinished.recovery == recovery
+    assert unfinished.started_at <= time.time()
 
 
 def test_record_replaces_the_running_row(ledger):
@@ -207,7 +208,7 @@ def test_running_returns_the_latest_running_row(ledger):
     ledger.begin(run.id, 3, "p3", {"n": 3})
     ledger.begin(run.id, 4, "p4", {"n": 4})
 
-    assert ledger.running(run.id)[:2] == (4, "p4")
+    assert (ledger.running(run.id).number, ledger.running(run.id).parent_commit) == (4, "p4")
     assert ledger.running(other.id) is None
 
 
@@ -225,7 +226,7 @@ def test_second_ledger_on_the_same_file_reads_what_the_first_wrote(ledger):
     try:
         assert reader.run() == run
         assert reader.experiments(run.id) == [full_experiment(run.id, 0)]
-        assert reader.running(run.id)[0] == 1
+        assert reader.running(run.id).number == 1
 
         ledger.record(full_experiment(run.id, 1))
         assert [e.number for e in reader.experiments(run.id)] == [0, 1]

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from overnight.agents import make_agent
 from overnight.errors import UsageError
 from overnight.evaluators import make_evaluator
-from overnight.ledger import Ledger, RunRecord
+from overnight.ledger import Ledger, RunRecord, Unfinished
 from overnight.loop import Loop, Observer, SilentObserver
 from overnight.policy import StopRules, make_policy
 from overnight.process import kill_leftovers
@@ -122,9 +123,10 @@ def _resume(
         raise UsageError(f"run {run.tag!r} has no working baseline; fix it and start a new run")
     best = advancing[-1].commit if advancing else run.base_commit
     assert best is not None
+    backup = project.state_dir / "backup" / run.tag
     for pgid in kill_leftovers(project.log_dir / run.tag, project.root):
         observer.message(f"ended process group {pgid}, left running by the interrupted run")
-    for name in workspace.protect_internals(project.state_dir / "backup" / run.tag):
+    for name in workspace.protect_internals(backup):
         observer.message(f"put back {name}, changed during the interrupted experiment")
     if workspace.current_branch() != run.branch:
         dirty = [p for p in workspace.state().entries if scope.is_editable(p) or scope.is_frozen(p)]
@@ -133,35 +135,47 @@ def _resume(
                 f"not on {run.branch} and editable files are uncommitted: {', '.join(dirty)}"
             )
         workspace.switch(run.branch)
-    if workspace.head() != best:
+    if workspace.head() != best:  # a keep committed but not recorded
         workspace.reset_branch(run.branch, best)
-    running = ledger.running(run.id)
+    unfinished = ledger.running(run.id)
+    reverted = _revert_leftovers(workspace, scope, history, unfinished, best, run.branch, backup)
+    if unfinished and unfinished.number == 0:
+        ledger.forget(run.id, 0)  # the baseline is simply measured again
+    elif unfinished:
+        ledger.record(
+            Experiment(
+                run_id=run.id,
+                number=unfinished.number,
+                parent_commit=unfinished.parent_commit,
+                status=Status.INTERRUPTED,
+                changed_files=reverted,
+                started_at=unfinished.started_at,
+                reason="the harness stopped during this experiment; reverted on resume",
+            )
+        )
+        observer.message(f"experiment {unfinished.number} was interrupted; reverted and recorded")
+    ledger.reopen_run(run.id)
+    return run
+
+
+def _revert_leftovers(
+    workspace: Workspace,
+    scope: Scope,
+    history: list[Experiment],
+    unfinished: Unfinished | None,
+    best: str,
+    branch: str,
+    backup: Path,
+) -> list[str]:
+    """Put back what a killed harness left changed: editable or frozen files, the last recorded
+    experiment's files (recorded but not yet reverted), and files new since the unfinished
+    experiment began. The user's other files are left alone."""
     state = workspace.state()
     suspects = {p for p in state.entries if scope.is_editable(p) or scope.is_frozen(p)}
     if history:
         suspects |= set(history[-1].changed_files) & set(state.entries)
-    if running:
-        known = set(running[3].get("before", {}).get("paths", []))
-        suspects |= set(state.entries) - known
+    if unfinished:
+        suspects |= set(state.entries) - set(unfinished.recovery.get("before", {}).get("paths", []))
     if suspects:
-        change = Change(sorted(suspects))
-        workspace.restore(change, best, run.branch, backup=project.state_dir / "backup" / run.tag)
-    if running:
-        number, parent, started, _ = running
-        if number == 0:
-            ledger.forget(run.id, 0)
-        else:
-            ledger.record(
-                Experiment(
-                    run_id=run.id,
-                    number=number,
-                    parent_commit=parent,
-                    status=Status.INTERRUPTED,
-                    changed_files=sorted(suspects),
-                    started_at=started,
-                    reason="the harness stopped during this experiment; reverted on resume",
-                )
-            )
-            observer.message(f"experiment {number} was interrupted; reverted and recorded")
-    ledger.reopen_run(run.id)
-    return run
+        workspace.restore(Change(sorted(suspects)), best, branch, backup=backup)
+    return sorted(suspects)

@@ -80,6 +80,16 @@ class RunRecord:
     stop_reason: str | None
 
 
+@dataclass(frozen=True)
+class Unfinished:
+    """A ``running`` row: what a resume needs to undo and record an interrupted experiment."""
+
+    number: int
+    parent_commit: str
+    started_at: float
+    recovery: dict[str, Any]
+
+
 class Ledger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,14 +189,14 @@ class Ledger:
         )
         return [_experiment(row) for row in rows]
 
-    def running(self, run_id: int) -> tuple[int, str, float, dict[str, Any]] | None:
-        """The experiment a killed harness left half done: number, parent, start, recovery."""
+    def running(self, run_id: int) -> Unfinished | None:
+        """The experiment a killed harness left half done, if any."""
         row = self._db.execute(
             "SELECT number, parent_commit, started_at, recovery FROM experiments"
             " WHERE run_id = ? AND status = 'running' ORDER BY number DESC LIMIT 1",
             (run_id,),
         ).fetchone()
-        return (row[0], row[1], row[2], json.loads(row[3])) if row else None
+        return Unfinished(row[0], row[1], row[2], json.loads(row[3])) if row else None
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

@@ -154,13 +154,20 @@ class Loop:
 
     def _attempt(self, record: Experiment, before: TreeState, signals: StopSignals) -> Change:
         """Propose, guard, evaluate, decide: fills in ``record`` and returns the change."""
-        with signals.interruptible():
-            proposal, record.agent_s = self._propose(record.number)
+        started, failure = time.monotonic(), None
+        try:
+            with signals.interruptible():
+                proposal = self.agent.propose(self._context(record.number))
+        except SearchExhausted:
+            raise
+        except AgentError as exc:  # the agent's own failure: a no-op, and the run goes on
+            proposal, failure = Proposal(description="(the agent failed)"), str(exc)
+        record.agent_s = time.monotonic() - started
         _apply_proposal(record, proposal)
         change, after = self.workspace.change_since(before)
         record.changed_files = change.paths
-        if proposal.meta.get("error"):
-            record.status, record.reason = Status.NO_OP, proposal.meta["error"]
+        if failure:
+            record.status, record.reason = Status.NO_OP, failure
         elif change.empty:
             record.status, record.reason = Status.NO_OP, "the agent changed nothing"
         elif problems := self.scope.violations(change):
@@ -203,36 +210,27 @@ class Loop:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _propose(self, number: int) -> tuple[Proposal, float]:
+    def _context(self, number: int) -> AgentContext:
+        """Write the brief for experiment ``number`` and say what the agent may know."""
         brief_path = self.project.state_dir / "brief.md"
-        brief_path.write_text(
-            render_brief(
-                self.project.config,
-                self.project.root,
-                self.editable_files,
-                self.history,
-                self.best_metric,
-            ),
-            encoding="utf-8",
+        brief = render_brief(
+            self.project.config,
+            self.project.root,
+            self.editable_files,
+            self.history,
+            self.best.metric,
         )
-        context = AgentContext(
+        brief_path.write_text(brief, encoding="utf-8")
+        return AgentContext(
             root=self.project.root,
             number=number,
             editable_files=self.editable_files,
             editable_globs=self.project.config.editable,
             history=list(self.history),
-            best_metric=self.best_metric,
+            best_metric=self.best.metric,
             direction=self.evaluator.direction,
             brief_path=brief_path,
         )
-        started = time.monotonic()
-        try:
-            proposal = self.agent.propose(context)
-        except AgentError as exc:
-            if type(exc) is not AgentError:
-                raise
-            proposal = Proposal(description="(agent failed)", meta={"error": str(exc)})
-        return proposal, time.monotonic() - started
 
     def _evaluate_and_decide(
         self, record: Experiment, change: Change, internals: dict[str, str]
@@ -244,7 +242,7 @@ class Loop:
         score = self.evaluator.evaluate(self.project.root, self._log_path(record.number))
         _apply_score(record, score)
         changed = tampered(before, self.fingerprints.take(guarded))
-        changed += [f".git/{p}" for p in _diff_keys(internals, self.workspace.internals())]
+        changed += [f".git/{p}" for p in tampered(internals, self.workspace.internals())]
         if changed:
             record.status = Status.VIOLATION
             record.reason = (
@@ -253,7 +251,9 @@ class Loop:
         elif not score.ok:
             record.status, record.reason = score.status or Status.CRASH, score.log_tail
         else:
-            decision = self.policy.decide(score, self._best_value(), self.evaluator.direction)
+            best = self.best.metric
+            assert best is not None  # a baseline or keep always has its metric
+            decision = self.policy.decide(score, best, self.evaluator.direction)
             record.status = Status.KEEP if decision.keep else Status.DISCARD
             record.reason = decision.reason
 
@@ -268,21 +268,12 @@ class Loop:
 
     @property
     def best(self) -> Experiment:
-        return [e for e in self.history if e.status.advances][-1]
+        """The experiment whose tree is the branch tip: the last baseline or keep."""
+        return next(e for e in reversed(self.history) if e.status.advances)
 
     @property
     def best_commit(self) -> str:
         return self.best.commit or self.run.base_commit
-
-    @property
-    def best_metric(self) -> float | None:
-        advancing = [e for e in self.history if e.status.advances]
-        return advancing[-1].metric if advancing else None
-
-    def _best_value(self) -> float:
-        value = self.best.metric
-        assert value is not None
-        return value
 
     def _refresh_files(self) -> None:
         files = self.workspace.files()
@@ -308,10 +299,6 @@ def _apply_proposal(record: Experiment, proposal: Proposal) -> None:
 def _apply_score(record: Experiment, score: Score) -> None:
     record.metric, record.secondary = score.value, score.secondary
     record.log_path, record.eval_s = score.log_path, score.seconds
-
-
-def _diff_keys(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 
 def _one_line(description: str, number: int) -> str:

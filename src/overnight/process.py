@@ -175,4 +175,3 @@ def _works_in(pid: int, root: Path) -> bool:
     except OSError:
         return False
     return cwd == root or root in cwd.parents
-
