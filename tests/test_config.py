@@ -189,11 +189,15 @@ def test_top_level_list(tmp_path):
         ({"evaluate__regex": "(unclosed"}, "evaluate.regex", "not a valid regular expression"),
         ({"evaluate__regex": r"score \d+"}, "evaluate.regex", "exactly one capture group"),
         ({"evaluate__regex": r"(\w+)=(\d+)"}, "evaluate.regex", "exactly one capture group"),
-        ({"evaluate__direction": "up"}, "evaluate.direction", "'minimize' or 'maximize'"),
-        ({"evaluate__timeout": -5}, "evaluate.timeout", "greater than 0"),
-        ({"evaluate__timeout": 0}, "evaluate.timeout", "greater than 0"),
-        ({"stop__patience": 0}, "stop.patience", "greater than or equal to 1"),
-        ({"policy__min_delta": -0.1}, "policy.min_delta", "greater than or equal to 0"),
+        (
+            {"evaluate__direction": "up"},
+            "evaluate.direction",
+            "expected 'minimize' or 'maximize', got 'up'",
+        ),
+        ({"evaluate__timeout": -5}, "evaluate.timeout", "must be above 0.0, got -5"),
+        ({"evaluate__timeout": 0}, "evaluate.timeout", "must be above 0.0, got 0"),
+        ({"stop__patience": 0}, "stop.patience", "must be at least 1, got 0"),
+        ({"policy__min_delta": -0.1}, "policy.min_delta", "must be at least 0.0, got -0.1"),
         (
             {"agent": {"kind": "search", "knobs": {"LR": {"min": 2, "max": 1}}}},
             "agent.knobs.LR",
@@ -219,6 +223,13 @@ def test_several_problems_report_the_first_and_count_the_rest(tmp_path):
     error = config_error(tmp_path, with_changes(evaluate__timeout="soon", colour="blue"))
 
     assert "(and 1 more problem)" in str(error)
+
+
+def test_a_misspelt_key_is_reported_before_the_field_it_leaves_missing(tmp_path):
+    error = config_error(tmp_path, with_changes(evaluate__metric=DELETE, evaluate__metrik="loss"))
+
+    assert error.field == "evaluate.metrik"
+    assert error.message == "unknown field (and 1 more problem)"
 
 
 def _config(**changes):

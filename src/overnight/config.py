@@ -149,7 +149,8 @@ def load_config(path: Path) -> Config:
 
 
 def _first_error(file: str, exc: ValidationError) -> ConfigError:
-    errors = exc.errors()
+    # An unknown key usually explains a missing one (a typo), so it is reported first.
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     error = errors[0]
     loc = error["loc"]
     location = [str(part) for i, part in enumerate(loc) if not _is_union_tag(loc[:i], part)]
@@ -196,5 +197,16 @@ def _describe(error: dict[str, Any]) -> str:
         return f"expected {noun}, got {value!r}"
     if kind == "too_short" and isinstance(value, list):
         return "must not be empty"
+    if kind == "literal_error":
+        return f"expected {error['ctx']['expected']}, got {value!r}"
+    bounds = {
+        "greater_than": "above",
+        "greater_than_equal": "at least",
+        "less_than": "below",
+        "less_than_equal": "at most",
+    }
+    if kind in bounds:
+        limit = next(iter(error["ctx"].values()))
+        return f"must be {bounds[kind]} {limit}, got {value!r}"
     message = error["msg"]
     return message.removeprefix("Value error, ")
