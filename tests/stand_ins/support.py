@@ -117,23 +117,23 @@ def kill_quietly(pid: int) -> None:
         os.kill(pid, 9)
 
 
-def ledger_rows(root: Path) -> list[dict[str, Any]]:
-    """Every experiment row, ``running`` ones included, straight from SQLite."""
+def _rows(root: Path, query: str) -> list[dict[str, Any]]:
+    """Rows straight from the ledger's SQLite file, bypassing the Ledger class under test."""
     db = sqlite3.connect(root / ".overnight" / "ledger.db")
     db.row_factory = sqlite3.Row
     try:
-        return [dict(r) for r in db.execute("SELECT * FROM experiments ORDER BY run_id, number")]
+        return [dict(r) for r in db.execute(query)]
     finally:
         db.close()
+
+
+def ledger_rows(root: Path) -> list[dict[str, Any]]:
+    """Every experiment row, ``running`` ones included."""
+    return _rows(root, "SELECT * FROM experiments ORDER BY run_id, number")
 
 
 def run_rows(root: Path) -> list[dict[str, Any]]:
-    db = sqlite3.connect(root / ".overnight" / "ledger.db")
-    db.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in db.execute("SELECT * FROM runs ORDER BY id")]
-    finally:
-        db.close()
+    return _rows(root, "SELECT * FROM runs ORDER BY id")
 
 
 def git_out(root: Path, *args: str) -> str:
