@@ -279,6 +279,14 @@ def test_scope_for_editable_matching_only_always_frozen_files(editable):
     assert "always frozen" in str(caught.value)
 
 
+def test_scope_for_program_file_must_exist():
+    with pytest.raises(ConfigError) as caught:
+        scope_for(_config(program="missing.md"), ["train.py", "prepare.py"])
+
+    assert str(caught.value) == "overnight.yaml: program: 'missing.md' is not a file in the tree"
+    scope_for(_config(program="program.md"), ["train.py", "prepare.py", "program.md"])
+
+
 def test_scope_for_uses_the_given_config_file_name():
     with pytest.raises(ConfigError) as caught:
         scope_for(_config(editable=["missing.py"]), FILES, config_file="sub/overnight.yaml")

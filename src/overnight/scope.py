@@ -77,6 +77,8 @@ def scope_for(config: Config, files: Sequence[str], config_file: str = CONFIG_NA
         )
     if not scope.editable_files(files):
         raise ConfigError(config_file, "editable", "matches only files that are always frozen")
+    if config.program and config.program not in files:
+        raise ConfigError(config_file, "program", f"{config.program!r} is not a file in the tree")
     return scope
 
 
