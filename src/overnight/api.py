@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from overnight.errors import UsageError
-from overnight.evaluators import make_evaluator
 from overnight.launch import RunOptions, open_loop
 from overnight.ledger import RunRecord
 from overnight.loop import Observer
@@ -46,6 +45,7 @@ def run(
     hours: float | None = None,
     tag: str | None = None,
     resume: bool = False,
+    use_cache: bool = True,
     observer: Observer | None = None,
 ) -> RunSummary:
     """Run the loop until a stop rule fires; the run branch ends at the best state."""
@@ -53,7 +53,7 @@ def run(
     lock = project.lock()
     lock.acquire()
     try:
-        loop = open_loop(project, RunOptions(tag, resume, experiments, hours), observer)
+        loop = open_loop(project, RunOptions(tag, resume, experiments, hours, use_cache), observer)
         try:
             reason = loop.run_until_stopped()
             return RunSummary(loop.ledger.run(loop.run.id) or loop.run, list(loop.history), reason)
@@ -63,12 +63,12 @@ def run(
         lock.release()
 
 
-def evaluate(directory: Path | str = ".") -> Score:
+def evaluate(directory: Path | str = ".", *, use_cache: bool = True) -> Score:
     """One evaluation of the tree as it is, without touching git or the ledger."""
     project = Project.open(directory)
     project.workspace().exclude_state_dir()
     log = project.log_dir / "eval.log"
-    return make_evaluator(project.config.evaluate).evaluate(project.root, log)
+    return project.evaluator(use_cache).evaluate(project.root, log)
 
 
 def history(

@@ -18,8 +18,17 @@ from overnight.config import CONFIG_NAME
 from overnight.errors import OvernightError, UsageError
 from overnight.project import Project
 from overnight.records import Status
-from overnight.results import results_json, results_tsv
-from overnight.view import LiveView, log_table, number, status_lines
+from overnight.results import results_json, results_tsv, score_json
+from overnight.view import (
+    LiveView,
+    cost_text,
+    failure_lines,
+    log_table,
+    matrix_table,
+    number,
+    score_text,
+    status_lines,
+)
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -89,42 +98,54 @@ def init(directory: Path, example: str | None) -> None:
 )
 @click.option("--tag", help="Name of the run; the branch is overnight/TAG (default: today's date).")
 @click.option("--resume", is_flag=True, help="Continue the latest run (or --tag) where it stopped.")
+@click.option("--no-cache", is_flag=True, help="Generate every output again, ignoring the cache.")
 def run(
-    directory: Path, experiments: int | None, hours: float | None, tag: str | None, resume: bool
+    directory: Path,
+    experiments: int | None,
+    hours: float | None,
+    tag: str | None,
+    resume: bool,
+    no_cache: bool,
 ) -> None:
     """Improve the repository in DIRECTORY until a stop rule fires."""
-    summary = _run_live(directory, experiments=experiments, hours=hours, tag=tag, resume=resume)
+    summary = _run_live(
+        directory,
+        experiments=experiments,
+        hours=hours,
+        tag=tag,
+        resume=resume,
+        use_cache=not no_cache,
+    )
     _print_summary(directory, summary)
 
 
 @cli.command(name="eval")
 @DIRECTORY
-@click.option("--json", "as_json", is_flag=True, help="Print the score as JSON.")
-def eval_(directory: Path, as_json: bool) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the score (and a suite's matrix) as JSON."
+)
+@click.option("--no-cache", is_flag=True, help="Generate every output again, ignoring the cache.")
+def eval_(directory: Path, as_json: bool, no_cache: bool) -> None:
     """Evaluate the tree as it is now, once; git and the ledger are not touched."""
-    score = api.evaluate(directory)
-    project = Project.open(directory)
+    score = api.evaluate(directory, use_cache=not no_cache)
+    metric = Project.open(directory).config.evaluate.metric
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "metric": project.config.evaluate.metric,
-                    "value": score.value,
-                    "status": str(score.status) if score.status else "ok",
-                    "secondary": score.secondary,
-                    "seconds": round(score.seconds, 3),
-                    "log": score.log_path,
-                }
-            )
-        )
-    elif score.ok:
-        console.print(
-            f"{project.config.evaluate.metric}: [bold]{number(score.value)}[/]  "
-            + "  ".join(f"{k}: {number(v)}" for k, v in score.secondary.items())
-            + f"  ({score.seconds:.1f}s)"
-        )
+        click.echo(json.dumps(score_json(metric, score), indent=1))
     else:
-        err_console.print(f"[red]{score.status}[/]: {score.log_tail}")
+        if score.suite is not None:
+            console.print(matrix_table(score.suite))
+            for line in failure_lines(score.suite):
+                console.print(line, soft_wrap=True)
+        if score.ok:
+            extras = "  ".join(
+                f"{k}: {number(v)}" for k, v in score.secondary.items() if score.suite is None
+            )
+            console.print(
+                f"{metric}: [bold]{score_text(score.value, score.secondary)}[/]  {extras}"
+                f"  ({score.seconds:.1f}s{cost_text(score.usage)})"
+            )
+        else:
+            err_console.print(f"[red]{score.status}[/]: {score.log_tail}")
     if not score.ok:
         sys.exit(1)
 

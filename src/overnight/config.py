@@ -22,7 +22,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PriceConfig(_Strict):
+    """What a model costs, for models missing from litellm's price map (local ones, new ones)."""
+
+    input_per_mtok: float = Field(ge=0)  # USD per million prompt tokens
+    output_per_mtok: float = Field(ge=0)  # USD per million completion tokens
+
+
+class ModelConfig(_Strict):
+    """One model behind litellm: any provider it supports, or a local OpenAI-compatible server."""
+
+    model: str = Field(min_length=1)  # e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest
+    api_base: str | None = None  # e.g. http://localhost:11434/v1 for a local server
+    api_key_env: str | None = None  # the variable holding the key, if not the provider's usual one
+    temperature: float | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=1)
+    timeout: float = Field(default=60, gt=0)  # seconds per call
+    retries: int = Field(default=3, ge=0)  # on 429, 5xx, timeouts and malformed answers
+    price: PriceConfig | None = None
+
+
 class EvaluateConfig(_Strict):
+    kind: Literal["command"] = "command"
     command: str = Field(min_length=1)
     metric: str = Field(min_length=1, pattern=r"^[A-Za-z_][\w.\-/]*$")
     regex: str | None = None  # one capture group holding the value; replaces "name: value" lines
@@ -44,6 +65,91 @@ class EvaluateConfig(_Strict):
                 f"needs exactly one capture group for the value, has {compiled.groups}"
             )
         return value
+
+
+class CommandGenerateConfig(_Strict):
+    """Each case's output is what a command prints, given the case's variables."""
+
+    kind: Literal["command"]
+    command: str = Field(min_length=1)
+    timeout: float = Field(default=60, gt=0)
+    env_passthrough: list[str] = Field(default_factory=list)
+
+
+class PythonGenerateConfig(_Strict):
+    """Each case's output is what a function returns: ``file.py:name`` or ``package.module:name``,
+    called with the case's variables as keyword arguments."""
+
+    kind: Literal["python"]
+    function: str = Field(min_length=3, pattern=r"^[^:]+:[A-Za-z_]\w*$")
+    timeout: float = Field(default=60, gt=0)
+
+
+class LLMGenerateConfig(ModelConfig):
+    """Each case's output is a model's answer to a Jinja2 prompt; ``file('SKILL.md')`` in a
+    template reads a file of the tree, so the prompt follows the editable files."""
+
+    kind: Literal["llm"]
+    prompt: str | None = None  # the user message, a Jinja2 template
+    template: str | None = None  # or a file holding it
+    system: str | None = None  # the system message, a Jinja2 template
+    repeats: int = Field(default=1, ge=1)  # outputs per case: each is scored
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> LLMGenerateConfig:
+        if (self.prompt is None) == (self.template is None):
+            raise ValueError("give exactly one of prompt (inline) and template (a file)")
+        return self
+
+
+GenerateConfig = Annotated[
+    CommandGenerateConfig | PythonGenerateConfig | LLMGenerateConfig,
+    Field(discriminator="kind"),
+]
+
+
+class CaseConfig(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: str = Field(min_length=1)
+    vars: dict[str, Any] = Field(default_factory=dict)
+    assertions: list[Any] = Field(default_factory=list, alias="assert")  # on top of the suite's
+
+
+class SuiteEvaluateConfig(_Strict):
+    """Cases x binary assertions; the score is how many pass (shown as 23/25), to maximize."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    kind: Literal["suite"]
+    suite: str | None = None  # a YAML file holding generate, cases, assert, judge (frozen)
+    generate: GenerateConfig
+    cases: list[CaseConfig] = Field(min_length=1)
+    assertions: list[Any] = Field(default_factory=list, alias="assert")  # applied to every case
+    judge: ModelConfig | None = None  # answers llm-judge assertions
+    concurrency: int = Field(default=8, ge=1, le=256)
+
+    @property
+    def metric(self) -> str:
+        return "score"
+
+    @property
+    def direction(self) -> str:
+        return "maximize"
+
+    @model_validator(mode="after")
+    def _cases_are_distinct(self) -> SuiteEvaluateConfig:
+        seen: set[str] = set()
+        for case in self.cases:
+            if case.id in seen:
+                raise ValueError(f"two cases have the id {case.id!r}")
+            seen.add(case.id)
+        if not self.assertions and not all(case.assertions for case in self.cases):
+            raise ValueError("no assertion to check: add 'assert' to the suite or to every case")
+        return self
+
+
+EvaluatorConfig = Annotated[EvaluateConfig | SuiteEvaluateConfig, Field(discriminator="kind")]
 
 
 class KnobConfig(_Strict):
@@ -91,6 +197,7 @@ class PolicyConfig(_Strict):
 class BudgetConfig(_Strict):
     experiments: int | None = Field(default=100, ge=0)
     hours: float | None = Field(default=None, gt=0)
+    cost_usd: float | None = Field(default=None, gt=0)  # model spending, all purposes together
 
 
 class StopConfig(_Strict):
@@ -103,11 +210,19 @@ class Config(_Strict):
     editable: list[str] = Field(min_length=1)
     frozen: list[str] = Field(default_factory=list)
     program: str | None = None
-    evaluate: EvaluateConfig
+    evaluate: EvaluatorConfig
     agent: AgentConfig = Field(default_factory=SearchAgentConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     stop: StopConfig = Field(default_factory=StopConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _command_is_the_default_evaluator(cls, data: Any) -> Any:
+        evaluate = data.get("evaluate") if isinstance(data, dict) else None
+        if isinstance(evaluate, dict) and "kind" not in evaluate:
+            return {**data, "evaluate": {**evaluate, "kind": "command"}}
+        return data
 
     @field_validator("editable", "frozen")
     @classmethod
@@ -122,51 +237,117 @@ class Config(_Strict):
 
 def load_config(path: Path) -> Config:
     """Read and validate a config file; raise ConfigError with the file and field on any problem."""
+    raw = _read_mapping(path, display=str(path))
     name = path.name
+    evaluate = raw.get("evaluate")
+    if isinstance(evaluate, dict):
+        evaluate.setdefault("kind", "command")
+        if evaluate.get("kind") == "suite" and isinstance(evaluate.get("suite"), str):
+            _merge_suite_file(path.parent, evaluate)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise _first_error(name, raw, exc) from None
+    if isinstance(config.evaluate, SuiteEvaluateConfig):
+        _check_assertions(config.evaluate, name)
+    return config
+
+
+def _read_mapping(path: Path, display: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(
-            str(path), None, "not found (run `overnight init` to create one)"
-        ) from None
+        raise ConfigError(display, None, "not found (run `overnight init` to create one)") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(name, None, f"cannot be read ({exc})") from None
+        raise ConfigError(path.name, None, f"cannot be read ({exc})") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "YAML"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(name, where, f"invalid YAML: {problem}") from None
+        raise ConfigError(path.name, where, f"invalid YAML: {problem}") from None
     if raw is None:
-        raise ConfigError(name, None, "is empty")
+        raise ConfigError(path.name, None, "is empty")
     if not isinstance(raw, dict):
-        raise ConfigError(name, None, f"must be a mapping of fields, got {type(raw).__name__}")
-    try:
-        return Config.model_validate(raw)
-    except ValidationError as exc:
-        raise _first_error(name, exc) from None
+        raise ConfigError(path.name, None, f"must be a mapping of fields, got {type(raw).__name__}")
+    return raw
 
 
-def _first_error(file: str, exc: ValidationError) -> ConfigError:
+SUITE_FILE_FIELDS = ("generate", "cases", "assert", "judge", "concurrency")
+
+
+def _merge_suite_file(root: Path, evaluate: dict[str, Any]) -> None:
+    """Bring the suite file's fields into ``evaluate``; a field set in both places is an error,
+    and so is anything else in the suite file, named in the suite file's terms."""
+    suite_name = evaluate["suite"]
+    suite = _read_mapping(root / suite_name, display=suite_name)
+    for key, value in suite.items():
+        if key not in SUITE_FILE_FIELDS:
+            raise ConfigError(
+                suite_name,
+                key,
+                f"unknown field (a suite file holds {', '.join(SUITE_FILE_FIELDS)})",
+            )
+        if key in evaluate:
+            raise ConfigError(suite_name, key, f"is also set in evaluate.{key}; keep one")
+        evaluate[key] = value
+
+
+def _check_assertions(suite: SuiteEvaluateConfig, file: str) -> None:
+    from overnight.evaluators.assertions import AssertionSpecError, parse_assertion
+
+    where = suite.suite or file
+    prefix = "" if suite.suite else "evaluate."
+    specs = [(f"{prefix}assert[{i}]", spec) for i, spec in enumerate(suite.assertions)]
+    for c, case in enumerate(suite.cases):
+        specs += [
+            (f"{prefix}cases[{c}].assert[{i}]", spec) for i, spec in enumerate(case.assertions)
+        ]
+    for field, spec in specs:
+        try:
+            parse_assertion(spec)
+        except AssertionSpecError as exc:
+            raise ConfigError(
+                where, f"{field}.{exc.field}" if exc.field else field, exc.message
+            ) from None
+
+
+def _first_error(file: str, raw: dict[str, Any], exc: ValidationError) -> ConfigError:
     # An unknown key usually explains a missing one (a typo), so it is reported first.
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     error = errors[0]
-    loc = error["loc"]
-    location = [str(part) for i, part in enumerate(loc) if not _is_union_tag(loc[:i], part)]
-    field = _format_location(location)
+    field = _format_location(_field_path(raw, error["loc"]))
     message = _describe(error)
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return ConfigError(file, field or None, message)
 
 
-def _is_union_tag(before: tuple[Any, ...], part: Any) -> bool:
-    # pydantic puts the agent's kind into the location ("agent", "command", "timeout"); only
-    # there is it a tag: "command" is also a field name (evaluate.command, agent.command).
-    if isinstance(part, str) and part.startswith("function-"):
-        return True
-    return before == ("agent",) and part in ("search", "command")
+_UNION_FIELDS = ("agent", "evaluate", "generate")  # fields whose type is chosen by ``kind``
+
+
+def _field_path(raw: Any, location: tuple[Any, ...]) -> list[str]:
+    """The location as the user wrote it: pydantic adds a union's tag (the ``kind`` value) and
+    validator names, which are not fields of the file."""
+    parts: list[str] = []
+    node, tag_done = raw, False
+    for part in location:
+        if isinstance(part, str) and part.startswith("function-"):
+            continue
+        after_union = bool(parts) and parts[-1] in _UNION_FIELDS and not tag_done
+        if after_union and isinstance(node, dict) and node.get("kind") == part:
+            tag_done = True
+            continue
+        tag_done = False
+        parts.append(str(part))
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return parts
 
 
 def _format_location(parts: list[str]) -> str:
@@ -191,6 +372,8 @@ def _describe(error: dict[str, Any]) -> str:
     if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
         wanted = "a whole number" if kind.startswith("int") else "a number"
         return f"expected {wanted}, got {value!r}"
+    if kind == "model_attributes_type":
+        return f"expected a mapping, got {value!r}"
     if kind in ("string_type", "list_type", "dict_type", "model_type", "bool_type", "bool_parsing"):
         wanted = {"string": "text", "list": "a list", "dict": "a mapping", "model": "a mapping"}
         noun = wanted.get(kind.split("_")[0], "true or false")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from overnight.agents import make_agent
 from overnight.errors import UsageError
-from overnight.evaluators import make_evaluator
 from overnight.ledger import Ledger, RunRecord, Unfinished
 from overnight.loop import Loop, Observer, SilentObserver
 from overnight.policy import StopRules, make_policy
@@ -33,6 +32,7 @@ class RunOptions:
     resume: bool = False
     experiments: int | None = None  # overrides budget.experiments (the run's total)
     hours: float | None = None  # overrides budget.hours, counted from this start
+    use_cache: bool = True  # reuse cached outputs of unchanged cases
 
 
 def open_loop(project: Project, options: RunOptions, observer: Observer | None = None) -> Loop:
@@ -60,7 +60,7 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
         ledger=ledger,
         scope=scope,
         agent=make_agent(config.agent, project.log_dir / run.tag),
-        evaluator=make_evaluator(config.evaluate),
+        evaluator=project.evaluator(options.use_cache),
         policy=make_policy(config.policy),
         stop_rules=StopRules(budget, config.stop, config.evaluate.direction),
         backup_dir=project.state_dir / "backup" / run.tag,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from overnight.errors import LedgerError
-from overnight.records import Experiment, Status
+from overnight.records import CaseOutput, Check, Experiment, Status, SuiteResult, Usage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -55,6 +55,40 @@ CREATE TABLE IF NOT EXISTS experiments (
     agent_meta TEXT NOT NULL DEFAULT '{}',
     recovery TEXT NOT NULL DEFAULT '{}',
     UNIQUE (run_id, number)
+);
+CREATE TABLE IF NOT EXISTS usage (
+    run_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    purpose TEXT NOT NULL,
+    model TEXT NOT NULL,
+    calls INTEGER NOT NULL,
+    tokens_in INTEGER NOT NULL,
+    tokens_out INTEGER NOT NULL,
+    cost_usd REAL
+);
+CREATE INDEX IF NOT EXISTS usage_by_experiment ON usage (run_id, number);
+CREATE TABLE IF NOT EXISTS outputs (
+    run_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    case_id TEXT NOT NULL,
+    repeat INTEGER NOT NULL,
+    output TEXT,
+    error TEXT,
+    seconds REAL NOT NULL,
+    cached INTEGER NOT NULL,
+    PRIMARY KEY (run_id, number, case_id, repeat)
+);
+CREATE TABLE IF NOT EXISTS checks (
+    run_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    case_id TEXT NOT NULL,
+    repeat INTEGER NOT NULL,
+    assertion TEXT NOT NULL,
+    passed INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    deterministic INTEGER NOT NULL,
+    PRIMARY KEY (run_id, number, position)
 );
 """
 
@@ -163,15 +197,70 @@ class Ledger:
     def record(self, experiment: Experiment) -> None:
         """Write the finished experiment in one transaction, replacing its ``running`` row."""
         values = _row_values(experiment)
+        key = (experiment.run_id, experiment.number)
         with self._transaction():
-            self._db.execute(
-                "DELETE FROM experiments WHERE run_id = ? AND number = ?",
-                (experiment.run_id, experiment.number),
-            )
+            for table in ("experiments", "usage", "outputs", "checks"):
+                self._db.execute(f"DELETE FROM {table} WHERE run_id = ? AND number = ?", key)
             self._db.execute(
                 f"INSERT INTO experiments ({_COLUMNS}) VALUES ({', '.join('?' * len(values))})",
                 values,
             )
+            self._db.executemany(
+                "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (*key, u.purpose, u.model, u.calls, u.tokens_in, u.tokens_out, u.cost_usd)
+                    for u in experiment.usage
+                ],
+            )
+            if experiment.suite is not None:
+                self._write_suite(key, experiment.suite)
+
+    def _write_suite(self, key: tuple[int, int], suite: SuiteResult) -> None:
+        self._db.executemany(
+            "INSERT INTO outputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (*key, o.case_id, o.repeat, o.output, o.error, o.seconds, o.cached)
+                for o in suite.outputs
+            ],
+        )
+        self._db.executemany(
+            "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (*key, i, c.case_id, c.repeat, c.assertion, c.passed, c.reason, c.deterministic)
+                for i, c in enumerate(suite.checks)
+            ],
+        )
+
+    def suite_result(self, run_id: int, number: int) -> SuiteResult | None:
+        """Every output and the whole matrix of one experiment, or None if it has no suite."""
+        key = (run_id, number)
+        outputs = [
+            CaseOutput(case, repeat, output, error, seconds, bool(cached))
+            for case, repeat, output, error, seconds, cached in self._db.execute(
+                "SELECT case_id, repeat, output, error, seconds, cached FROM outputs"
+                " WHERE run_id = ? AND number = ? ORDER BY rowid",
+                key,
+            )
+        ]
+        checks = [
+            Check(case, repeat, assertion, bool(passed), reason, bool(deterministic))
+            for case, repeat, assertion, passed, reason, deterministic in self._db.execute(
+                "SELECT case_id, repeat, assertion, passed, reason, deterministic FROM checks"
+                " WHERE run_id = ? AND number = ? ORDER BY position",
+                key,
+            )
+        ]
+        return SuiteResult(outputs, checks) if outputs or checks else None
+
+    def spent_usd(self, run_id: int) -> float:
+        """What a run's model calls have cost so far: proposals plus evaluations."""
+        proposals = self._db.execute(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM experiments WHERE run_id = ?", (run_id,)
+        ).fetchone()[0]
+        evaluations = self._db.execute(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE run_id = ?", (run_id,)
+        ).fetchone()[0]
+        return float(proposals + evaluations)
 
     def forget(self, run_id: int, number: int) -> None:
         """Drop a ``running`` row for an experiment that never started its change."""
@@ -187,7 +276,17 @@ class Ledger:
             " ORDER BY number",
             (run_id,),
         )
-        return [_experiment(row) for row in rows]
+        experiments = [_experiment(row) for row in rows]
+        usage: dict[int, list[Usage]] = {}
+        for number, *fields in self._db.execute(
+            "SELECT number, purpose, model, tokens_in, tokens_out, cost_usd, calls FROM usage"
+            " WHERE run_id = ? ORDER BY rowid",
+            (run_id,),
+        ):
+            usage.setdefault(number, []).append(Usage(*fields))
+        for experiment in experiments:
+            experiment.usage = usage.get(experiment.number, [])
+        return experiments
 
     def running(self, run_id: int) -> Unfinished | None:
         """The experiment a killed harness left half done, if any."""

@@ -110,6 +110,8 @@ class Loop:
             raise EvaluationError("stopped during the baseline; nothing was recorded") from None
         status = Status.BASELINE if score.ok else (score.status or Status.CRASH)
         experiment = Experiment(
+            suite=score.suite,
+            usage=score.usage,
             run_id=self.run.id,
             number=0,
             parent_commit=head,
@@ -299,6 +301,7 @@ def _apply_proposal(record: Experiment, proposal: Proposal) -> None:
 def _apply_score(record: Experiment, score: Score) -> None:
     record.metric, record.secondary = score.value, score.secondary
     record.log_path, record.eval_s = score.log_path, score.seconds
+    record.suite, record.usage = score.suite, score.usage
 
 
 def _one_line(description: str, number: int) -> str:

@@ -78,6 +78,9 @@ class StopRules:
             return f"experiment budget spent: {len(experiments)} of {limit}"
         if self.budget.hours is not None and elapsed_s >= self.budget.hours * 3600:
             return f"time budget spent: {elapsed_s / 3600:.2f} of {self.budget.hours:g} hours"
+        spent = sum(e.total_cost_usd for e in history)
+        if self.budget.cost_usd is not None and spent >= self.budget.cost_usd:
+            return f"cost budget spent: ${spent:.4f} of ${self.budget.cost_usd:g}"
         patience = self.stop.patience
         if patience is not None and _since_last_keep(experiments) >= patience:
             return f"no improvement in the last {patience} experiments (patience)"

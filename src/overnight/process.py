@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 SECRET_NAME = re.compile(
     r"API_?KEY|TOKEN|SECRET|PASSW(OR)?D|CREDENTIAL|PRIVATE|AUTH(?!OR)|COOKIE|_KEY$|^KEY$"
@@ -67,6 +68,7 @@ def run_logged(
     timeout: float,
     log_path: Path,
     stdin_text: str | None = None,
+    stderr_path: Path | None = None,
 ) -> Completed:
     """Run ``command`` through the shell in a new session (its own process group).
 
@@ -74,10 +76,11 @@ def run_logged(
     grandchildren never outlive the experiment. If this call is interrupted (Ctrl-C), the
     group is killed before the exception propagates. While it runs, ``<log>.pgid`` names the
     group, so that a resume after kill -9 of the harness can end what was left running.
+    With ``stderr_path``, stderr goes there and the log holds stdout alone.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with log_path.open("wb") as log:
+    with log_path.open("wb") as log, _open_or_none(stderr_path) as errors:
         process = subprocess.Popen(
             command,
             shell=True,
@@ -85,7 +88,7 @@ def run_logged(
             env=dict(env),
             stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
             stdout=log,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT if errors is None else errors,
             start_new_session=True,
         )
         timed_out = False
@@ -101,6 +104,10 @@ def run_logged(
             pgid_file.unlink(missing_ok=True)
     seconds = time.monotonic() - started
     return Completed(None if timed_out else process.returncode, timed_out, seconds, log_path)
+
+
+def _open_or_none(path: Path | None) -> contextlib.AbstractContextManager[IO[bytes] | None]:
+    return path.open("wb") if path is not None else contextlib.nullcontext()
 
 
 def _wait(process: subprocess.Popen[bytes], timeout: float) -> bool:

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from overnight.cache import OutputCache
 from overnight.config import CONFIG_NAME, Config, load_config
 from overnight.errors import UsageError
+from overnight.evaluators import Evaluator, make_evaluator
 from overnight.ledger import Ledger
 from overnight.workspace import STATE_DIR, Workspace
 
@@ -36,6 +38,10 @@ class Project:
 
     def workspace(self) -> Workspace:
         return Workspace(self.root)
+
+    def evaluator(self, use_cache: bool = True) -> Evaluator:
+        cache = OutputCache(self.state_dir / "cache", enabled=use_cache)
+        return make_evaluator(self.config.evaluate, self.root, cache)
 
     def lock(self) -> RunLock:
         return RunLock(self.state_dir / "lock")

@@ -27,6 +27,56 @@ class Status(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Model calls of one purpose ("generation", "judge", "proposal") and what they cost."""
+
+    purpose: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float | None  # None when neither litellm's price map nor the config prices it
+    calls: int = 1
+
+
+@dataclass(frozen=True)
+class CaseOutput:
+    """What the generator produced for one case (and repeat), or why it could not."""
+
+    case_id: str
+    repeat: int
+    output: str | None
+    error: str | None = None
+    seconds: float = 0.0
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class Check:
+    """One cell of the matrix: one assertion on one output."""
+
+    case_id: str
+    repeat: int
+    assertion: str
+    passed: bool
+    reason: str
+    deterministic: bool = True
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    outputs: list[CaseOutput]
+    checks: list[Check]
+
+    @property
+    def passed(self) -> int:
+        return sum(check.passed for check in self.checks)
+
+    @property
+    def total(self) -> int:
+        return len(self.checks)
+
+
+@dataclass(frozen=True)
 class Score:
     """One evaluation of a tree. ``value`` is None when the evaluation crashed or timed out."""
 
@@ -36,6 +86,8 @@ class Score:
     log_path: str | None = None
     log_tail: str = ""
     seconds: float = 0.0
+    suite: SuiteResult | None = None  # for suites: every output and the full matrix
+    usage: list[Usage] = field(default_factory=list)  # model calls the evaluation made
 
     @property
     def ok(self) -> bool:
@@ -77,3 +129,10 @@ class Experiment:
     tokens_out: int = 0
     cost_usd: float = 0.0
     agent_meta: dict[str, Any] = field(default_factory=dict)
+    usage: list[Usage] = field(default_factory=list)  # the evaluation's model calls
+    suite: SuiteResult | None = None  # stored in the ledger; read back with Ledger.suite_result
+
+    @property
+    def total_cost_usd(self) -> float:
+        """Proposal plus evaluation spending; calls of unknown price count as zero."""
+        return self.cost_usd + sum(u.cost_usd or 0.0 for u in self.usage)

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from overnight.ledger import RunRecord
-from overnight.records import Experiment
+from overnight.records import Experiment, Score
 
 
 def results_tsv(run: RunRecord, history: Sequence[Experiment]) -> str:
@@ -35,6 +35,27 @@ def experiment_json(experiment: Experiment) -> dict[str, Any]:
 
 def results_json(history: Sequence[Experiment]) -> str:
     return json.dumps([experiment_json(e) for e in history], indent=1) + "\n"
+
+
+def score_json(metric: str, score: Score) -> dict[str, Any]:
+    """One evaluation for scripts: the value, and for suites every output and check."""
+    data: dict[str, Any] = {
+        "metric": metric,
+        "value": score.value,
+        "status": str(score.status) if score.status else "ok",
+        "secondary": score.secondary,
+        "seconds": round(score.seconds, 3),
+        "log": score.log_path,
+        "usage": [asdict(u) for u in score.usage],
+    }
+    if score.suite is not None:
+        data["suite"] = {
+            "passed": score.suite.passed,
+            "total": score.suite.total,
+            "outputs": [asdict(o) for o in score.suite.outputs],
+            "checks": [asdict(c) for c in score.suite.checks],
+        }
+    return data
 
 
 def _clean(text: str) -> str:

@@ -15,7 +15,7 @@ from rich.text import Text
 from overnight.config import BudgetConfig
 from overnight.ledger import RunRecord
 from overnight.policy import improvement
-from overnight.records import Experiment, Status
+from overnight.records import Check, Experiment, Status, SuiteResult, Usage
 
 STATUS_STYLE = {
     Status.BASELINE: "cyan",
@@ -105,6 +105,9 @@ class LiveView:
             left.append(f"{max(0, self.budget.experiments - done)} experiments")
         if self.budget.hours is not None:
             left.append(duration(max(0.0, self.budget.hours * 3600 - elapsed)))
+        spent = sum(e.total_cost_usd for e in history)
+        if self.budget.cost_usd is not None:
+            left.append(f"${max(0.0, self.budget.cost_usd - spent):.2f}")
         now = "baseline" if self.current == 0 else f"experiment {self.current}"
         line1 = Text.assemble(
             ("▶ ", "bold"),
@@ -114,10 +117,11 @@ class LiveView:
         )
         line2 = Text.assemble(
             f"best {self.run.metric} ",
-            (number(best.metric if best else None), "bold green"),
+            (score_text(best.metric, best.secondary) if best else "-", "bold green"),
             f"   keep {tally[Status.KEEP]} · discard {tally[Status.DISCARD]}"
             f" · crash {tally[Status.CRASH] + tally[Status.TIMEOUT]}"
             f" · rejected {tally[Status.VIOLATION] + tally[Status.NO_OP]}",
+            f"   spent ${spent:.4f}" if spent else "",
         )
         return Group(line1, line2)
 
@@ -132,9 +136,11 @@ def experiment_line(experiment: Experiment, direction: str, history: Sequence[Ex
     text = Text.assemble(
         (f"#{experiment.number:<4}", "bold"),
         (f"{experiment.status!s:<12}", style),
-        f"{number(experiment.metric):>10}{delta:<12} ",
+        f"{score_text(experiment.metric, experiment.secondary):>10}{delta:<12} ",
         experiment.description or "",
     )
+    if experiment.total_cost_usd:
+        text.append(f"  ${experiment.total_cost_usd:.4f}", style="dim")
     if (
         experiment.status in (Status.VIOLATION, Status.NO_OP, Status.INTERRUPTED)
         and experiment.reason
@@ -156,19 +162,24 @@ def log_table(run: RunRecord, history: Sequence[Experiment]) -> Table:
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     table.add_column("description", min_width=28, ratio=1)
     table.add_column("time", justify="right", no_wrap=True)
+    priced = any(e.total_cost_usd for e in history)
+    if priced:
+        table.add_column("cost", justify="right", no_wrap=True)
     table.add_column("commit", no_wrap=True)
     for experiment in history:
         previous = best_of([e for e in history if e.number < experiment.number])
         delta = ""
         if experiment.metric is not None and previous and previous.metric is not None:
             delta = f"{improvement(experiment.metric, previous.metric, run.direction):+.4g}"
+        cost = [f"${experiment.total_cost_usd:.4f}"] if priced else []
         table.add_row(
             str(experiment.number),
             Text(str(experiment.status), STATUS_STYLE.get(experiment.status, "")),
-            number(experiment.metric),
+            score_text(experiment.metric, experiment.secondary),
             delta,
             experiment.description,
             f"{experiment.duration_s:.1f}s",
+            *cost,
             (experiment.commit or "")[:7],
         )
     return table
@@ -193,11 +204,85 @@ def status_lines(run: RunRecord, history: Sequence[Experiment], live: bool) -> l
         f"run {run.tag} on branch {run.branch}, started {started}: {state}",
         f"{done} experiments: "
         + ", ".join(f"{n} {s}" for s, n in tally.items() if s is not Status.BASELINE),
-        f"{run.metric}: baseline {number(baseline.metric if baseline else None)}"
-        f" -> best {number(best.metric if best else None)}"
+        f"{run.metric}: baseline {_score_of(baseline)} -> best {_score_of(best)}"
         + (f" (experiment {best.number}, {best.commit[:7]})" if best and best.commit else ""),
     ]
+    spent = sum(e.total_cost_usd for e in history)
+    if spent:
+        lines.append(
+            f"cost: ${spent:.4f} so far, ${spent / max(1, len(history)):.4f} per experiment"
+        )
     if history:
         last = history[-1]
-        lines.append(f"last: #{last.number} {last.status} {number(last.metric)} {last.description}")
+        lines.append(
+            f"last: #{last.number} {last.status} {score_text(last.metric, last.secondary)} "
+            f"{last.description}"
+        )
+    return lines
+
+
+def _score_of(experiment: Experiment | None) -> str:
+    return score_text(experiment.metric, experiment.secondary) if experiment else "-"
+
+
+def score_text(value: float | None, secondary: dict[str, float]) -> str:
+    """A suite's score reads as passed/total (23/25); any other metric as a number."""
+    total = secondary.get("total")
+    if value is not None and total is not None and float(value).is_integer():
+        return f"{int(value)}/{int(total)}"
+    return number(value)
+
+
+def cost_text(usage: Sequence[Usage]) -> str:
+    calls = sum(u.calls for u in usage)
+    if not calls:
+        return ""
+    known = [u.cost_usd for u in usage if u.cost_usd is not None]
+    unknown = " + unpriced calls" if len(known) < len(usage) else ""
+    return f", {calls} model calls, ${sum(known):.4f}{unknown}"
+
+
+def matrix_table(suite: SuiteResult) -> Table:
+    """Cases as rows, assertions as columns, a mark per check; the score in the title."""
+    columns = list(dict.fromkeys(check.assertion for check in suite.checks))
+    repeats = len({o.repeat for o in suite.outputs}) > 1
+    table = Table(title=f"{suite.passed}/{suite.total} assertions pass", title_justify="left")
+    table.add_column("case", no_wrap=True)
+    for column in columns:
+        table.add_column(column, justify="center")
+    table.add_column("passed", justify="right", no_wrap=True)
+    for output in suite.outputs:
+        checks = {
+            c.assertion: c
+            for c in suite.checks
+            if c.case_id == output.case_id and c.repeat == output.repeat
+        }
+        marks = [_mark(checks.get(column)) for column in columns]
+        passed = sum(c.passed for c in checks.values())
+        name = f"{output.case_id} #{output.repeat}" if repeats else output.case_id
+        if output.error:
+            name += " (error)"
+        table.add_row(name, *marks, f"{passed}/{len(checks)}")
+    return table
+
+
+def _mark(check: Check | None) -> Text:
+    if check is None:
+        return Text("")
+    symbol = "✓" if check.passed else "✗"
+    if not check.deterministic:
+        symbol += "~"
+    return Text(symbol, style="green" if check.passed else "red")
+
+
+def failure_lines(suite: SuiteResult) -> list[Text]:
+    """Why each failing check failed, and which outputs could not be generated."""
+    lines = [Text(f"{o.case_id}: error: {o.error}", style="red") for o in suite.outputs if o.error]
+    for check in suite.checks:
+        if not check.passed and not check.reason.startswith("no output:"):
+            lines.append(
+                Text.assemble(
+                    (f"{check.case_id} ", "bold"), (check.assertion, "red"), f": {check.reason}"
+                )
+            )
     return lines

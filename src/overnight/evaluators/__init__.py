@@ -1,13 +1,21 @@
-"""Evaluators by config. Only the ``command`` kind exists so far."""
+"""Evaluators by config ``kind``: ``command`` (a metric a command prints) and ``suite`` (cases
+scored by binary assertions)."""
 
 from __future__ import annotations
 
-from overnight.config import EvaluateConfig
+from pathlib import Path
+
+from overnight.cache import OutputCache
+from overnight.config import EvaluateConfig, EvaluatorConfig
 from overnight.evaluators.base import Evaluator
 from overnight.evaluators.command import CommandEvaluator
 
 __all__ = ["CommandEvaluator", "Evaluator", "make_evaluator"]
 
 
-def make_evaluator(config: EvaluateConfig) -> Evaluator:
-    return CommandEvaluator(config)
+def make_evaluator(config: EvaluatorConfig, root: Path, cache: OutputCache) -> Evaluator:
+    if isinstance(config, EvaluateConfig):
+        return CommandEvaluator(config)
+    from overnight.evaluators.suite import SuiteEvaluator  # jinja2 and assertions load on demand
+
+    return SuiteEvaluator(config, root, cache)

@@ -1,0 +1,197 @@
+"""The ``suite`` evaluator: cases x binary assertions, scored as passed/total.
+
+Each case's output is produced by the generator (concurrently, ``concurrency`` at a time), looked
+up in the cache first, then checked by the suite's assertions and the case's own. A case whose
+generation failed after its retries is recorded as an error and fails its assertions; the run
+goes on. Only a suite where every case failed is a crash.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from overnight import llm
+from overnight.cache import OutputCache
+from overnight.config import CaseConfig, LLMGenerateConfig, ModelConfig, SuiteEvaluateConfig
+from overnight.evaluators.assertions import Assertion, CheckContext, parse_assertion
+from overnight.evaluators.base import Evaluator
+from overnight.generators import GenerationError, make_generator
+from overnight.records import CaseOutput, Check, Score, Status, SuiteResult, Usage
+from overnight.scope import Fingerprints
+
+
+class SuiteEvaluator(Evaluator):
+    metric = "score"
+    direction = "maximize"
+
+    def __init__(self, config: SuiteEvaluateConfig, root: Path, cache: OutputCache) -> None:
+        self.config = config
+        self.root = root
+        self.cache = cache
+        self.generator = make_generator(config.generate, root)
+        self.repeats = (
+            config.generate.repeats if isinstance(config.generate, LLMGenerateConfig) else 1
+        )
+        shared = [parse_assertion(spec) for spec in config.assertions]
+        self.cases = [
+            (case, [*shared, *(parse_assertion(spec) for spec in case.assertions)])
+            for case in config.cases
+        ]
+        self.fingerprints = Fingerprints(root)
+        self._usage: list[Usage] = []
+        self._lock = threading.Lock()
+
+    def evaluate(self, root: Path, log_path: Path) -> Score:
+        started = time.monotonic()
+        self._usage = []
+        tree = "" if isinstance(self.config.generate, LLMGenerateConfig) else self._tree_digest()
+        work_dir = log_path.with_suffix(".cases")
+        work_dir.mkdir(parents=True, exist_ok=True)
+        jobs = [(case, checks, r) for case, checks in self.cases for r in range(self.repeats)]
+        pool = ThreadPoolExecutor(max_workers=self.config.concurrency)
+        try:
+            futures = [pool.submit(self._run_case, *job, tree, str(work_dir)) for job in jobs]
+            results = [future.result() for future in futures]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        suite = SuiteResult([o for o, _ in results], [c for _, cs in results for c in cs])
+        return self._score(suite, log_path, time.monotonic() - started)
+
+    def _run_case(
+        self, case: CaseConfig, assertions: list[Assertion], repeat: int, tree: str, work_dir: str
+    ) -> tuple[CaseOutput, list[Check]]:
+        output = self._generate(case, repeat, tree, work_dir)
+        if output.output is None:
+            failed = f"no output: {output.error}"
+            return output, [
+                Check(case.id, repeat, a.label, False, failed, a.deterministic) for a in assertions
+            ]
+        context = CheckContext(vars=case.vars, root=self.root, judge=self._judge)
+        checks = []
+        for assertion in assertions:
+            verdict = assertion.check(output.output, context)
+            checks.append(
+                Check(
+                    case.id,
+                    repeat,
+                    assertion.label,
+                    verdict.passed,
+                    verdict.reason,
+                    verdict.deterministic,
+                )
+            )
+        return output, checks
+
+    def _generate(self, case: CaseConfig, repeat: int, tree: str, work_dir: str) -> CaseOutput:
+        started = time.monotonic()
+        try:
+            prepared = self.generator.prepare(case, repeat, tree, work_dir)
+            key = self.cache.key(
+                {"generate": self.config.generate.model_dump(), "identity": prepared.identity}
+            )
+            hit = self.cache.get(key)
+            if hit is not None:
+                return CaseOutput(
+                    case.id, repeat, hit["text"], None, time.monotonic() - started, cached=True
+                )
+            generated = prepared.produce()
+        except GenerationError as exc:
+            return CaseOutput(case.id, repeat, None, str(exc), time.monotonic() - started)
+        if generated.usage is not None:
+            self._add_usage(generated.usage)
+        self.cache.put(key, {"text": generated.text})
+        return CaseOutput(case.id, repeat, generated.text, None, time.monotonic() - started)
+
+    def _judge(self, rubric: str, output: str, model: str | None) -> tuple[bool, str]:
+        """Answer an llm-judge assertion, from the cache when the same question was asked."""
+        config = self.config.judge
+        if model is not None:
+            config = (config or ModelConfig(model=model)).model_copy(update={"model": model})
+        if config is None:
+            return False, "no judge model configured (set evaluate.judge)"
+        key = self.cache.key({"judge": config.model_dump(), "rubric": rubric, "output": output})
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit["yes"], hit["reason"]
+        try:
+            yes, reason, usage = llm.judge(rubric, output, config)
+        except llm.LLMError as exc:
+            return False, f"the judge failed: {exc}"
+        self._add_usage(usage)
+        self.cache.put(key, {"yes": yes, "reason": reason})
+        return yes, reason
+
+    def _add_usage(self, usage: Usage) -> None:
+        with self._lock:
+            self._usage.append(usage)
+
+    def _score(self, suite: SuiteResult, log_path: Path, seconds: float) -> Score:
+        errors = [o for o in suite.outputs if o.error is not None]
+        log_path.write_text(render_matrix(suite), encoding="utf-8")
+        usage = merge_usage(self._usage)
+        secondary = {"total": float(suite.total), "errors": float(len(errors))}
+        if errors and len(errors) == len(suite.outputs):
+            reason = "every case failed to generate; first: " + (errors[0].error or "")
+            return Score(
+                None, Status.CRASH, secondary, str(log_path), reason, seconds, suite, usage
+            )
+        tail = f"{suite.passed}/{suite.total} assertions passed"
+        if errors:
+            tail += f"; {len(errors)} of {len(suite.outputs)} outputs failed to generate"
+        return Score(
+            float(suite.passed), None, secondary, str(log_path), tail, seconds, suite, usage
+        )
+
+    def _tree_digest(self) -> str:
+        """What a command or python generator could read: every file git would see."""
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+        )
+        files = sorted(p for p in listed.stdout.split("\0") if p and (self.root / p).is_file())
+        return OutputCache.key(self.fingerprints.take(files))
+
+
+def merge_usage(usages: list[Usage]) -> list[Usage]:
+    """One row per purpose and model, with calls counted."""
+    merged: dict[tuple[str, str], Usage] = {}
+    for u in usages:
+        seen = merged.get((u.purpose, u.model))
+        if seen is None:
+            merged[(u.purpose, u.model)] = u
+            continue
+        cost = (
+            None
+            if seen.cost_usd is None and u.cost_usd is None
+            else ((seen.cost_usd or 0.0) + (u.cost_usd or 0.0))
+        )
+        merged[(u.purpose, u.model)] = Usage(
+            u.purpose,
+            u.model,
+            seen.tokens_in + u.tokens_in,
+            seen.tokens_out + u.tokens_out,
+            cost,
+            seen.calls + u.calls,
+        )
+    return list(merged.values())
+
+
+def render_matrix(suite: SuiteResult) -> str:
+    """The matrix as plain text, for the log: a line per check, failures with their reasons."""
+    lines = [f"{suite.passed}/{suite.total} assertions passed", ""]
+    for output in suite.outputs:
+        state = "cached" if output.cached else f"{output.seconds:.2f}s"
+        lines.append(f"== {output.case_id} (repeat {output.repeat}, {state})")
+        if output.error:
+            lines.append(f"   error: {output.error}")
+        for check in suite.checks:
+            if check.case_id == output.case_id and check.repeat == output.repeat:
+                mark = "PASS" if check.passed else "FAIL"
+                lines.append(f"   {mark} {check.assertion}: {check.reason}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,21 @@
+"""Generators by config ``kind``: how each case's output is produced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from overnight.config import CommandGenerateConfig, GenerateConfig, LLMGenerateConfig
+from overnight.generators.base import Generated, GenerationError, Generator, Prepared
+from overnight.generators.command import CommandGenerator
+from overnight.generators.llm import LLMGenerator
+from overnight.generators.python import PythonGenerator
+
+__all__ = ["Generated", "GenerationError", "Generator", "Prepared", "make_generator"]
+
+
+def make_generator(config: GenerateConfig, root: Path) -> Generator:
+    if isinstance(config, CommandGenerateConfig):
+        return CommandGenerator(config, root)
+    if isinstance(config, LLMGenerateConfig):
+        return LLMGenerator(config, root)
+    return PythonGenerator(config, root)

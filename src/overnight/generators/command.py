@@ -1,0 +1,61 @@
+"""The ``command`` generator: a command per case prints the output.
+
+The case's variables arrive as JSON on stdin and in the environment (``OVERNIGHT_VARS`` as JSON,
+and one ``OVERNIGHT_VAR_<NAME>`` per variable), with the user's secrets scrubbed as for any
+evaluation. The output is what it prints on stdout; a non-zero exit is a case error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from overnight.config import CaseConfig, CommandGenerateConfig
+from overnight.generators.base import (
+    Generated,
+    GenerationError,
+    Generator,
+    Prepared,
+    safe_name,
+)
+from overnight.process import read_tail, run_logged, scrubbed_environment
+
+
+class CommandGenerator(Generator):
+    def __init__(self, config: CommandGenerateConfig, root: Path) -> None:
+        self.config = config
+        self.root = root
+
+    def prepare(self, case: CaseConfig, repeat: int, tree: str, work_dir: str) -> Prepared:
+        identity = {"vars": case.vars, "repeat": repeat, "tree": tree}
+
+        def produce() -> Generated:
+            stem = Path(work_dir) / f"{safe_name(case.id)}-{repeat}"
+            env = scrubbed_environment(self.config.env_passthrough, variables_env(case.vars))
+            env["OVERNIGHT_REPEAT"] = str(repeat)
+            done = run_logged(
+                self.config.command,
+                self.root,
+                env,
+                self.config.timeout,
+                stem.with_suffix(".out"),
+                json.dumps(case.vars),
+                stem.with_suffix(".err"),
+            )
+            if done.timed_out:
+                raise GenerationError(f"timed out after {self.config.timeout:g} s")
+            if done.returncode != 0:
+                tail = read_tail(stem.with_suffix(".err"), 300).strip()
+                raise GenerationError(f"exited with code {done.returncode}: {tail}")
+            return Generated(stem.with_suffix(".out").read_text(encoding="utf-8", errors="replace"))
+
+        return Prepared(identity, produce)
+
+
+def variables_env(variables: dict[str, object]) -> dict[str, str]:
+    env = {"OVERNIGHT_VARS": json.dumps(variables)}
+    for name, value in variables.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        env[f"OVERNIGHT_VAR_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}"] = text
+    return env
