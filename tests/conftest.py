@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from llm_server import LLMServer
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Test",
@@ -98,3 +100,15 @@ def default_config(**overrides: Any) -> dict[str, Any]:
     }
     config.update(overrides)
     return config
+
+
+# The loopback model provider for tests of the LLM layer (see tests/llm_server.py).
+
+
+@pytest.fixture
+def llm_server() -> Iterator[LLMServer]:
+    """An OpenAI- and Anthropic-compatible server on 127.0.0.1: ``.base_url`` (OpenAI),
+    ``.anthropic_base_url``, ``.script(...)``, ``.fail(kind, times=1)``, ``.latency``,
+    ``.requests``; closed after the test."""
+    with LLMServer() as server:
+        yield server

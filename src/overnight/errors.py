@@ -4,6 +4,7 @@ The CLI turns these into one line and an exit code (see ``cli.py``); nothing els
 
     OvernightError
     ├── ConfigError        (2) the config is missing, malformed or does not fit the tree
+    ├── AssertionSpecError (2) an assertion in a suite is malformed (names the key at fault)
     ├── UsageError         (2) the command line or the repository state forbids the action
     ├── WorkspaceError     (1) git refused, or the tree is not what the run expects
     ├── EvaluationError    (1) the evaluation could not run at all, e.g. the baseline crashed

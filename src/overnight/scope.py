@@ -62,18 +62,21 @@ class Scope:
 
 
 def scope_for(config: Config, files: Sequence[str], config_file: str = CONFIG_NAME) -> Scope:
-    """Check the config's globs against the tree, raising ConfigError naming the field."""
-    scope = Scope(tuple(config.editable), tuple(config.frozen))
+    """Check the config's globs against the tree, raising ConfigError naming the field. A suite
+    file is part of the measurement, so it is frozen too."""
+    suite_file = getattr(config.evaluate, "suite", None)
+    scope = Scope(tuple(config.editable), (*config.frozen, *([suite_file] if suite_file else [])))
     for field_name, patterns in (("editable", config.editable), ("frozen", config.frozen)):
         for index, pattern in enumerate(patterns):
             if not globs.select(files, [pattern]):
                 raise ConfigError(
                     config_file, f"{field_name}[{index}]", f"{pattern!r} matches no file"
                 )
-    both = [p for p in globs.select(files, config.editable) if globs.matches(p, config.frozen)]
+    both = [p for p in globs.select(files, config.editable) if globs.matches(p, scope.frozen)]
     if both:
+        field = "frozen" if globs.matches(both[0], config.frozen) else "evaluate.suite"
         raise ConfigError(
-            config_file, "frozen", f"{both[0]} is also editable; a file is one or the other"
+            config_file, field, f"{both[0]} is also editable; a file is one or the other"
         )
     if not scope.editable_files(files):
         raise ConfigError(config_file, "editable", "matches only files that are always frozen")

@@ -11,7 +11,9 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from overnight import llm
@@ -46,28 +48,66 @@ class SuiteEvaluator(Evaluator):
         self._lock = threading.Lock()
 
     def evaluate(self, root: Path, log_path: Path) -> Score:
+        """Look every case up in the cache first, in this thread (a cached re-evaluation starts
+        no thread at all); generate only the misses, concurrently; then check every output."""
         started = time.monotonic()
         self._usage = []
         tree = "" if isinstance(self.config.generate, LLMGenerateConfig) else self._tree_digest()
         work_dir = log_path.with_suffix(".cases")
         work_dir.mkdir(parents=True, exist_ok=True)
         jobs = [(case, checks, r) for case, checks in self.cases for r in range(self.repeats)]
-        pool = ThreadPoolExecutor(max_workers=self.config.concurrency)
-        try:
-            futures = [pool.submit(self._run_case, *job, tree, str(work_dir)) for job in jobs]
-            results = [future.result() for future in futures]
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-        suite = SuiteResult([o for o, _ in results], [c for _, cs in results for c in cs])
+        found = [self._look_up(case, r, tree, str(work_dir)) for case, _, r in jobs]
+        misses = {i: generate for i, generate in enumerate(found) if callable(generate)}
+        slow_checks = any(not a.deterministic for _, checks, _ in jobs for a in checks)
+        if misses or slow_checks:
+            with _pool(self.config.concurrency) as pool:
+                generated = dict(zip(misses, pool.map(_call, misses.values()), strict=True))
+                outputs = [generated.get(i, f) for i, f in enumerate(found)]
+                checks = list(pool.map(self._check, jobs, outputs))
+        else:
+            outputs = found
+            checks = [self._check(job, out) for job, out in zip(jobs, outputs, strict=True)]
+        suite = SuiteResult(outputs, [c for case_checks in checks for c in case_checks])
         return self._score(suite, log_path, time.monotonic() - started)
 
-    def _run_case(
-        self, case: CaseConfig, assertions: list[Assertion], repeat: int, tree: str, work_dir: str
-    ) -> tuple[CaseOutput, list[Check]]:
-        output = self._generate(case, repeat, tree, work_dir)
+    def _look_up(
+        self, case: CaseConfig, repeat: int, tree: str, work_dir: str
+    ) -> CaseOutput | Callable[[], CaseOutput]:
+        """The cached output, or a function that generates (and caches) it."""
+        started = time.monotonic()
+        try:
+            prepared = self.generator.prepare(case, repeat, tree, work_dir)
+        except GenerationError as exc:
+            return CaseOutput(case.id, repeat, None, str(exc), time.monotonic() - started)
+        key = self.cache.key(
+            {"generate": self.config.generate.model_dump(), "identity": prepared.identity}
+        )
+        hit = self.cache.get(key)
+        if hit is not None:
+            return CaseOutput(
+                case.id, repeat, hit["text"], None, time.monotonic() - started, cached=True
+            )
+
+        def generate() -> CaseOutput:
+            begun = time.monotonic()
+            try:
+                generated = prepared.produce()
+            except GenerationError as exc:
+                return CaseOutput(case.id, repeat, None, str(exc), time.monotonic() - begun)
+            if generated.usage is not None:
+                self._add_usage(generated.usage)
+            self.cache.put(key, {"text": generated.text})
+            return CaseOutput(case.id, repeat, generated.text, None, time.monotonic() - begun)
+
+        return generate
+
+    def _check(
+        self, job: tuple[CaseConfig, list[Assertion], int], output: CaseOutput
+    ) -> list[Check]:
+        case, assertions, repeat = job
         if output.output is None:
             failed = f"no output: {output.error}"
-            return output, [
+            return [
                 Check(case.id, repeat, a.label, False, failed, a.deterministic) for a in assertions
             ]
         context = CheckContext(vars=case.vars, root=self.root, judge=self._judge)
@@ -84,43 +124,22 @@ class SuiteEvaluator(Evaluator):
                     verdict.deterministic,
                 )
             )
-        return output, checks
-
-    def _generate(self, case: CaseConfig, repeat: int, tree: str, work_dir: str) -> CaseOutput:
-        started = time.monotonic()
-        try:
-            prepared = self.generator.prepare(case, repeat, tree, work_dir)
-            key = self.cache.key(
-                {"generate": self.config.generate.model_dump(), "identity": prepared.identity}
-            )
-            hit = self.cache.get(key)
-            if hit is not None:
-                return CaseOutput(
-                    case.id, repeat, hit["text"], None, time.monotonic() - started, cached=True
-                )
-            generated = prepared.produce()
-        except GenerationError as exc:
-            return CaseOutput(case.id, repeat, None, str(exc), time.monotonic() - started)
-        if generated.usage is not None:
-            self._add_usage(generated.usage)
-        self.cache.put(key, {"text": generated.text})
-        return CaseOutput(case.id, repeat, generated.text, None, time.monotonic() - started)
+        return checks
 
     def _judge(self, rubric: str, output: str, model: str | None) -> tuple[bool, str]:
-        """Answer an llm-judge assertion, from the cache when the same question was asked."""
+        """Answer an llm-judge assertion, from the cache when the same question was asked. A
+        judge that cannot answer raises, so the check is an error (which negation keeps failing),
+        never a "no"."""
         config = self.config.judge
         if model is not None:
             config = (config or ModelConfig(model=model)).model_copy(update={"model": model})
         if config is None:
-            return False, "no judge model configured (set evaluate.judge)"
+            raise LookupError("no judge model configured (set evaluate.judge)")
         key = self.cache.key({"judge": config.model_dump(), "rubric": rubric, "output": output})
         hit = self.cache.get(key)
         if hit is not None:
             return hit["yes"], hit["reason"]
-        try:
-            yes, reason, usage = llm.judge(rubric, output, config)
-        except llm.LLMError as exc:
-            return False, f"the judge failed: {exc}"
+        yes, reason, usage = llm.judge(rubric, output, config)
         self._add_usage(usage)
         self.cache.put(key, {"yes": yes, "reason": reason})
         return yes, reason
@@ -156,6 +175,20 @@ class SuiteEvaluator(Evaluator):
         )
         files = sorted(p for p in listed.stdout.split("\0") if p and (self.root / p).is_file())
         return OutputCache.key(self.fingerprints.take(files))
+
+
+def _call(function: Callable[[], CaseOutput]) -> CaseOutput:
+    return function()
+
+
+@contextmanager
+def _pool(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool that, when interrupted, drops what has not started instead of waiting."""
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def merge_usage(usages: list[Usage]) -> list[Usage]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from overnight import llm
@@ -27,6 +27,7 @@ class LLMGenerator(Generator):
         )
         self.env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
         self.env.globals["file"] = self._read_file
+        self._compiled: dict[str, Template] = {}
 
     def prepare(self, case: CaseConfig, repeat: int, tree: str, work_dir: str) -> Prepared:
         messages = self.messages(case)
@@ -50,13 +51,19 @@ class LLMGenerator(Generator):
         messages = []
         try:
             if self.config.system:
-                system = self.env.from_string(self.config.system).render(case.vars)
+                system = self._template(self.config.system).render(case.vars)
                 messages.append({"role": "system", "content": system})
-            user = self.env.from_string(prompt).render(case.vars)
+            user = self._template(prompt).render(case.vars)
         except (TemplateError, GenerationError) as exc:
             raise GenerationError(f"template: {exc}") from None
         messages.append({"role": "user", "content": user})
         return messages
+
+    def _template(self, source: str) -> Template:
+        """Compiled once per distinct source: every case of a suite shares the same templates."""
+        if source not in self._compiled:
+            self._compiled[source] = self.env.from_string(source)
+        return self._compiled[source]
 
     def _read_file(self, path: str) -> str:
         target = (self.root / path).resolve()
