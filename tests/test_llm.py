@@ -147,6 +147,17 @@ def test_unset_key_variable_fails_before_any_request(
     assert llm_server.request_count == 0
 
 
+def test_no_key_for_a_hosted_provider_fails_at_once_with_the_variable_to_set(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    config = ModelConfig(model="openai/gpt-4o-mini", retries=3)
+
+    with pytest.raises(LLMError, match="no API key: set OPENAI_API_KEY"):
+        complete(HELLO, config, "generation")
+    assert sleeps == []
+
+
 # --- retries -------------------------------------------------------------------------------
 
 

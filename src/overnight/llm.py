@@ -18,6 +18,7 @@ price map; otherwise the cost is unknown (``None``) while tokens are still count
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -34,6 +35,7 @@ from types import ModuleType
 from typing import Any
 
 from overnight.config import ModelConfig, PriceConfig
+from overnight.errors import UsageError
 from overnight.records import Usage
 
 BACKOFF_BASE_S = 0.5  # first retry waits about this long; each later one twice as long
@@ -166,6 +168,12 @@ def total_cost(usages: Iterable[Usage]) -> float | None:
 def unpriced_calls(usages: Iterable[Usage]) -> int:
     """How many calls ``total_cost`` could not price, so a report can say the total is partial."""
     return sum(usage.calls for usage in usages if usage.cost_usd is None)
+
+
+def require_litellm() -> None:
+    """Fail before a run starts, with the fix, when the ``[llm]`` extra is not installed."""
+    if importlib.util.find_spec("litellm") is None:
+        raise UsageError("model calls need litellm: pip install 'overnight[llm]'")
 
 
 def _load_litellm() -> ModuleType:
@@ -304,6 +312,8 @@ def _classify(exc: Exception, config: ModelConfig) -> _Failure:
     if not isinstance(status, int):
         return _Failure(_detail(exc), retryable=False)
     if not any(isinstance(c, httpx.HTTPStatusError) for c in causes) and status == 500:
+        if "credentials" in str(exc).lower():  # no key at all: trying again cannot help
+            return _Failure(f"no API key: set {_key_name(config)}", retryable=False)
         return _Failure(_detail(exc), retryable=True)  # litellm's catch-all, not the server's
     return _status_failure(exc, status, config)
 

@@ -31,6 +31,8 @@ class SuiteEvaluator(Evaluator):
     direction = "maximize"
 
     def __init__(self, config: SuiteEvaluateConfig, root: Path, cache: OutputCache) -> None:
+        if config.judge is not None:
+            llm.require_litellm()
         self.config = config
         self.root = root
         self.cache = cache

@@ -20,6 +20,7 @@ from overnight.generators.base import Generated, GenerationError, Generator, Pre
 
 class LLMGenerator(Generator):
     def __init__(self, config: LLMGenerateConfig, root: Path) -> None:
+        llm.require_litellm()
         self.config = config
         self.root = root
         self.model = ModelConfig.model_validate(

@@ -1,0 +1,60 @@
+"""The bundled examples load, validate against their own trees, and score for real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import overnight
+from conftest import git
+from llm_server import prompt_of
+from overnight import examples, llm
+from overnight.project import Project
+from overnight.scope import scope_for
+
+
+@pytest.mark.parametrize("name", examples.available())
+def test_example_config_fits_its_tree(tmp_path: Path, name: str) -> None:
+    root = examples.create_from_example(name, tmp_path / name)
+
+    project = Project.open(root)
+    files = project.workspace().files()
+
+    assert scope_for(project.config, files).editable_files(files)
+    assert git(root, "status", "--porcelain") == ""
+
+
+def test_available_examples() -> None:
+    assert {"digits", "social-posts"} <= set(examples.available())
+
+
+def good_post(body: dict) -> str:
+    """A copywriter who follows every check: a hook, a figure, the brand, a firm close."""
+    brand = prompt_of(body).split("Product brief for ")[1].split(":")[0]
+    return (
+        f"{brand} just changed the numbers.\n\n"
+        f"Our customers see 30% better results with {brand} from day one.\n\n"
+        "See the details on our page today."
+    )
+
+
+def test_social_posts_scores_25_checks_against_a_model(
+    tmp_path: Path, llm_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(llm, "sleep", lambda seconds: None)
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    root = examples.create_from_example("social-posts", tmp_path / "posts")
+    suite_file = root / "suite.yaml"
+    suite = yaml.safe_load(suite_file.read_text())
+    suite["generate"]["api_base"] = llm_server.base_url  # the loopback model stands in
+    suite_file.write_text(yaml.safe_dump(suite, sort_keys=False))
+    llm_server.script(good_post)
+
+    score = overnight.evaluate(root)
+
+    assert score.suite.total == 25
+    assert score.value == 25.0, [c.reason for c in score.suite.checks if not c.passed]
+    skill = (root / "SKILL.md").read_text()
+    assert all(request.body["messages"][0]["content"] == skill for request in llm_server.requests)
