@@ -30,8 +30,12 @@ class RunSummary:
 
     @property
     def best(self) -> float | None:
-        kept = [e.metric for e in self.experiments if e.status.advances]
-        return kept[-1] if kept else None
+        return self.best_experiment.metric
+
+    @property
+    def best_experiment(self) -> Experiment:
+        """The experiment whose tree the run branch ends at."""
+        return [e for e in self.experiments if e.status.advances][-1]
 
     @property
     def kept(self) -> list[Experiment]:

@@ -25,6 +25,7 @@ from overnight.view import (
     failure_lines,
     log_table,
     matrix_table,
+    money,
     number,
     score_text,
     status_lines,
@@ -218,16 +219,19 @@ def _print_summary(directory: Path, summary: api.RunSummary) -> None:
     tally = {s: sum(1 for e in summary.experiments if e.status is s) for s in Status}
     tried = len(summary.experiments) - 1
     console.print(f"\n[bold]Stopped:[/] {summary.stop_reason}")
+    baseline, best = summary.experiments[0], summary.best_experiment
     change = ""
-    if summary.baseline and summary.best is not None:
-        change = f" ({(summary.best - summary.baseline) / abs(summary.baseline):+.1%})"
+    if baseline.metric and best.metric is not None and "total" not in best.secondary:
+        change = f" ({(best.metric - baseline.metric) / abs(baseline.metric):+.1%})"
+    cost = sum(e.total_cost_usd for e in summary.experiments)
     console.print(
-        f"{run.metric}: baseline {number(summary.baseline)} -> best "
-        f"[bold green]{number(summary.best)}[/]{change} after {tried} experiments, "
-        f"{tally[Status.KEEP]} kept"
+        f"{run.metric}: baseline {score_text(baseline.metric, baseline.secondary)} -> best "
+        f"[bold green]{score_text(best.metric, best.secondary)}[/]{change} after {tried} "
+        f"experiments, {tally[Status.KEEP]} kept" + (f", {money(cost)} spent" if cost else "")
     )
     for kept in summary.kept:
-        console.print(f"  kept #{kept.number}: {kept.description} -> {number(kept.metric)}")
+        value = score_text(kept.metric, kept.secondary)
+        console.print(f"  kept #{kept.number}: {kept.description} -> {value}")
     state = Path(directory).resolve() / ".overnight"
     console.print(
         f"Branch {run.branch} is at the best state. Ledger: {state / 'ledger.db'}; "

@@ -152,7 +152,7 @@ def kill_leftovers(log_dir: Path, root: Path) -> list[int]:
     files), but only groups whose processes still work inside ``root``: a recycled id that now
     belongs to someone else is left alone. Returns the groups killed."""
     killed = []
-    for pgid_file in log_dir.glob(f"*{PGID_SUFFIX}"):
+    for pgid_file in log_dir.rglob(f"*{PGID_SUFFIX}"):
         try:
             pgid = int(pgid_file.read_text())
         except (OSError, ValueError):

@@ -33,6 +33,13 @@ def number(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
 
 
+def money(usd: float) -> str:
+    """Dollars with the digits that matter: $1.23, $0.0042, $0.000021."""
+    if usd >= 0.01 or usd == 0:
+        return f"${usd:.2f}"
+    return "$" + f"{usd:.6f}".rstrip("0")
+
+
 def duration(seconds: float) -> str:
     seconds = int(seconds)
     hours, rest = divmod(seconds, 3600)
@@ -107,7 +114,7 @@ class LiveView:
             left.append(duration(max(0.0, self.budget.hours * 3600 - elapsed)))
         spent = sum(e.total_cost_usd for e in history)
         if self.budget.cost_usd is not None:
-            left.append(f"${max(0.0, self.budget.cost_usd - spent):.2f}")
+            left.append(money(max(0.0, self.budget.cost_usd - spent)))
         now = "baseline" if self.current == 0 else f"experiment {self.current}"
         line1 = Text.assemble(
             ("▶ ", "bold"),
@@ -121,7 +128,7 @@ class LiveView:
             f"   keep {tally[Status.KEEP]} · discard {tally[Status.DISCARD]}"
             f" · crash {tally[Status.CRASH] + tally[Status.TIMEOUT]}"
             f" · rejected {tally[Status.VIOLATION] + tally[Status.NO_OP]}",
-            f"   spent ${spent:.4f}" if spent else "",
+            f"   spent {money(spent)}" if spent else "",
         )
         return Group(line1, line2)
 
@@ -140,7 +147,7 @@ def experiment_line(experiment: Experiment, direction: str, history: Sequence[Ex
         experiment.description or "",
     )
     if experiment.total_cost_usd:
-        text.append(f"  ${experiment.total_cost_usd:.4f}", style="dim")
+        text.append(f"  {money(experiment.total_cost_usd)}", style="dim")
     if (
         experiment.status in (Status.VIOLATION, Status.NO_OP, Status.INTERRUPTED)
         and experiment.reason
@@ -171,7 +178,7 @@ def log_table(run: RunRecord, history: Sequence[Experiment]) -> Table:
         delta = ""
         if experiment.metric is not None and previous and previous.metric is not None:
             delta = f"{improvement(experiment.metric, previous.metric, run.direction):+.4g}"
-        cost = [f"${experiment.total_cost_usd:.4f}"] if priced else []
+        cost = [money(experiment.total_cost_usd)] if priced else []
         table.add_row(
             str(experiment.number),
             Text(str(experiment.status), STATUS_STYLE.get(experiment.status, "")),
@@ -210,7 +217,7 @@ def status_lines(run: RunRecord, history: Sequence[Experiment], live: bool) -> l
     spent = sum(e.total_cost_usd for e in history)
     if spent:
         lines.append(
-            f"cost: ${spent:.4f} so far, ${spent / max(1, len(history)):.4f} per experiment"
+            f"cost: {money(spent)} so far, {money(spent / max(1, len(history)))} per experiment"
         )
     if history:
         last = history[-1]
@@ -239,7 +246,7 @@ def cost_text(usage: Sequence[Usage]) -> str:
         return ""
     known = [u.cost_usd for u in usage if u.cost_usd is not None]
     unknown = " + unpriced calls" if len(known) < len(usage) else ""
-    return f", {calls} model calls, ${sum(known):.4f}{unknown}"
+    return f", {calls} model calls, {money(sum(known))}{unknown}"
 
 
 def matrix_table(suite: SuiteResult) -> Table:
