@@ -252,16 +252,6 @@ class Ledger:
         ]
         return SuiteResult(outputs, checks) if outputs or checks else None
 
-    def spent_usd(self, run_id: int) -> float:
-        """What a run's model calls have cost so far: proposals plus evaluations."""
-        proposals = self._db.execute(
-            "SELECT COALESCE(SUM(cost_usd), 0) FROM experiments WHERE run_id = ?", (run_id,)
-        ).fetchone()[0]
-        evaluations = self._db.execute(
-            "SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE run_id = ?", (run_id,)
-        ).fetchone()[0]
-        return float(proposals + evaluations)
-
     def forget(self, run_id: int, number: int) -> None:
         """Drop a ``running`` row for an experiment that never started its change."""
         self._db.execute(

@@ -294,14 +294,18 @@ class _StopRun(Exception):
 
 def _apply_proposal(record: Experiment, proposal: Proposal) -> None:
     record.description = proposal.description
-    record.tokens_in, record.tokens_out = proposal.tokens_in, proposal.tokens_out
-    record.cost_usd, record.agent_meta = proposal.cost_usd, dict(proposal.meta)
+    record.agent_meta = dict(proposal.meta)
+    record.usage = list(proposal.usage)
+    record.tokens_in = sum(u.tokens_in for u in proposal.usage)
+    record.tokens_out = sum(u.tokens_out for u in proposal.usage)
+    record.cost_usd = sum(u.cost_usd or 0.0 for u in proposal.usage)
 
 
 def _apply_score(record: Experiment, score: Score) -> None:
     record.metric, record.secondary = score.value, score.secondary
     record.log_path, record.eval_s = score.log_path, score.seconds
-    record.suite, record.usage = score.suite, score.usage
+    record.suite = score.suite
+    record.usage = [*record.usage, *score.usage]
 
 
 def _one_line(description: str, number: int) -> str:

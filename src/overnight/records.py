@@ -99,10 +99,8 @@ class Proposal:
     """What an agent returns after changing the tree; the harness derives the diff itself."""
 
     description: str
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)  # the agent's own notes, kept in the ledger
+    usage: list[Usage] = field(default_factory=list)  # the agent's model calls (purpose "proposal")
 
 
 @dataclass
@@ -125,14 +123,14 @@ class Experiment:
     duration_s: float = 0.0
     agent_s: float = 0.0
     eval_s: float = 0.0
-    tokens_in: int = 0
+    tokens_in: int = 0  # the agent's (proposal's) tokens and cost, also among ``usage``
     tokens_out: int = 0
     cost_usd: float = 0.0
     agent_meta: dict[str, Any] = field(default_factory=dict)
-    usage: list[Usage] = field(default_factory=list)  # the evaluation's model calls
+    usage: list[Usage] = field(default_factory=list)  # every model call: proposal and evaluation
     suite: SuiteResult | None = None  # stored in the ledger; read back with Ledger.suite_result
 
     @property
     def total_cost_usd(self) -> float:
         """Proposal plus evaluation spending; calls of unknown price count as zero."""
-        return self.cost_usd + sum(u.cost_usd or 0.0 for u in self.usage)
+        return sum(u.cost_usd or 0.0 for u in self.usage)
