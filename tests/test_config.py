@@ -180,7 +180,7 @@ def test_top_level_list(tmp_path):
         ({"frozen": ["../outside.py"]}, "frozen", "must be relative to the repository"),
         ({"agent": {"kind": "magic"}}, "agent", "unknown kind 'magic'"),
         ({"agent": {"seed": 1}}, "agent", "needs a 'kind'"),
-        ({"agent": {"kind": "command"}}, "agent.command", "is required"),
+        ({"agent": {"kind": "command"}}, "agent", "needs a command, or a preset"),
         (
             {"agent": {"kind": "command", "command": "x", "timeout": "soon"}},
             "agent.timeout",

@@ -215,7 +215,7 @@ def test_evaluation_rewriting_a_frozen_file_is_a_violation(make_repo, target: st
         {"score.py": score, "prepare.py": PREPARE},
         default_config(
             frozen=["score.py", "prepare.py"],
-            agent=command_agent("improve"),
+            agent=command_agent("improve,set=3.0"),
             budget={"experiments": 2},
         ),
     )
@@ -225,9 +225,9 @@ def test_evaluation_rewriting_a_frozen_file_is_a_violation(make_repo, target: st
 
     statuses = [e.status for e in summary.experiments]
     assert statuses == [Status.BASELINE, Status.VIOLATION, Status.VIOLATION]
-    for e in summary.experiments[1:]:
+    for e, measured in zip(summary.experiments[1:], (2.0, 3.0), strict=True):
         assert "at run time" in e.reason and target in e.reason
-        assert e.metric == 2.0  # measured, but not to be trusted
+        assert e.metric == measured  # measured, but not to be trusted
     # the frozen file is back as committed: the second experiment was measured by the real
     # evaluation, and the tree ends as it began
     assert (root / "score.py").read_text() == score

@@ -1,59 +1,208 @@
 """The brief: what an agent is told before it proposes one change.
 
 Built by code for every experiment from the config and the ledger, so an agent needs no memory of
-its own: the instructions, the files it may edit, the best score so far and the history of what
-was tried, newest first.
+its own. In order: the task and its rules, the scores, the instructions (``program``), a firmer
+word when the last experiments kept failing, the details of the last failures (which case failed
+which check and why, a crash's log tail, what a violation touched), the history of every idea
+tried, and the editable files themselves.
+
+The brief stays under ``brief.max_tokens`` (estimated at four characters a token) however long
+the run: the newest experiments are listed with their reasons, older ones one line each, and the
+oldest are folded into a count. Files are excerpted only when they alone would not fit.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from overnight.config import Config
-from overnight.records import Experiment, Status
+from overnight.formatting import score_text
+from overnight.policy import improvement
+from overnight.records import Experiment, Status, SuiteResult
 
-HISTORY_LINES = 50
+CHARS_PER_TOKEN = 4
+DETAILED_HISTORY = 10  # the newest experiments keep their reason in the history
+FAILURE_DETAILS = 3  # the newest failed experiments shown in full
+OUTPUT_EXCERPT = 400  # characters of a failing case's output
+LOG_EXCERPT = 1200  # characters of a crash's log tail
+RESERVE = 300  # characters kept for headings and the line that counts the oldest experiments
+FAILED = (Status.CRASH, Status.TIMEOUT, Status.VIOLATION, Status.NO_OP, Status.INTERRUPTED)
 
 
-def render_brief(
-    config: Config,
-    root: Path,
-    editable_files: Sequence[str],
-    history: Sequence[Experiment],
-    best: float | None,
-) -> str:
+@dataclass(frozen=True)
+class BriefInputs:
+    config: Config
+    root: Path
+    number: int
+    editable_files: Sequence[str]
+    history: Sequence[Experiment]  # oldest first, baseline included
+    best_suite: SuiteResult | None = None  # the best state's matrix, for suites
+
+
+def render_brief(inputs: BriefInputs) -> str:
+    budget = inputs.config.brief.max_tokens * CHARS_PER_TOKEN
+    head = [
+        _task(inputs),
+        _scores(inputs),
+        _instructions(inputs),
+        _stall(inputs),
+        _failures(inputs),
+    ]
+    text = "\n\n".join(part for part in head if part)
+    files = _files(inputs, max(budget // 2, budget - len(text) - 2000))
+    history = _history(inputs, budget - len(text) - len(files) - RESERVE)
+    return "\n\n".join(part for part in (text, history, files) if part) + "\n"
+
+
+def _task(inputs: BriefInputs) -> str:
+    config = inputs.config
     metric = config.evaluate.metric
     goal = "lower" if config.evaluate.direction == "minimize" else "higher"
-    baseline = next((e.metric for e in history if e.status is Status.BASELINE), None)
-    parts = [
-        f"# Brief for {config.name}",
-        "",
-        f"Make exactly ONE change that should make `{metric}` {goal}, then print a one-line "
-        "description of it as the last line of your output.",
-        f"Only these files may change: {', '.join(editable_files)} "
-        f"(globs: {', '.join(config.editable)}). Any other change is rejected and reverted.",
-        "",
-        f"Best {metric}: {_number(best)}   baseline: {_number(baseline)}",
-    ]
-    if config.program:
-        program = root / config.program
-        text = program.read_text(encoding="utf-8") if program.is_file() else ""
-        parts += ["", "## Instructions", "", text.strip()]
-    tried = [e for e in history if e.status is not Status.BASELINE]
-    if tried:
-        parts += ["", "## Tried so far (newest first)", ""]
-        for experiment in reversed(tried[-HISTORY_LINES:]):
-            value = _number(experiment.metric)
-            why = f" ({experiment.reason.splitlines()[0]})" if experiment.reason else ""
-            line = (
-                f"- #{experiment.number} {experiment.status}: {experiment.description} -> {value}"
-            )
-            parts.append(line + why)
-        if len(tried) > HISTORY_LINES:
-            parts.append(f"- … {len(tried) - HISTORY_LINES} older experiments")
-    return "\n".join(parts) + "\n"
+    limits = []
+    if config.limits.max_changed_lines:
+        limits.append(f"at most {config.limits.max_changed_lines} changed lines")
+    if config.limits.max_files:
+        limits.append(f"at most {config.limits.max_files} files")
+    rules = f" Keep the change small: {' and '.join(limits)}." if limits else ""
+    return (
+        f"# Brief for {config.name}, experiment {inputs.number}\n\n"
+        f"Make exactly ONE change that should make `{metric}` {goal}. Only these files may "
+        f"change: {', '.join(inputs.editable_files)} (globs: {', '.join(config.editable)}); any "
+        f"other change is rejected and reverted.{rules} Do not repeat an idea that was already "
+        "tried (see the history). End your answer with one line:\n"
+        "DESCRIPTION: <what you changed and why, in one line>"
+    )
 
 
-def _number(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.6g}"
+def _scores(inputs: BriefInputs) -> str:
+    advancing = [e for e in inputs.history if e.status.advances]
+    if not advancing:
+        return ""
+    best, baseline = advancing[-1], advancing[0]
+    return (
+        f"## Scores\n\nBest {inputs.config.evaluate.metric}: {_score(best)} "
+        f"(experiment {best.number}); baseline: {_score(baseline)}."
+    )
+
+
+def _instructions(inputs: BriefInputs) -> str:
+    program = inputs.config.program
+    path = inputs.root / program if program else None
+    if path is None or not path.is_file():
+        return ""
+    return f"## Instructions ({program})\n\n{path.read_text(encoding='utf-8').strip()}"
+
+
+def _stall(inputs: BriefInputs) -> str:
+    streak = 0
+    for experiment in reversed(inputs.history):
+        if experiment.status not in FAILED:
+            break
+        streak += 1
+    if streak < inputs.config.brief.stall_after:
+        return ""
+    kinds = Counter(str(e.status) for e in inputs.history[-streak:])
+    what = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+    return (
+        f"## You are stuck\n\nThe last {streak} experiments all failed ({what}); their details "
+        "are below. Do something clearly different: another file or part of a file, another "
+        "idea, a smaller edit that certainly applies. Stay inside the editable files."
+    )
+
+
+def _failures(inputs: BriefInputs) -> str:
+    parts = []
+    failed = [e for e in inputs.history if e.status in FAILED][-FAILURE_DETAILS:]
+    for experiment in reversed(failed):
+        reason = experiment.reason.strip() or "(no reason recorded)"
+        if experiment.status in (Status.CRASH, Status.TIMEOUT):
+            reason = "log tail:\n```\n" + reason[-LOG_EXCERPT:] + "\n```"
+        parts.append(
+            f"### Experiment {experiment.number}: {experiment.status} — "
+            f"{experiment.description or '(no description)'}\n{reason}"
+        )
+    if inputs.best_suite is not None:
+        parts.append(_failing_checks(inputs.best_suite))
+    parts = [part for part in parts if part]
+    return "## Last failures\n\n" + "\n\n".join(parts) if parts else ""
+
+
+def _failing_checks(suite: SuiteResult) -> str:
+    failing = [c for c in suite.checks if not c.passed]
+    if not failing:
+        return ""
+    outputs = {(o.case_id, o.repeat): o for o in suite.outputs}
+    lines = [f"### Checks the best state still fails ({len(failing)} of {suite.total})"]
+    shown: set[tuple[str, int]] = set()
+    for check in failing:
+        lines.append(f"- case {check.case_id}: {check.assertion} — {check.reason}")
+        key = (check.case_id, check.repeat)
+        output = outputs.get(key)
+        if output is not None and output.output and key not in shown:
+            shown.add(key)
+            excerpt = output.output.strip()[:OUTPUT_EXCERPT]
+            lines.append("  output:\n" + "\n".join(f"    {line}" for line in excerpt.splitlines()))
+    return "\n".join(lines)
+
+
+def _history(inputs: BriefInputs, budget: int) -> str:
+    tried = [e for e in inputs.history if e.status is not Status.BASELINE]
+    if not tried:
+        return ""
+    direction = inputs.config.evaluate.direction
+    lines: list[str] = []
+    used = 0
+    for index, experiment in enumerate(reversed(tried)):
+        line = _history_line(
+            experiment, inputs.history, direction, detailed=index < DETAILED_HISTORY
+        )
+        if used + len(line) > budget and lines:
+            older = tried[: len(tried) - index]
+            tally = Counter(str(e.status) for e in older)
+            summary = ", ".join(f"{n} {status}" for status, n in tally.most_common())
+            lines.append(f"- … {len(older)} older experiments ({summary})")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    return "## Tried so far (newest first)\n\n" + "\n".join(lines)
+
+
+def _history_line(
+    experiment: Experiment, history: Sequence[Experiment], direction: str, detailed: bool
+) -> str:
+    before = [e for e in history if e.status.advances and e.number < experiment.number]
+    delta = ""
+    if experiment.metric is not None and before and before[-1].metric is not None:
+        delta = f" ({improvement(experiment.metric, before[-1].metric, direction):+.4g})"
+    line = (
+        f"- #{experiment.number} {experiment.status}{delta}: "
+        f"{experiment.description or '(no description)'}"
+    )
+    if detailed and experiment.reason and experiment.status is not Status.KEEP:
+        line += f" — {experiment.reason.strip().splitlines()[0][:200]}"
+    return line
+
+
+def _files(inputs: BriefInputs, budget: int) -> str:
+    if not inputs.editable_files:
+        return ""
+    share = max(400, budget // len(inputs.editable_files))
+    parts = ["## Editable files"]
+    for path in inputs.editable_files:
+        try:
+            text = (inputs.root / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            parts.append(f"### FILE: {path}\n(not shown: not a readable text file)")
+            continue
+        if len(text) > share:
+            text = text[:share] + f"\n… ({len(text) - share} more characters not shown)\n"
+        fence = "````" if "```" in text else "```"
+        parts.append(f"### FILE: {path}\n{fence}\n{text.rstrip()}\n{fence}")
+    return "\n\n".join(parts)
+
+
+def _score(experiment: Experiment) -> str:
+    return score_text(experiment.metric, experiment.secondary)

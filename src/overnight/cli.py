@@ -16,6 +16,7 @@ from rich.console import Console
 from overnight import api, examples
 from overnight.config import CONFIG_NAME
 from overnight.errors import OvernightError, UsageError
+from overnight.formatting import money, number, score_text
 from overnight.project import Project
 from overnight.records import Status
 from overnight.results import results_json, results_tsv, score_json
@@ -25,9 +26,6 @@ from overnight.view import (
     failure_lines,
     log_table,
     matrix_table,
-    money,
-    number,
-    score_text,
     status_lines,
 )
 

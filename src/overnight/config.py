@@ -176,22 +176,58 @@ class SearchAgentConfig(_Strict):
     knobs: dict[str, KnobConfig] = Field(default_factory=dict)
 
 
+PRESETS = ("claude-code", "codex", "aider", "gemini")
+
+
 class CommandAgentConfig(_Strict):
+    """Any program that edits the tree; ``preset`` fills in the command for a known coding agent
+    run headless (``command`` then adds arguments or replaces it)."""
+
     kind: Literal["command"]
-    command: str = Field(min_length=1)
+    preset: Literal["claude-code", "codex", "aider", "gemini"] | None = None
+    command: str | None = Field(default=None, min_length=1)
+    model: str | None = None  # passed to a preset's own --model option
     timeout: float = Field(default=1800, gt=0)
-    description_file: str | None = (
-        None  # read the description here instead of the last printed line
-    )
+    description_file: str | None = None  # read the description here, not the last printed line
     env_passthrough: list[str] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _command_or_preset(self) -> CommandAgentConfig:
+        if self.command is None and self.preset is None:
+            raise ValueError(f"needs a command, or a preset (one of {', '.join(PRESETS)})")
+        return self
 
-AgentConfig = Annotated[SearchAgentConfig | CommandAgentConfig, Field(discriminator="kind")]
+
+class LLMAgentConfig(ModelConfig):
+    """A model rewrites the editable files through search/replace edits, one change at a time."""
+
+    kind: Literal["llm"]
+    repairs: int = Field(default=1, ge=0)  # round-trips to fix an answer that cannot be applied
+    max_file_chars: int = Field(default=20_000, ge=100)  # larger editable files are excerpted
+
+
+AgentConfig = Annotated[
+    SearchAgentConfig | CommandAgentConfig | LLMAgentConfig, Field(discriminator="kind")
+]
 
 
 class PolicyConfig(_Strict):
     kind: Literal["greedy"] = "greedy"
     min_delta: float = Field(default=0.0, ge=0)
+
+
+class BriefConfig(_Strict):
+    """How much an agent is told: the brief stays under ``max_tokens`` however long the run."""
+
+    max_tokens: int = Field(default=8000, ge=500)
+    stall_after: int = Field(default=3, ge=1)  # failures in a row before a firmer instruction
+
+
+class LimitsConfig(_Strict):
+    """How big one change may be; a larger one is a violation, reverted, and said in the brief."""
+
+    max_changed_lines: int | None = Field(default=None, ge=1)
+    max_files: int | None = Field(default=None, ge=1)
 
 
 class BudgetConfig(_Strict):
@@ -213,6 +249,8 @@ class Config(_Strict):
     evaluate: EvaluatorConfig
     agent: AgentConfig = Field(default_factory=SearchAgentConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    brief: BriefConfig = Field(default_factory=BriefConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     stop: StopConfig = Field(default_factory=StopConfig)
 

@@ -15,6 +15,11 @@ The CLI turns these into one line and an exit code (see ``cli.py``); nothing els
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from overnight.records import Usage
+
 
 class OvernightError(Exception):
     """Base class: an expected failure with a message meant for the user."""
@@ -48,7 +53,11 @@ class EvaluationError(OvernightError):
 
 
 class AgentError(OvernightError):
-    pass
+    """The agent failed by itself; ``usage`` keeps what its model calls cost all the same."""
+
+    def __init__(self, message: str, usage: list[Usage] | None = None) -> None:
+        super().__init__(message)
+        self.usage = list(usage or [])
 
 
 class SearchExhausted(AgentError):

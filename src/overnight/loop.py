@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from overnight.agents import Agent, AgentContext
-from overnight.brief import render_brief
+from overnight.brief import BriefInputs, render_brief
 from overnight.config import BudgetConfig
 from overnight.errors import AgentError, EvaluationError, SearchExhausted
 from overnight.evaluators import Evaluator
@@ -25,7 +25,7 @@ from overnight.policy import Policy, StopRules
 from overnight.project import Project
 from overnight.records import Experiment, Proposal, Score, Status
 from overnight.results import results_tsv
-from overnight.scope import Fingerprints, Scope, tampered
+from overnight.scope import Fingerprints, Scope, size_violations, tampered
 from overnight.signals import Interrupted, StopSignals
 from overnight.workspace import Change, TreeState, Workspace
 
@@ -163,7 +163,8 @@ class Loop:
         except SearchExhausted:
             raise
         except AgentError as exc:  # the agent's own failure: a no-op, and the run goes on
-            proposal, failure = Proposal(description="(the agent failed)"), str(exc)
+            proposal = Proposal(description="(the agent failed)", usage=exc.usage)
+            failure = str(exc)
         record.agent_s = time.monotonic() - started
         _apply_proposal(record, proposal)
         change, after = self.workspace.change_since(before)
@@ -177,12 +178,33 @@ class Loop:
             record.status, record.reason = Status.VIOLATION, "; ".join(problems)
         else:
             record.diff = self.workspace.stage_and_diff(change, before.head)
+            self._guard_size_and_repeats(record, change)
+        if record.status is Status.RUNNING:
             with signals.interruptible():
                 self._evaluate_and_decide(record, change, after.internals)
             if record.status is Status.VIOLATION:  # the evaluation touched guarded files:
                 change, _ = self.workspace.change_since(before)  # revert those too
                 self.workspace.stage_and_diff(change, before.head)
         return change
+
+    def _guard_size_and_repeats(self, record: Experiment, change: Change) -> None:
+        """One change at a time, each tried once: too large is a violation, and the same diff
+        from the same parent is not evaluated again."""
+        if problems := size_violations(self.project.config.limits, record.diff, change):
+            record.status, record.reason = Status.VIOLATION, "; ".join(problems)
+            return
+        evaluated = [e for e in self.history if e.eval_s > 0]  # not those refused unmeasured
+        twin = next(
+            (
+                e
+                for e in evaluated
+                if e.parent_commit == record.parent_commit and e.diff == record.diff
+            ),
+            None,
+        )
+        if twin is not None:
+            record.status = Status.NO_OP
+            record.reason = f"the same change as experiment {twin.number}, from the same state"
 
     def _settle(self, record: Experiment, change: Change, before: TreeState) -> None:
         """Keep (commit, then record) or revert (record, then restore): the ledger always has
@@ -215,12 +237,16 @@ class Loop:
     def _context(self, number: int) -> AgentContext:
         """Write the brief for experiment ``number`` and say what the agent may know."""
         brief_path = self.project.state_dir / "brief.md"
+        best = self.best
         brief = render_brief(
-            self.project.config,
-            self.project.root,
-            self.editable_files,
-            self.history,
-            self.best.metric,
+            BriefInputs(
+                config=self.project.config,
+                root=self.project.root,
+                number=number,
+                editable_files=self.editable_files,
+                history=self.history,
+                best_suite=self.ledger.suite_result(self.run.id, best.number),
+            )
         )
         brief_path.write_text(brief, encoding="utf-8")
         return AgentContext(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from overnight import globs
-from overnight.config import CONFIG_NAME, Config
+from overnight.config import CONFIG_NAME, Config, LimitsConfig
 from overnight.errors import ConfigError
 from overnight.workspace import STATE_DIR, Change
 
@@ -59,6 +59,26 @@ class Scope:
             elif path in change.symlinks:
                 found.append(f"made {path} a symbolic link")
         return found
+
+
+def size_violations(limits: LimitsConfig, diff: str, change: Change) -> list[str]:
+    """How the change is larger than one change may be, in words; empty when it fits."""
+    found = []
+    if limits.max_files is not None and len(change.paths) > limits.max_files:
+        found.append(f"changed {len(change.paths)} files, limit {limits.max_files}")
+    lines = changed_lines(diff)
+    if limits.max_changed_lines is not None and lines > limits.max_changed_lines:
+        found.append(f"changed {lines} lines, limit {limits.max_changed_lines}")
+    return found
+
+
+def changed_lines(diff: str) -> int:
+    """Added plus removed lines of a unified diff (file headers not counted)."""
+    return sum(
+        1
+        for line in diff.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++ ", "--- "))
+    )
 
 
 def scope_for(config: Config, files: Sequence[str], config_file: str = CONFIG_NAME) -> Scope:

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from overnight.config import BudgetConfig
+from overnight.formatting import money, score_text
 from overnight.ledger import RunRecord
 from overnight.policy import improvement
 from overnight.records import Check, Experiment, Status, SuiteResult, Usage
@@ -27,17 +28,6 @@ STATUS_STYLE = {
     Status.NO_OP: "yellow",
     Status.INTERRUPTED: "yellow",
 }
-
-
-def number(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6g}"
-
-
-def money(usd: float) -> str:
-    """Dollars with the digits that matter: $1.23, $0.0042, $0.000021."""
-    if usd >= 0.01 or usd == 0:
-        return f"${usd:.2f}"
-    return "$" + f"{usd:.6f}".rstrip("0")
 
 
 def duration(seconds: float) -> str:
@@ -230,14 +220,6 @@ def status_lines(run: RunRecord, history: Sequence[Experiment], live: bool) -> l
 
 def _score_of(experiment: Experiment | None) -> str:
     return score_text(experiment.metric, experiment.secondary) if experiment else "-"
-
-
-def score_text(value: float | None, secondary: dict[str, float]) -> str:
-    """A suite's score reads as passed/total (23/25); any other metric as a number."""
-    total = secondary.get("total")
-    if value is not None and total is not None and float(value).is_integer():
-        return f"{int(value)}/{int(total)}"
-    return number(value)
 
 
 def cost_text(usage: Sequence[Usage]) -> str:
