@@ -181,7 +181,7 @@ PRESETS = ("claude-code", "codex", "aider", "gemini")
 
 class CommandAgentConfig(_Strict):
     """Any program that edits the tree; ``preset`` fills in the command for a known coding agent
-    run headless (``command`` then adds arguments or replaces it)."""
+    run headless (``command`` then adds arguments to it)."""
 
     kind: Literal["command"]
     preset: Literal["claude-code", "codex", "aider", "gemini"] | None = None
@@ -195,6 +195,10 @@ class CommandAgentConfig(_Strict):
     def _command_or_preset(self) -> CommandAgentConfig:
         if self.command is None and self.preset is None:
             raise ValueError(f"needs a command, or a preset (one of {', '.join(PRESETS)})")
+        if self.model is not None and self.preset is None:
+            raise ValueError(
+                "model is passed to a preset's tool; without a preset, put it in command"
+            )
         return self
 
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from overnight.agents import make_agent
+from overnight.agents import check_agent, make_agent
 from overnight.errors import UsageError
 from overnight.ledger import Ledger, RunRecord, Unfinished
 from overnight.loop import Loop, Observer, SilentObserver
@@ -47,6 +47,7 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
     workspace = project.workspace()
     workspace.exclude_state_dir()
     scope = scope_for(config, workspace.files())
+    check_agent(config.agent)
     ledger = project.ledger()
     observer = observer or SilentObserver()
     if options.resume:

@@ -6,10 +6,29 @@ from pathlib import Path
 
 from overnight.agents.base import Agent, AgentContext
 from overnight.agents.command import CommandAgent
+from overnight.agents.llm import LLMAgent
 from overnight.agents.search import SearchAgent
-from overnight.config import AgentConfig, CommandAgentConfig, SearchAgentConfig
+from overnight.config import AgentConfig, CommandAgentConfig, LLMAgentConfig, SearchAgentConfig
+from overnight.llm import require_litellm
 
-__all__ = ["Agent", "AgentContext", "CommandAgent", "SearchAgent", "make_agent"]
+__all__ = [
+    "Agent",
+    "AgentContext",
+    "CommandAgent",
+    "LLMAgent",
+    "SearchAgent",
+    "check_agent",
+    "make_agent",
+]
+
+
+def check_agent(config: AgentConfig) -> None:
+    """Fail before a run creates its branch when the agent cannot work at all (a missing tool,
+    litellm not installed)."""
+    if isinstance(config, CommandAgentConfig):
+        CommandAgent.check(config)
+    elif isinstance(config, LLMAgentConfig):
+        require_litellm()
 
 
 def make_agent(config: AgentConfig, log_dir: Path) -> Agent:
@@ -17,4 +36,6 @@ def make_agent(config: AgentConfig, log_dir: Path) -> Agent:
         return SearchAgent(config)
     if isinstance(config, CommandAgentConfig):
         return CommandAgent(config, log_dir)
+    if isinstance(config, LLMAgentConfig):
+        return LLMAgent(config)
     raise TypeError(f"no agent for {config!r}")

@@ -3,6 +3,11 @@
 It runs in the repository with the brief's path in ``OVERNIGHT_BRIEF``; whatever it changes is the
 proposal. Its description is the last non-empty line it prints, or the content of
 ``description_file`` when configured.
+
+With a ``preset`` (see ``presets.py``) the command line of a known coding agent is built here:
+its prompt is the brief plus a note for unattended runs (path in ``OVERNIGHT_PROMPT``), the
+secrets it needs are passed on, ``command`` adds arguments, ``model`` picks its model, and the
+description is the last ``DESCRIPTION:`` line it printed (else its last non-empty line).
 """
 
 from __future__ import annotations
@@ -10,8 +15,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from overnight.agents.base import Agent, AgentContext
+from overnight.agents.presets import (
+    MAX_ARGUMENT_BYTES,
+    PRESETS,
+    PROMPT_ENV,
+    Preset,
+    command_line,
+    description_from_output,
+    missing_tool,
+    write_prompt,
+)
 from overnight.config import CommandAgentConfig
-from overnight.errors import AgentError
+from overnight.errors import AgentError, UsageError
 from overnight.process import read_tail, run_logged, scrubbed_environment
 from overnight.records import Proposal
 
@@ -20,27 +35,76 @@ MAX_DESCRIPTION = 200
 
 class CommandAgent(Agent):
     def __init__(self, config: CommandAgentConfig, log_dir: Path) -> None:
+        self.check(config)
         self.config = config
         self.log_dir = log_dir
+        self.preset: Preset | None = PRESETS[config.preset] if config.preset else None
+
+    @staticmethod
+    def check(config: CommandAgentConfig) -> None:
+        """Raise UsageError when a preset's tool is not installed, so a run fails at once rather
+        than after the baseline with every experiment a no-op. Cheap: callable before a run
+        creates its branch."""
+        preset = PRESETS[config.preset] if config.preset else None
+        if preset is not None and (problem := missing_tool(preset)):
+            raise UsageError(problem)
+
+    @property
+    def name(self) -> str:
+        """What the user calls it in messages: the tool's command, or just the agent command."""
+        return self.preset.executable if self.preset else "agent command"
 
     def propose(self, context: AgentContext) -> Proposal:
-        env = scrubbed_environment(
-            self.config.env_passthrough,
-            {
-                "OVERNIGHT_BRIEF": str(context.brief_path),
-                "OVERNIGHT_EXPERIMENT": str(context.number),
-                "OVERNIGHT_EDITABLE": "\n".join(context.editable_files),
-            },
-        )
+        extra = {
+            "OVERNIGHT_BRIEF": str(context.brief_path),
+            "OVERNIGHT_EXPERIMENT": str(context.number),
+            "OVERNIGHT_EDITABLE": "\n".join(context.editable_files),
+        }
+        passthrough = list(self.config.env_passthrough)
+        if self.preset is not None:
+            extra[PROMPT_ENV] = str(self._prepare_prompt(context))
+            passthrough += self.preset.secrets
+        command = self._command(context)
+        env = scrubbed_environment(passthrough, extra)
         log = self.log_dir / f"{context.number:04d}.agent.log"
-        done = run_logged(self.config.command, context.root, env, self.config.timeout, log)
+        done = run_logged(command, context.root, env, self.config.timeout, log)
         if done.timed_out:
-            raise AgentError(f"agent command timed out after {self.config.timeout:g} s")
+            raise AgentError(f"{self.name} timed out after {self.config.timeout:g} s")
         if done.returncode != 0:
+            raise AgentError(self._failure(done.returncode, done.tail()))
+        meta = {"preset": self.preset.name, "command": command} if self.preset else {}
+        return Proposal(description=self._description(context.root, log), meta=meta)
+
+    def _command(self, context: AgentContext) -> str:
+        if self.preset is None:
+            assert self.config.command is not None  # the config requires command or preset
+            return self.config.command
+        return command_line(
+            self.preset,
+            model=self.config.model,
+            extra=self.config.command,
+            files=context.editable_files,
+            state_dir=self.log_dir,
+        )
+
+    def _prepare_prompt(self, context: AgentContext) -> Path:
+        """Write this experiment's prompt next to its log, where the tool (and a reviewer in the
+        morning) can read it; refuse one too long to pass as a single argument."""
+        assert self.preset is not None
+        path = self.log_dir / f"{context.number:04d}.prompt.md"
+        size = len(write_prompt(context.brief_path, path).encode("utf-8"))
+        if self.preset.prompt_in_argument and size > MAX_ARGUMENT_BYTES:
             raise AgentError(
-                f"agent command exited with code {done.returncode}: {_last_line(done.tail())}"
+                f"the prompt for {self.preset.executable} is {size // 1000} kB, more than one "
+                f"command-line argument may hold ({MAX_ARGUMENT_BYTES // 1000} kB); "
+                "shorten the program file"
             )
-        return Proposal(description=self._description(context.root, log))
+        return path
+
+    def _failure(self, returncode: int | None, tail: str) -> str:
+        if self.preset is not None and (problem := missing_tool(self.preset)):
+            return problem
+        return f"{self.name} exited with code {returncode}: {_last_line(tail)}"
 
     def _description(self, root: Path, log: Path) -> str:
         if self.config.description_file:
@@ -50,7 +114,7 @@ class CommandAgent(Agent):
                 path.unlink()
         else:
             text = read_tail(log)
-        line = _last_line(text)
+        line = description_from_output(text) if self.preset else _last_line(text)
         return line[:MAX_DESCRIPTION] or "(no description)"
 
 
