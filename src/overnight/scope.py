@@ -85,7 +85,8 @@ def scope_for(config: Config, files: Sequence[str], config_file: str = CONFIG_NA
     """Check the config's globs against the tree, raising ConfigError naming the field. A suite
     file is part of the measurement, so it is frozen too."""
     suite_file = getattr(config.evaluate, "suite", None)
-    scope = Scope(tuple(config.editable), (*config.frozen, *([suite_file] if suite_file else [])))
+    extra = [suite_file] if suite_file and suite_file not in config.frozen else []
+    scope = Scope(tuple(config.editable), (*config.frozen, *extra))
     for field_name, patterns in (("editable", config.editable), ("frozen", config.frozen)):
         for index, pattern in enumerate(patterns):
             if not globs.select(files, [pattern]):
