@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from overnight.config import CaseConfig, CommandGenerateConfig
@@ -31,26 +32,41 @@ class CommandGenerator(Generator):
         identity = {"vars": case.vars, "repeat": repeat, "tree": tree}
 
         def produce() -> Generated:
-            stem = Path(work_dir) / f"{safe_name(case.id)}-{repeat}"
-            env = scrubbed_environment(self.config.env_passthrough, variables_env(case.vars))
-            env["OVERNIGHT_REPEAT"] = str(repeat)
-            done = run_logged(
+            return run_case(
                 self.config.command,
                 self.root,
-                env,
                 self.config.timeout,
-                stem.with_suffix(".out"),
-                json.dumps(case.vars),
-                stem.with_suffix(".err"),
+                case,
+                repeat,
+                work_dir,
+                self.config.env_passthrough,
             )
-            if done.timed_out:
-                raise GenerationError(f"timed out after {self.config.timeout:g} s")
-            if done.returncode != 0:
-                tail = read_tail(stem.with_suffix(".err"), 300).strip()
-                raise GenerationError(f"exited with code {done.returncode}: {tail}")
-            return Generated(stem.with_suffix(".out").read_text(encoding="utf-8", errors="replace"))
 
         return Prepared(identity, produce)
+
+
+def run_case(
+    command: str,
+    root: Path,
+    timeout: float,
+    case: CaseConfig,
+    repeat: int,
+    work_dir: str,
+    passthrough: Sequence[str] = (),
+) -> Generated:
+    """Run ``command`` for one case like any evaluation (scrubbed environment, own process
+    group, timeout); its stdout is the output, its stderr says why it failed."""
+    stem = Path(work_dir) / f"{safe_name(case.id)}-{repeat}"
+    env = scrubbed_environment(passthrough, variables_env(case.vars))
+    env["OVERNIGHT_REPEAT"] = str(repeat)
+    out, err = stem.with_suffix(".out"), stem.with_suffix(".err")
+    done = run_logged(command, root, env, timeout, out, json.dumps(case.vars), err)
+    if done.timed_out:
+        raise GenerationError(f"timed out after {timeout:g} s")
+    if done.returncode != 0:
+        lines = read_tail(err, 400).strip().splitlines()
+        raise GenerationError(f"exited with code {done.returncode}: {lines[-1] if lines else ''}")
+    return Generated(out.read_text(encoding="utf-8", errors="replace"))
 
 
 def variables_env(variables: dict[str, object]) -> dict[str, str]:

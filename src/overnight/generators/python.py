@@ -7,7 +7,6 @@ like any evaluation, and it sees a fresh copy of the files on every call.
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -18,10 +17,8 @@ from overnight.generators.base import (
     GenerationError,
     Generator,
     Prepared,
-    safe_name,
 )
-from overnight.generators.command import variables_env
-from overnight.process import read_tail, run_logged, scrubbed_environment
+from overnight.generators.command import run_case
 
 # Runs in the child: load "file.py:name" or "package.module:name", call it with the variables.
 BOOTSTRAP = """\
@@ -51,24 +48,11 @@ class PythonGenerator(Generator):
         identity = {"vars": case.vars, "repeat": repeat, "tree": tree}
 
         def produce() -> Generated:
-            stem = Path(work_dir) / f"{safe_name(case.id)}-{repeat}"
-            env = scrubbed_environment((), variables_env(case.vars))
-            done = run_logged(
-                self.command,
-                self.root,
-                env,
-                self.config.timeout,
-                stem.with_suffix(".out"),
-                json.dumps(case.vars),
-                stem.with_suffix(".err"),
-            )
-            if done.timed_out:
-                raise GenerationError(f"timed out after {self.config.timeout:g} s")
-            if done.returncode != 0:
-                error = read_tail(stem.with_suffix(".err"), 400).strip().splitlines()
-                raise GenerationError(
-                    f"{self.config.function} failed: {error[-1] if error else ''}"
+            try:
+                return run_case(
+                    self.command, self.root, self.config.timeout, case, repeat, work_dir
                 )
-            return Generated(stem.with_suffix(".out").read_text(encoding="utf-8", errors="replace"))
+            except GenerationError as exc:
+                raise GenerationError(f"{self.config.function}: {exc}") from None
 
         return Prepared(identity, produce)
