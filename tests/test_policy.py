@@ -2,8 +2,8 @@
 
 import pytest
 
-from overnight.config import BudgetConfig, PolicyConfig, StopConfig
-from overnight.policy import GreedyPolicy, StopRules, improvement, make_policy
+from overnight.config import BudgetConfig, PlateauConfig, PolicyConfig, StopConfig
+from overnight.policy import GreedyPolicy, StopRules, improvement, make_policy, recent_gain
 from overnight.records import Experiment, Score, Status
 
 
@@ -181,3 +181,36 @@ def test_a_keep_resets_patience():
     entries = [BASELINE, (Status.DISCARD, 2.0), (Status.DISCARD, 2.0), (Status.KEEP, 0.5)]
 
     assert stop.reason(history(*entries), 0) is None
+
+
+def _plateau_history(values):
+    history = [Experiment(1, 0, "p", Status.BASELINE, metric=values[0])]
+    best = values[0]
+    for n, value in enumerate(values[1:], start=1):
+        status = Status.KEEP if value < best else Status.DISCARD
+        best = min(best, value)
+        history.append(Experiment(1, n, "p", status, metric=value))
+    return history
+
+
+def test_recent_gain_measures_the_best_over_a_window():
+    history = _plateau_history([1.0, 0.8, 0.9, 0.7, 0.69, 0.7, 0.7])
+
+    assert recent_gain(history, 3, "minimize") == pytest.approx(0.01)  # 0.70 -> 0.69
+    assert recent_gain(history, 6, "minimize") == pytest.approx(0.31)  # the whole run
+    assert recent_gain(history[:1], 3, "minimize") == 0.0
+
+
+def test_plateau_stops_when_the_window_gained_too_little():
+    rules = StopRules(
+        BudgetConfig(experiments=None),
+        StopConfig(plateau=PlateauConfig(window=3, min_gain=0.05)),
+        "minimize",
+    )
+    climbing = _plateau_history([1.0, 0.8, 0.7, 0.6])
+    flat = _plateau_history([1.0, 0.8, 0.7, 0.6, 0.59, 0.6, 0.6])
+
+    assert rules.reason(climbing, 0) is None
+    assert rules.reason(flat, 0) == (
+        "diminishing returns: gained 0.01 in the last 3 experiments (less than 0.05)"
+    )

@@ -240,9 +240,17 @@ class BudgetConfig(_Strict):
     cost_usd: float | None = Field(default=None, gt=0)  # model spending, all purposes together
 
 
+class PlateauConfig(_Strict):
+    """Stop when the last ``window`` experiments together gained less than ``min_gain``."""
+
+    window: int = Field(ge=1)
+    min_gain: float = Field(gt=0)
+
+
 class StopConfig(_Strict):
     target: float | None = None
     patience: int | None = Field(default=None, ge=1)
+    plateau: PlateauConfig | None = None
 
 
 class Config(_Strict):

@@ -84,7 +84,31 @@ class StopRules:
         patience = self.stop.patience
         if patience is not None and _since_last_keep(experiments) >= patience:
             return f"no improvement in the last {patience} experiments (patience)"
+        plateau = self.stop.plateau
+        if plateau is not None and len(experiments) >= plateau.window:
+            gain = recent_gain(history, plateau.window, self.direction)
+            if gain is not None and gain < plateau.min_gain:
+                return (
+                    f"diminishing returns: gained {gain:.4g} in the last {plateau.window} "
+                    f"experiments (less than {plateau.min_gain:g})"
+                )
         return None
+
+
+def recent_gain(history: Sequence[Experiment], window: int, direction: str) -> float | None:
+    """How much the best improved over the last ``window`` experiments (None before a baseline):
+    the rate that shows a plateau coming."""
+    if not any(e.status.advances for e in history):
+        return None
+    cut = max(0, len(history) - window)
+    then = _best(history[:cut]) if cut else None
+    now = _best(history)
+    if now is None:
+        return None
+    if then is None:  # the window reaches back to the baseline
+        then = next(e.metric for e in history if e.status.advances)
+    assert then is not None
+    return improvement(now, then, direction)
 
 
 def _best(history: Sequence[Experiment]) -> float | None:

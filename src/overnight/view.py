@@ -15,8 +15,10 @@ from rich.text import Text
 from overnight.config import BudgetConfig
 from overnight.formatting import money, score_text
 from overnight.ledger import RunRecord
-from overnight.policy import improvement
+from overnight.policy import improvement, recent_gain
 from overnight.records import Check, Experiment, Status, SuiteResult, Usage
+
+RATE_WINDOW = 10  # experiments over which the live view and `status` show the recent gain
 
 STATUS_STYLE = {
     Status.BASELINE: "cyan",
@@ -112,12 +114,19 @@ class LiveView:
             f"   elapsed {duration(elapsed)}",
             f"   budget left: {', '.join(left) or 'unlimited'}",
         )
+        gain = recent_gain(history, RATE_WINDOW, self.run.direction)
+        rate = (
+            f"   last {RATE_WINDOW}: {gain:+.4g}"
+            if gain is not None and done >= RATE_WINDOW
+            else ""
+        )
         line2 = Text.assemble(
             f"best {self.run.metric} ",
             (score_text(best.metric, best.secondary) if best else "-", "bold green"),
             f"   keep {tally[Status.KEEP]} · discard {tally[Status.DISCARD]}"
             f" · crash {tally[Status.CRASH] + tally[Status.TIMEOUT]}"
             f" · rejected {tally[Status.VIOLATION] + tally[Status.NO_OP]}",
+            rate,
             f"   spent {money(spent)}" if spent else "",
         )
         return Group(line1, line2)
@@ -204,6 +213,9 @@ def status_lines(run: RunRecord, history: Sequence[Experiment], live: bool) -> l
         f"{run.metric}: baseline {_score_of(baseline)} -> best {_score_of(best)}"
         + (f" (experiment {best.number}, {best.commit[:7]})" if best and best.commit else ""),
     ]
+    gain = recent_gain(history, RATE_WINDOW, run.direction)
+    if gain is not None and done >= RATE_WINDOW:
+        lines.append(f"recent rate: {gain:+.4g} over the last {RATE_WINDOW} experiments")
     spent = sum(e.total_cost_usd for e in history)
     if spent:
         lines.append(
