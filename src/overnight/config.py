@@ -50,6 +50,10 @@ class EvaluateConfig(_Strict):
     direction: Literal["minimize", "maximize"] = "minimize"
     timeout: float = Field(default=600, gt=0)
     env_passthrough: list[str] = Field(default_factory=list)
+    repeats: int = Field(default=1, ge=1, le=100)  # the most measurements of one tree
+    seeds: Literal["fixed", "vary"] = (
+        "fixed"  # OVERNIGHT_SEED: always 0, or the measurement's index
+    )
 
     @field_validator("regex")
     @classmethod
@@ -128,6 +132,10 @@ class SuiteEvaluateConfig(_Strict):
     assertions: list[Any] = Field(default_factory=list, alias="assert")  # applied to every case
     judge: ModelConfig | None = None  # answers llm-judge assertions
     concurrency: int = Field(default=8, ge=1, le=256)
+    repeats: int = Field(default=1, ge=1, le=100)  # the most measurements of one tree
+    seeds: Literal["fixed", "vary"] = (
+        "fixed"  # OVERNIGHT_SEED: always 0, or the measurement's index
+    )
 
     @property
     def metric(self) -> str:
@@ -216,8 +224,9 @@ AgentConfig = Annotated[
 
 
 class PolicyConfig(_Strict):
-    kind: Literal["greedy"] = "greedy"
+    kind: Literal["greedy", "noise-aware"] = "greedy"
     min_delta: float = Field(default=0.0, ge=0)
+    alpha: float = Field(default=0.05, gt=0, lt=1)  # noise-aware: the false-keep rate allowed
 
 
 class BriefConfig(_Strict):
@@ -273,6 +282,15 @@ class Config(_Strict):
         if isinstance(evaluate, dict) and "kind" not in evaluate:
             return {**data, "evaluate": {**evaluate, "kind": "command"}}
         return data
+
+    @model_validator(mode="after")
+    def _noise_aware_needs_repeats(self) -> Config:
+        if self.policy.kind == "noise-aware" and self.evaluate.repeats < 2:
+            raise ValueError(
+                "policy noise-aware compares repeated measurements: set evaluate.repeats to 2 or"
+                " more (5 is a good start)"
+            )
+        return self
 
     @field_validator("editable", "frozen")
     @classmethod

@@ -90,6 +90,14 @@ CREATE TABLE IF NOT EXISTS checks (
     deterministic INTEGER NOT NULL,
     PRIMARY KEY (run_id, number, position)
 );
+CREATE TABLE IF NOT EXISTS measurements (
+    run_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    tree TEXT NOT NULL,  -- 'candidate', or 'incumbent' for a re-measurement of the best tree
+    attempt INTEGER NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (run_id, number, tree, attempt)
+);
 """
 
 _COLUMNS = (
@@ -199,7 +207,7 @@ class Ledger:
         values = _row_values(experiment)
         key = (experiment.run_id, experiment.number)
         with self._transaction():
-            for table in ("experiments", "usage", "outputs", "checks"):
+            for table in ("experiments", "usage", "outputs", "checks", "measurements"):
                 self._db.execute(f"DELETE FROM {table} WHERE run_id = ? AND number = ?", key)
             self._db.execute(
                 f"INSERT INTO experiments ({_COLUMNS}) VALUES ({', '.join('?' * len(values))})",
@@ -214,6 +222,17 @@ class Ledger:
             )
             if experiment.suite is not None:
                 self._write_suite(key, experiment.suite)
+            self._db.executemany(
+                "INSERT INTO measurements VALUES (?, ?, ?, ?, ?)",
+                [
+                    (*key, tree, attempt, value)
+                    for tree, values in (
+                        ("candidate", experiment.measurements),
+                        ("incumbent", experiment.remeasured),
+                    )
+                    for attempt, value in enumerate(values)
+                ],
+            )
 
     def _write_suite(self, key: tuple[int, int], suite: SuiteResult) -> None:
         self._db.executemany(
@@ -274,8 +293,17 @@ class Ledger:
             (run_id,),
         ):
             usage.setdefault(number, []).append(Usage(*fields))
+        measured: dict[tuple[int, str], list[float]] = {}
+        for number, tree, value in self._db.execute(
+            "SELECT number, tree, value FROM measurements WHERE run_id = ?"
+            " ORDER BY number, tree, attempt",
+            (run_id,),
+        ):
+            measured.setdefault((number, tree), []).append(value)
         for experiment in experiments:
             experiment.usage = usage.get(experiment.number, [])
+            experiment.measurements = measured.get((experiment.number, "candidate"), [])
+            experiment.remeasured = measured.get((experiment.number, "incumbent"), [])
         return experiments
 
     def running(self, run_id: int) -> Unfinished | None:

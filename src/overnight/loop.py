@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -103,7 +103,7 @@ class Loop:
         started = time.time()
         try:
             with signals.interruptible():
-                score = self.evaluator.evaluate(self.project.root, self._log_path(0))
+                score, values = self._measure_baseline()
         except Interrupted:
             self.ledger.forget(self.run.id, 0)
             self.ledger.end_run(self.run.id, "stopped during the baseline")
@@ -125,6 +125,7 @@ class Loop:
             started_at=started,
             duration_s=time.time() - started,
             eval_s=score.seconds,
+            measurements=values,
         )
         self._record(experiment)
         if not score.ok:
@@ -153,6 +154,7 @@ class Loop:
         self._settle(record, change, before)
         if record.status is Status.INTERRUPTED:
             raise _StopRun(record.reason)
+        self._remeasure_incumbent(record, signals)
 
     def _attempt(self, record: Experiment, before: TreeState, signals: StopSignals) -> Change:
         """Propose, guard, evaluate, decide: fills in ``record`` and returns the change."""
@@ -263,27 +265,90 @@ class Loop:
     def _evaluate_and_decide(
         self, record: Experiment, change: Change, internals: dict[str, str]
     ) -> None:
+        """Measure until the policy decides (once for greedy; for noise-aware, more only while
+        the candidate looks better but not yet credibly so). Every measurement is checked for
+        tampering, and a failed one ends the experiment."""
         guarded = sorted(
             {*self.frozen_files, *self.editable_files, *change.paths} - set(change.deleted)
         )
-        before = self.fingerprints.take(guarded)
-        score = self.evaluator.evaluate(self.project.root, self._log_path(record.number))
-        _apply_score(record, score)
-        changed = tampered(before, self.fingerprints.take(guarded))
-        changed += [f".git/{p}" for p in tampered(internals, self.workspace.internals())]
-        if changed:
-            record.status = Status.VIOLATION
-            record.reason = (
-                f"the evaluation changed guarded files at run time: {', '.join(changed)}"
-            )
-        elif not score.ok:
-            record.status, record.reason = score.status or Status.CRASH, score.log_tail
-        else:
-            best = self.best.metric
-            assert best is not None  # a baseline or keep always has its metric
-            decision = self.policy.decide(score, best, self.evaluator.direction)
-            record.status = Status.KEEP if decision.keep else Status.DISCARD
-            record.reason = decision.reason
+        incumbent = self._incumbent_samples()
+        while True:
+            before = self.fingerprints.take(guarded)
+            score = self._measure(record.number, len(record.measurements))
+            _apply_score(record, score)
+            changed = tampered(before, self.fingerprints.take(guarded))
+            changed += [f".git/{p}" for p in tampered(internals, self.workspace.internals())]
+            if changed:
+                record.status = Status.VIOLATION
+                record.reason = (
+                    f"the evaluation changed guarded files at run time: {', '.join(changed)}"
+                )
+                return
+            if not score.ok:
+                record.status, record.reason = score.status or Status.CRASH, score.log_tail
+                return
+            assert score.value is not None
+            record.measurements.append(score.value)
+            decision = self.policy.weigh(record.measurements, incumbent, self.evaluator.direction)
+            if not decision.more:
+                break
+        record.metric = _mean(record.measurements)
+        record.status = Status.KEEP if decision.keep else Status.DISCARD
+        record.reason = decision.reason
+
+    def _measure(self, number: int, attempt: int) -> Score:
+        """One measurement of the tree as it is; repeats log beside the first, and with
+        ``seeds: vary`` each gets its own seed, so no one seed can carry a change."""
+        seed = attempt if self.project.config.evaluate.seeds == "vary" else 0
+        log = self._log_path(number)
+        if attempt:
+            log = log.with_name(f"{number:04d}.{attempt}.log")
+        return self.evaluator.evaluate(self.project.root, log, seed=seed)
+
+    def _measure_baseline(self) -> tuple[Score, list[float]]:
+        """The unmodified tree, measured as often as a candidate may be: the first sample the
+        noise-aware policy compares with. Times and model calls add up; the first failure ends
+        it."""
+        values: list[float] = []
+        seconds, usage = 0.0, []
+        for attempt in range(self.policy.repeats):
+            score = self._measure(0, attempt)
+            seconds, usage = seconds + score.seconds, [*usage, *score.usage]
+            if not score.ok or score.value is None:
+                return score, values
+            values.append(score.value)
+        return replace(score, value=_mean(values), seconds=seconds, usage=usage), values
+
+    def _incumbent_samples(self) -> list[float]:
+        """The best tree's measurements: its own (from when it was measured as a candidate or a
+        baseline) and every re-measurement since, the latest ``policy.window`` of them."""
+        best = self.best
+        samples = list(best.measurements) or [best.metric]
+        for experiment in self.history:
+            if experiment.number > best.number:
+                samples += experiment.remeasured
+        return [v for v in samples if v is not None][-self.policy.window :]
+
+    def _remeasure_incumbent(self, record: Experiment, signals: StopSignals) -> None:
+        """After a close call, the tree is back at the best: measure it once more, so the next
+        comparisons see what the incumbent measures now (a machine drifts) and on more than the
+        measurements that once won it its place."""
+        measured = len(record.measurements)
+        if record.status is not Status.DISCARD:
+            return
+        if not self.policy.remeasure_incumbent(measured, kept=False):
+            return
+        try:
+            with signals.interruptible():
+                attempt = measured + len(record.remeasured)  # logs and seeds run on
+                score = self._measure(record.number, attempt)
+        except Interrupted:
+            raise _StopRun(signals.stop_requested or "interrupted") from None
+        if score.ok and score.value is not None:
+            record.remeasured.append(score.value)
+            record.eval_s += score.seconds
+            record.usage = [*record.usage, *score.usage]
+            self.ledger.record(record)
 
     def _record(self, experiment: Experiment) -> None:
         self.ledger.record(experiment)
@@ -328,10 +393,16 @@ def _apply_proposal(record: Experiment, proposal: Proposal) -> None:
 
 
 def _apply_score(record: Experiment, score: Score) -> None:
+    """The latest measurement's details; times and model calls add up over repeats."""
     record.metric, record.secondary = score.value, score.secondary
-    record.log_path, record.eval_s = score.log_path, score.seconds
     record.suite = score.suite
+    record.log_path = record.log_path or score.log_path
+    record.eval_s += score.seconds
     record.usage = [*record.usage, *score.usage]
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 def _one_line(description: str, number: int) -> str:

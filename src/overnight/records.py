@@ -129,6 +129,8 @@ class Experiment:
     agent_meta: dict[str, Any] = field(default_factory=dict)
     usage: list[Usage] = field(default_factory=list)  # every model call: proposal and evaluation
     suite: SuiteResult | None = None  # stored in the ledger; read back with Ledger.suite_result
+    measurements: list[float] = field(default_factory=list)  # each value; ``metric`` is the mean
+    remeasured: list[float] = field(default_factory=list)  # the incumbent's, measured after it
 
     @property
     def total_cost_usd(self) -> float:

@@ -13,6 +13,7 @@ class Evaluator(ABC):
     direction: str
 
     @abstractmethod
-    def evaluate(self, root: Path, log_path: Path) -> Score:
+    def evaluate(self, root: Path, log_path: Path, seed: int = 0) -> Score:
         """Measure the tree at ``root``; a failed measurement is a Score with a status, not an
-        exception, because a crash is a normal outcome of an experiment."""
+        exception, because a crash is a normal outcome of an experiment. ``seed`` reaches the
+        evaluation as ``OVERNIGHT_SEED``, so repeated measurements can differ on purpose."""

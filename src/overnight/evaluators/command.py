@@ -33,8 +33,9 @@ class CommandEvaluator(Evaluator):
         self._regex = re.compile(config.regex, re.MULTILINE) if config.regex else None
         self._extra_env = extra_env or {}
 
-    def evaluate(self, root: Path, log_path: Path) -> Score:
-        env = scrubbed_environment(self.config.env_passthrough, self._extra_env)
+    def evaluate(self, root: Path, log_path: Path, seed: int = 0) -> Score:
+        extra = {"OVERNIGHT_SEED": str(seed), **self._extra_env}
+        env = scrubbed_environment(self.config.env_passthrough, extra)
         done = run_logged(self.config.command, root, env, self.config.timeout, log_path)
         log = log_path.as_posix()
         if done.timed_out:

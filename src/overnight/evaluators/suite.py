@@ -47,13 +47,15 @@ class SuiteEvaluator(Evaluator):
         ]
         self.fingerprints = Fingerprints(root)
         self._usage: list[Usage] = []
+        self._seed = 0
         self._lock = threading.Lock()
 
-    def evaluate(self, root: Path, log_path: Path) -> Score:
+    def evaluate(self, root: Path, log_path: Path, seed: int = 0) -> Score:
         """Look every case up in the cache first, in this thread (a cached re-evaluation starts
         no thread at all); generate only the misses, concurrently; then check every output."""
         started = time.monotonic()
         self._usage = []
+        self._seed = seed  # a measurement round of its own: varied seeds miss the cache
         tree = "" if isinstance(self.config.generate, LLMGenerateConfig) else self._tree_digest()
         work_dir = log_path.with_suffix(".cases")
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -81,9 +83,8 @@ class SuiteEvaluator(Evaluator):
             prepared = self.generator.prepare(case, repeat, tree, work_dir)
         except GenerationError as exc:
             return CaseOutput(case.id, repeat, None, str(exc), time.monotonic() - started)
-        key = self.cache.key(
-            {"generate": self.config.generate.model_dump(), "identity": prepared.identity}
-        )
+        identity = {"generate": self.config.generate.model_dump(), "identity": prepared.identity}
+        key = self.cache.key({**identity, "seed": self._seed} if self._seed else identity)
         hit = self.cache.get(key)
         if hit is not None:
             return CaseOutput(
