@@ -334,3 +334,20 @@ def test_a_judge_that_cannot_answer_fails_the_check_even_negated(tmp_path, llm_s
 
     assert score.value == 0.0
     assert all("no judge model configured" in c.reason for c in score.suite.checks)
+
+
+def test_command_generator_gets_the_measurements_seed(tmp_path):
+    script = "import os\nprint('seed', os.environ['OVERNIGHT_SEED'])\n"
+    suite = {
+        "generate": {"kind": "command", "command": f"{sys.executable} gen.py"},
+        "cases": [{"id": "a"}],
+        "assert": [{"type": "contains", "value": "seed"}],
+    }
+    root = suite_repo(tmp_path, suite, {"gen.py": script})
+    evaluator = Project.open(root).evaluator()
+
+    first = evaluator.evaluate(root, tmp_path / "0.log")
+    third = evaluator.evaluate(root, tmp_path / "2.log", seed=2)
+
+    assert first.suite.outputs[0].output.strip() == "seed 0"
+    assert third.suite.outputs[0].output.strip() == "seed 2"  # a varied seed misses the cache

@@ -80,7 +80,7 @@ class SuiteEvaluator(Evaluator):
         """The cached output, or a function that generates (and caches) it."""
         started = time.monotonic()
         try:
-            prepared = self.generator.prepare(case, repeat, tree, work_dir)
+            prepared = self.generator.prepare(case, repeat, tree, work_dir, self._seed)
         except GenerationError as exc:
             return CaseOutput(case.id, repeat, None, str(exc), time.monotonic() - started)
         identity = {"generate": self.config.generate.model_dump(), "identity": prepared.identity}

@@ -40,6 +40,9 @@ def safe_name(name: str) -> str:
 
 class Generator(ABC):
     @abstractmethod
-    def prepare(self, case: CaseConfig, repeat: int, tree: str, work_dir: str) -> Prepared:
+    def prepare(
+        self, case: CaseConfig, repeat: int, tree: str, work_dir: str, seed: int = 0
+    ) -> Prepared:
         """``tree`` digests the repository's files, for generators that may read any of them;
-        ``work_dir`` is where this case may write its logs."""
+        ``work_dir`` is where this case may write its logs; ``seed`` is the measurement's
+        ``OVERNIGHT_SEED``, for generators that run a process."""

@@ -28,7 +28,9 @@ class CommandGenerator(Generator):
         self.config = config
         self.root = root
 
-    def prepare(self, case: CaseConfig, repeat: int, tree: str, work_dir: str) -> Prepared:
+    def prepare(
+        self, case: CaseConfig, repeat: int, tree: str, work_dir: str, seed: int = 0
+    ) -> Prepared:
         identity = {"vars": case.vars, "repeat": repeat, "tree": tree}
 
         def produce() -> Generated:
@@ -39,6 +41,7 @@ class CommandGenerator(Generator):
                 case,
                 repeat,
                 work_dir,
+                seed,
                 self.config.env_passthrough,
             )
 
@@ -52,6 +55,7 @@ def run_case(
     case: CaseConfig,
     repeat: int,
     work_dir: str,
+    seed: int = 0,
     passthrough: Sequence[str] = (),
 ) -> Generated:
     """Run ``command`` for one case like any evaluation (scrubbed environment, own process
@@ -59,6 +63,7 @@ def run_case(
     stem = Path(work_dir) / f"{safe_name(case.id)}-{repeat}"
     env = scrubbed_environment(passthrough, variables_env(case.vars))
     env["OVERNIGHT_REPEAT"] = str(repeat)
+    env["OVERNIGHT_SEED"] = str(seed)
     out, err = stem.with_suffix(".out"), stem.with_suffix(".err")
     done = run_logged(command, root, env, timeout, out, json.dumps(case.vars), err)
     if done.timed_out:

@@ -30,7 +30,9 @@ class LLMGenerator(Generator):
         self.env.globals["file"] = self._read_file
         self._compiled: dict[str, Template] = {}
 
-    def prepare(self, case: CaseConfig, repeat: int, tree: str, work_dir: str) -> Prepared:
+    def prepare(
+        self, case: CaseConfig, repeat: int, tree: str, work_dir: str, seed: int = 0
+    ) -> Prepared:
         messages = self.messages(case)
         identity = {"messages": messages, "model": self.model.model_dump(), "repeat": repeat}
 

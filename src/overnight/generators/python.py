@@ -44,13 +44,15 @@ class PythonGenerator(Generator):
             shlex.quote(part) for part in (sys.executable, "-c", BOOTSTRAP, config.function)
         )
 
-    def prepare(self, case: CaseConfig, repeat: int, tree: str, work_dir: str) -> Prepared:
+    def prepare(
+        self, case: CaseConfig, repeat: int, tree: str, work_dir: str, seed: int = 0
+    ) -> Prepared:
         identity = {"vars": case.vars, "repeat": repeat, "tree": tree}
 
         def produce() -> Generated:
             try:
                 return run_case(
-                    self.command, self.root, self.config.timeout, case, repeat, work_dir
+                    self.command, self.root, self.config.timeout, case, repeat, work_dir, seed
                 )
             except GenerationError as exc:
                 raise GenerationError(f"{self.config.function}: {exc}") from None
