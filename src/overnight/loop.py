@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from overnight import statistics
 from overnight.agents import Agent, AgentContext
 from overnight.brief import BriefInputs, render_brief
 from overnight.config import BudgetConfig
@@ -292,7 +293,7 @@ class Loop:
             decision = self.policy.weigh(record.measurements, incumbent, self.evaluator.direction)
             if not decision.more:
                 break
-        record.metric = _mean(record.measurements)
+        record.metric = statistics.mean(record.measurements)
         record.status = Status.KEEP if decision.keep else Status.DISCARD
         record.reason = decision.reason
 
@@ -317,7 +318,7 @@ class Loop:
             if not score.ok or score.value is None:
                 return score, values
             values.append(score.value)
-        return replace(score, value=_mean(values), seconds=seconds, usage=usage), values
+        return replace(score, value=statistics.mean(values), seconds=seconds, usage=usage), values
 
     def _incumbent_samples(self) -> list[float]:
         """The best tree's measurements: its own (from when it was measured as a candidate or a
@@ -399,10 +400,6 @@ def _apply_score(record: Experiment, score: Score) -> None:
     record.log_path = record.log_path or score.log_path
     record.eval_s += score.seconds
     record.usage = [*record.usage, *score.usage]
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
 
 
 def _one_line(description: str, number: int) -> str:
