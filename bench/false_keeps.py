@@ -5,10 +5,10 @@ true value plus Gaussian noise (sigma 1). In the "noise" stream no candidate is 
 incumbent, so every keep is a false keep. In the "d sigma" streams one candidate in five is
 better by d noise standard deviations (the rest are noise), so the share of those kept is the
 policy's power. Runs use the policies themselves and the loop's rules for the incumbent's
-measurements (baseline measured ``repeats`` times, the kept candidate's measurements inherited,
-a re-measurement after every discard that needed more than one) with no git in between.
+measurements (the baseline measured ``repeats`` times, re-measurements as the policy asks, the
+noise pooled over every other tree measured more than once) with no git in between.
 
-    python bench/false_keeps.py [--runs 200] [--repeats 5] [--alpha 0.05]
+    python bench/false_keeps.py [--runs 200] [--repeats 8] [--alpha 0.005]
 
 Cost is evaluations per experiment, the baseline included, relative to greedy's.
 """
@@ -19,7 +19,8 @@ import argparse
 import random
 from dataclasses import dataclass
 
-from overnight.policy import GreedyPolicy, NoiseAwarePolicy, Policy
+from overnight import statistics
+from overnight.policy import Evidence, GreedyPolicy, NoiseAwarePolicy, Policy
 
 EXPERIMENTS = 100
 REAL_SHARE = 0.2
@@ -45,36 +46,43 @@ def simulate(policy: Policy, effect: float, runs: int, seed: int) -> Tally:
 
 
 def _one_run(policy: Policy, effect: float, rng: random.Random, tally: Tally) -> None:
+    def measure(value: float, times: int) -> list[float]:
+        tally.evaluations += times
+        return [value + rng.gauss(0, 1) for _ in range(times)]
+
     truth = 0.0
-    incumbent = [truth + rng.gauss(0, 1) for _ in range(policy.repeats)]
-    tally.evaluations += policy.repeats
+    incumbent = measure(truth, policy.repeats)
+    others: list[list[float]] = []  # other trees measured more than once: the pooled noise
     for _ in range(EXPERIMENTS):
         real = effect > 0 and rng.random() < REAL_SHARE
         candidate_truth = truth + (effect if real else 0.0)
+        evidence = Evidence(statistics.spread(others))
         samples: list[float] = []
         while True:
-            samples.append(candidate_truth + rng.gauss(0, 1))
-            decision = policy.weigh(samples, incumbent, "maximize")
+            samples += measure(candidate_truth, 1)
+            decision = policy.weigh(samples, incumbent[-policy.window :], "maximize", evidence)
             if not decision.more:
                 break
         tally.experiments += 1
-        tally.evaluations += len(samples)
         tally.real += real
         tally.noise += not real
+        again = policy.remeasures(len(samples), decision.keep, len(incumbent))
         if decision.keep:
             tally.real_kept += real
             tally.false_keeps += not real
-            truth, incumbent = candidate_truth, samples
-        elif policy.remeasure_incumbent(len(samples), kept=False):
-            incumbent = [*incumbent, truth + rng.gauss(0, 1)][-policy.window :]
-            tally.evaluations += 1
+            others.append(incumbent)
+            truth, incumbent = candidate_truth, samples + measure(candidate_truth, again)
+        else:
+            if len(samples) > 1:
+                others.append(samples)
+            incumbent = incumbent + measure(truth, again)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument("--repeats", type=int, default=8)
+    parser.add_argument("--alpha", type=float, default=0.005)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     policies: dict[str, Policy] = {

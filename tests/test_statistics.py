@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from overnight.statistics import mean, regularized_beta, student, t_sf, variance
+from overnight.statistics import (
+    Spread,
+    mean,
+    regularized_beta,
+    sign_test,
+    spread,
+    student,
+    t_sf,
+    variance,
+)
 
 # One-sided critical values of Student's t from the standard tables: P(T > t) = p.
 T_TABLE = [
@@ -103,3 +112,39 @@ def test_mean_and_variance() -> None:
     assert mean([1, 2, 3]) == 2
     assert variance([1, 2, 3]) == 1
     assert variance([5.0]) == 0.0
+
+
+def test_spread_pools_within_each_group_only() -> None:
+    pooled = spread([[1.0, 3.0], [10.0, 12.0, 14.0], [100.0]])
+
+    assert pooled.df == 1 + 2  # a single measurement says nothing about noise
+    assert pooled.sum_squares == pytest.approx(2.0 + 8.0)  # not the 100-wide gap between trees
+
+
+def test_noise_measured_elsewhere_lends_the_test_its_degrees_of_freedom() -> None:
+    others = Spread(sum_squares=99.0, df=99)  # sd 1, well known
+
+    alone = student([3.0, 3.2], [0.0, 0.1])
+    pooled = student([3.0, 3.2], [0.0, 0.1], elsewhere=others)
+
+    assert pooled.df == alone.df + 99
+    assert 0 < pooled.p < 0.05 < 1 - pooled.p
+    assert pooled.t < alone.t  # sd 1 is larger than these four values alone suggest
+
+
+def test_one_measurement_a_side_is_enough_when_noise_is_known() -> None:
+    test = student([2.0], [0.0], elsewhere=Spread(10.0, 10))
+    assert test.t == pytest.approx(2.0 / math.sqrt(2.0))
+
+
+@pytest.mark.parametrize(
+    ("better", "worse", "p"),
+    [(5, 0, 1 / 32), (8, 0, 1 / 256), (3, 3, 42 / 64), (0, 4, 1.0), (0, 0, 1.0), (6, 1, 8 / 128)],
+)
+def test_sign_test_is_the_binomial_tail(better: int, worse: int, p: float) -> None:
+    assert sign_test(better, worse) == pytest.approx(p)
+
+
+def test_sign_test_handles_large_counts() -> None:
+    assert 0 < sign_test(1200, 900) < 1e-9
+    assert sign_test(900, 1200) == pytest.approx(1.0)

@@ -226,7 +226,7 @@ AgentConfig = Annotated[
 class PolicyConfig(_Strict):
     kind: Literal["greedy", "noise-aware"] = "greedy"
     min_delta: float = Field(default=0.0, ge=0)
-    alpha: float = Field(default=0.05, gt=0, lt=1)  # noise-aware: the false-keep rate allowed
+    alpha: float = Field(default=0.005, gt=0, lt=1)  # noise-aware: the level of each look
 
 
 class BriefConfig(_Strict):

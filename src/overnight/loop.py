@@ -22,9 +22,9 @@ from overnight.config import BudgetConfig
 from overnight.errors import AgentError, EvaluationError, SearchExhausted
 from overnight.evaluators import Evaluator
 from overnight.ledger import Ledger, RunRecord
-from overnight.policy import Policy, StopRules
+from overnight.policy import Evidence, Policy, StopRules, flips
 from overnight.project import Project
-from overnight.records import Experiment, Proposal, Score, Status
+from overnight.records import Experiment, Proposal, Score, Status, SuiteResult
 from overnight.results import results_tsv
 from overnight.scope import Fingerprints, Scope, size_violations, tampered
 from overnight.signals import Interrupted, StopSignals
@@ -273,6 +273,9 @@ class Loop:
             {*self.frozen_files, *self.editable_files, *change.paths} - set(change.deleted)
         )
         incumbent = self._incumbent_samples()
+        incumbent_suite = self.ledger.suite_result(self.run.id, self.best.number)
+        elsewhere = statistics.spread(self._other_trees())
+        suites: list[SuiteResult] = []
         while True:
             before = self.fingerprints.take(guarded)
             score = self._measure(record.number, len(record.measurements))
@@ -290,7 +293,15 @@ class Loop:
                 return
             assert score.value is not None
             record.measurements.append(score.value)
-            decision = self.policy.weigh(record.measurements, incumbent, self.evaluator.direction)
+            if score.suite is not None:
+                suites.append(score.suite)
+            paired = flips(suites, [incumbent_suite]) if suites and incumbent_suite else None
+            decision = self.policy.weigh(
+                record.measurements,
+                incumbent,
+                self.evaluator.direction,
+                Evidence(elsewhere, paired),
+            )
             if not decision.more:
                 break
         record.metric = statistics.mean(record.measurements)
@@ -321,31 +332,47 @@ class Loop:
         return replace(score, value=statistics.mean(values), seconds=seconds, usage=usage), values
 
     def _incumbent_samples(self) -> list[float]:
-        """The best tree's measurements: its own (from when it was measured as a candidate or a
-        baseline) and every re-measurement since, the latest ``policy.window`` of them."""
-        best = self.best
-        samples = list(best.measurements) or [best.metric]
+        """The best tree's latest ``policy.window`` measurements: from when it won its place,
+        afresh after, and every re-measurement since."""
+        return self._trees()[-1][-self.policy.window :]
+
+    def _other_trees(self) -> list[list[float]]:
+        """Every other tree's measurements: what the run knows about the evaluation's noise."""
+        return self._trees()[:-1]
+
+    def _trees(self) -> list[list[float]]:
+        """Measurements grouped by the tree they measured; the best tree's come last. A
+        re-measurement after a keep measured the kept tree, after any other experiment the best."""
+        trees: list[list[float]] = []
+        best: list[float] = []
         for experiment in self.history:
-            if experiment.number > best.number:
-                samples += experiment.remeasured
-        return [v for v in samples if v is not None][-self.policy.window :]
+            if experiment.status.advances:
+                trees.append(best)
+                best = list(experiment.measurements) or _known([experiment.metric])
+            elif len(experiment.measurements) > 1:
+                trees.append(list(experiment.measurements))
+            best += experiment.remeasured
+        return [*(t for t in trees if t), best]
 
     def _remeasure_incumbent(self, record: Experiment, signals: StopSignals) -> None:
-        """After a close call, the tree is back at the best: measure it once more, so the next
-        comparisons see what the incumbent measures now (a machine drifts) and on more than the
-        measurements that once won it its place."""
-        measured = len(record.measurements)
-        if record.status is not Status.DISCARD:
+        """Once the experiment is settled the tree is the best: measure it again as the policy
+        asks, so the next comparisons see what the incumbent measures now (a machine drifts), and
+        not only the measurements that won it its place (they came out high, or it would not
+        have won)."""
+        if record.status not in (Status.KEEP, Status.DISCARD):
             return
-        if not self.policy.remeasure_incumbent(measured, kept=False):
-            return
-        try:
-            with signals.interruptible():
-                attempt = measured + len(record.remeasured)  # logs and seeds run on
-                score = self._measure(record.number, attempt)
-        except Interrupted:
-            raise _StopRun(signals.stop_requested or "interrupted") from None
-        if score.ok and score.value is not None:
+        wanted = self.policy.remeasures(
+            len(record.measurements), record.status is Status.KEEP, len(self._trees()[-1])
+        )
+        for _ in range(wanted):
+            try:
+                with signals.interruptible():
+                    attempt = len(record.measurements) + len(record.remeasured)
+                    score = self._measure(record.number, attempt)  # logs and seeds run on
+            except Interrupted:
+                raise _StopRun(signals.stop_requested or "interrupted") from None
+            if not score.ok or score.value is None:
+                return
             record.remeasured.append(score.value)
             record.eval_s += score.seconds
             record.usage = [*record.usage, *score.usage]
@@ -382,6 +409,10 @@ class _StopRun(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def _known(values: list[float | None]) -> list[float]:
+    return [v for v in values if v is not None]
 
 
 def _apply_proposal(record: Experiment, proposal: Proposal) -> None:

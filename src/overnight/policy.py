@@ -7,14 +7,13 @@ uninterrupted one would have.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from overnight import statistics
 from overnight.config import BudgetConfig, PolicyConfig, StopConfig
-from overnight.records import Experiment, Score, Status
+from overnight.records import Experiment, Score, Status, SuiteResult
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,42 @@ def improvement(value: float, best: float, direction: str) -> float:
 MEASURE_AGAIN = Decision(False, "undecided: measure again", more=True)
 
 
+@dataclass(frozen=True)
+class Flips:
+    """Suites: of the checks (case and assertion) whose pass rate differs between candidate and
+    incumbent, how many the candidate passes more often, and how many less often."""
+
+    better: int = 0
+    worse: int = 0
+
+
+def flips(candidate: Sequence[SuiteResult], incumbent: Sequence[SuiteResult]) -> Flips:
+    """Pair every check of the candidate's matrices with the same check of the incumbent's:
+    the same cases and assertions, so a case that is simply easier cannot weigh in."""
+    ours, theirs = _pass_rates(candidate), _pass_rates(incumbent)
+    pairs = [(ours[key], theirs[key]) for key in ours.keys() & theirs.keys()]
+    return Flips(sum(a > b for a, b in pairs), sum(a < b for a, b in pairs))
+
+
+def _pass_rates(suites: Sequence[SuiteResult]) -> dict[tuple[str, str], float]:
+    counts: dict[tuple[str, str], list[int]] = {}
+    for suite in suites:
+        for check in suite.checks:
+            tally = counts.setdefault((check.case_id, check.assertion), [0, 0])
+            tally[0] += check.passed
+            tally[1] += 1
+    return {key: passed / total for key, (passed, total) in counts.items()}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the run knows besides the two samples: the evaluation's noise measured on other trees,
+    and for suites, the check-by-check comparison."""
+
+    elsewhere: statistics.Spread = field(default_factory=statistics.Spread)
+    flips: Flips | None = None
+
+
 class Policy(ABC):
     """Keep or revert. ``weigh`` sees every measurement so far of the candidate and of the
     incumbent (the best tree) and may ask for another before it answers."""
@@ -43,17 +78,22 @@ class Policy(ABC):
     def decide(self, candidate: Score, best: float, direction: str) -> Decision: ...
 
     def weigh(
-        self, candidate: Sequence[float], incumbent: Sequence[float], direction: str
+        self,
+        candidate: Sequence[float],
+        incumbent: Sequence[float],
+        direction: str,
+        evidence: Evidence = Evidence(),
     ) -> Decision:
         """Measure ``repeats`` times, then compare the means."""
         if len(candidate) < self.repeats:
             return MEASURE_AGAIN
         return self.decide(Score(statistics.mean(candidate)), statistics.mean(incumbent), direction)
 
-    def remeasure_incumbent(self, measured: int, kept: bool) -> bool:
-        """Whether to measure the incumbent again once the tree is back at it: only a policy
-        that compares samples needs fresh ones."""
-        return False
+    def remeasures(self, measured: int, kept: bool, incumbent: int) -> int:
+        """How often to measure the best tree once the experiment is settled, given how often the
+        candidate was measured and how many measurements the incumbent has: only a policy that
+        compares samples needs fresh ones."""
+        return 0
 
 
 class GreedyPolicy(Policy):
@@ -79,28 +119,31 @@ class GreedyPolicy(Policy):
 
 class NoiseAwarePolicy(Policy):
     """Keep only a gain larger than ``min_delta`` that noise is unlikely to explain, spending
-    measurements where the answer is unclear (sequential testing):
+    measurements where the answer is unclear (sequential testing).
 
-    1. one measurement first; unless it beats the incumbent's mean by ``min_delta`` plus
-       ``screen`` of the incumbent's standard deviations, discard at once, so most candidates
-       (worse, or equal) cost what they cost the greedy policy;
-    2. otherwise measure again, and after each measurement run Student's one-sided t-test on
-       the candidate's measurements against the incumbent's latest ``window``: keep when p is below
-       ``alpha`` shared among the looks (a Bonferroni split, so looking often does not raise the
-       false-keep rate), discard when the candidate's mean no longer beats ``min_delta`` or when
-       ``repeats`` measurements were spent.
+    Metrics: after each measurement, Student's t-test compares the candidate's measurements with
+    the incumbent's latest ``window``, with the noise pooled over every tree the run measured
+    more than once. After the first, a candidate goes on only when its t exceeds ``screen``, so
+    most candidates (worse, or equal) cost what they cost the greedy policy. Then it is kept as
+    soon as p < ``alpha``, and discarded when t falls below ``futility`` or when ``repeats``
+    measurements were spent.
 
-    The incumbent is measured again after every discard that needed more than one measurement,
-    so its sample follows a machine that drifts, and a candidate is compared with what the
-    incumbent measures now, not what it measured hours ago.
+    Suites: the exact sign test over the checks whose pass rate changed (the same cases and
+    assertions on both sides), with the same sequence of looks.
+
+    The incumbent's sample is refreshed as the run goes: a kept candidate won because its
+    measurements came out high, so the new best is measured ``repeats`` times afresh; and after a
+    close call the best is measured once more, while it has fewer than ``window`` measurements,
+    so a machine that drifts does not pass for progress.
     """
 
     def __init__(
         self,
         min_delta: float = 0.0,
-        repeats: int = 5,
-        alpha: float = 0.05,
+        repeats: int = 8,
+        alpha: float = 0.005,
         screen: float = 0.5,
+        futility: float = 0.5,
         window: int | None = None,
     ) -> None:
         if repeats < 2:
@@ -109,6 +152,7 @@ class NoiseAwarePolicy(Policy):
         self.repeats = repeats
         self.alpha = alpha
         self.screen = screen
+        self.futility = futility
         self.window = window or 2 * repeats
 
     def decide(self, candidate: Score, best: float, direction: str) -> Decision:
@@ -117,38 +161,68 @@ class NoiseAwarePolicy(Policy):
         return GreedyPolicy(self.min_delta).decide(candidate, best, direction)
 
     def weigh(
-        self, candidate: Sequence[float], incumbent: Sequence[float], direction: str
+        self,
+        candidate: Sequence[float],
+        incumbent: Sequence[float],
+        direction: str,
+        evidence: Evidence = Evidence(),
     ) -> Decision:
         sign = -1.0 if direction == "minimize" else 1.0
         ours = [sign * v for v in candidate]
         theirs = [sign * v for v in incumbent[-self.window :]]
         gain = statistics.mean(ours) - statistics.mean(theirs)
         n = len(ours)
-        if n == 1:
-            bar = self.min_delta + self.screen * math.sqrt(statistics.variance(theirs))
-            if gain > bar:
-                return MEASURE_AGAIN
-            return Decision(False, f"{_gain_words(gain)} in one measurement; not promising")
         if gain <= self.min_delta:
-            return Decision(
-                False, f"{_gain_words(gain)} on average of {n}; not more than min_delta"
-            )
-        test = statistics.student(ours, theirs, shift=self.min_delta)
-        level = self.alpha / (self.repeats - 1)
-        if test.p < level:
-            return Decision(
-                True, f"better by {gain:.6g} on average of {n} (p = {test.p:.2g} < {level:.2g})"
-            )
-        if n >= self.repeats:
+            shortfall = "" if gain <= 0 else "; not more than min_delta"
+            return Decision(False, f"{_gain_words(gain)}{_over(n)}{shortfall}")
+        if evidence.flips is not None:
+            return self._sign_test(gain, n, evidence.flips, settled=_settled(ours, theirs))
+        pooled = statistics.spread([ours, theirs]) + evidence.elsewhere
+        if pooled.df < 1:  # nothing known yet about the noise: learn it
+            return MEASURE_AGAIN
+        test = statistics.student(ours, theirs, self.min_delta, evidence.elsewhere)
+        if n == 1:
+            if test.t > self.screen:
+                return MEASURE_AGAIN
+            return Decision(False, f"better by {gain:.6g} in one measurement; within the noise")
+        if test.p < self.alpha:
+            return Decision(True, f"better by {gain:.6g}{_over(n)} (p = {test.p:.2g})")
+        if test.t < self.futility or n >= self.repeats:
             return Decision(
                 False,
-                f"better by {gain:.6g} on average of {n}, but not credibly "
-                f"(p = {test.p:.2g}, needs < {level:.2g})",
+                f"better by {gain:.6g}{_over(n)}, but not credibly "
+                f"(p = {test.p:.2g}, needs < {self.alpha:g})",
             )
         return MEASURE_AGAIN
 
-    def remeasure_incumbent(self, measured: int, kept: bool) -> bool:
-        return measured > 1 and not kept
+    def _sign_test(self, gain: float, n: int, changed: Flips, settled: bool) -> Decision:
+        """Could a fair coin have made as many of the changed checks better? Measuring again
+        helps only while outputs vary."""
+        p = statistics.sign_test(changed.better, changed.worse)
+        counts = f"{changed.better} checks better, {changed.worse} worse"
+        if p < self.alpha:
+            return Decision(True, f"better by {gain:.6g}{_over(n)}: {counts} (p = {p:.2g})")
+        if settled or n >= self.repeats or changed.better <= changed.worse:
+            return Decision(
+                False,
+                f"better by {gain:.6g}{_over(n)}, but not credibly: {counts} "
+                f"(p = {p:.2g}, needs < {self.alpha:g})",
+            )
+        return MEASURE_AGAIN
+
+    def remeasures(self, measured: int, kept: bool, incumbent: int) -> int:
+        if kept:
+            return self.repeats
+        return int(measured > 1 and incumbent < self.window)
+
+
+def _settled(ours: Sequence[float], theirs: Sequence[float]) -> bool:
+    """Both sides measured twice or more, always the same: a deterministic evaluation."""
+    return len(ours) > 1 and len(set(ours)) == 1 and len(set(theirs)) == 1
+
+
+def _over(n: int) -> str:
+    return " in one measurement" if n == 1 else f" on average of {n}"
 
 
 def _gain_words(gain: float) -> str:

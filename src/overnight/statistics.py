@@ -1,5 +1,6 @@
 """The few tests a keep decision needs, in plain Python (no SciPy): Student's t distribution,
-Welch's two-sample t-test for metrics, and the exact sign test for paired pass/fail checks.
+the two-sample t-test for metrics with a variance pooled over the whole run, and the exact sign
+test for paired pass/fail checks.
 
 Every p-value here is one-sided and asks the same question: how likely is an advantage at least
 this large for the candidate when it is in truth no better than the incumbent?
@@ -8,7 +9,7 @@ this large for the candidate when it is in truth no better than the incumbent?
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 _TINY = 1e-300
@@ -69,6 +70,29 @@ def t_sf(t: float, df: float) -> float:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """Squared deviations from each tree's own mean, and their degrees of freedom: what the
+    run has learned about the evaluation's noise from every tree measured more than once."""
+
+    sum_squares: float = 0.0
+    df: int = 0
+
+    def __add__(self, other: Spread) -> Spread:
+        return Spread(self.sum_squares + other.sum_squares, self.df + other.df)
+
+
+def spread(groups: Iterable[Sequence[float]]) -> Spread:
+    """The within-group spread of measurements grouped by the tree they measured."""
+    total = Spread()
+    for values in groups:
+        if len(values) > 1:
+            centre = mean(values)
+            deviations = math.fsum((v - centre) ** 2 for v in values)
+            total += Spread(deviations, len(values) - 1)
+    return total
+
+
+@dataclass(frozen=True)
 class Comparison:
     """How much better the candidate's mean is (``gain``) and how credible that is (``p``)."""
 
@@ -79,22 +103,35 @@ class Comparison:
 
 
 def student(
-    candidate: Sequence[float], incumbent: Sequence[float], shift: float = 0.0
+    candidate: Sequence[float],
+    incumbent: Sequence[float],
+    shift: float = 0.0,
+    elsewhere: Spread = Spread(),
 ) -> Comparison:
-    """Student's one-sided two-sample t-test, with one variance pooled from both sides.
+    """Student's one-sided two-sample t-test, with one variance pooled from both sides and from
+    ``elsewhere`` (other trees of the same run).
 
-    Both sides are measurements of the same evaluation, whose noise a one-line change rarely
-    alters, so pooling lends the candidate's few measurements the incumbent's many degrees of
-    freedom.
+    Every tree is measured by the same evaluation, whose noise a one-line change rarely alters,
+    so pooling lends the candidate's few measurements the degrees of freedom of the whole run.
     """
     n, m = len(candidate), len(incumbent)
-    if n < 1 or m < 1 or n + m < 3:
-        raise ValueError("Student's test needs three measurements, one or more on each side")
+    pooled = spread([candidate, incumbent]) + elsewhere
+    if n < 1 or m < 1 or pooled.df < 1:
+        raise ValueError("Student's test needs a measurement on each side and one more anywhere")
     gain = mean(candidate) - mean(incumbent)
-    pooled = (variance(candidate) * (n - 1) + variance(incumbent) * (m - 1)) / (n + m - 2)
-    spread = pooled * (1 / n + 1 / m)
-    if spread == 0.0:
+    error = pooled.sum_squares / pooled.df * (1 / n + 1 / m)
+    if error == 0.0:
         sure = gain > shift
-        return Comparison(gain, 0.0 if sure else 1.0, math.inf if sure else -math.inf, n + m - 2)
-    t = (gain - shift) / math.sqrt(spread)
-    return Comparison(gain, t_sf(t, n + m - 2), t, n + m - 2)
+        return Comparison(gain, 0.0 if sure else 1.0, math.inf if sure else -math.inf, pooled.df)
+    t = (gain - shift) / math.sqrt(error)
+    return Comparison(gain, t_sf(t, pooled.df), t, pooled.df)
+
+
+def sign_test(better: int, worse: int) -> float:
+    """The exact one-sided sign test: the chance that a fair coin, tossed once per changed
+    check, comes up "better" at least ``better`` times out of ``better + worse``."""
+    changed = better + worse
+    if changed == 0:
+        return 1.0
+    tail = sum(math.comb(changed, k) for k in range(better, changed + 1))
+    return tail / 2**changed
