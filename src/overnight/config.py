@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from overnight.errors import ConfigError
+from overnight.holdout import held_out_ids
 
 CONFIG_NAME = "overnight.yaml"
 
@@ -118,6 +119,14 @@ class CaseConfig(_Strict):
     id: str = Field(min_length=1)
     vars: dict[str, Any] = Field(default_factory=dict)
     assertions: list[Any] = Field(default_factory=list, alias="assert")  # on top of the suite's
+    holdout: bool = False  # never shown to an agent; checked on every keep
+
+
+class OverfitConfig(_Strict):
+    """What a keep that raises the visible score while the held-out score falls becomes."""
+
+    action: Literal["reject", "warn"] = "reject"  # reject: status overfit; warn: kept, flagged
+    tolerance: int = Field(default=0, ge=0)  # held-out checks a keep may lose
 
 
 class SuiteEvaluateConfig(_Strict):
@@ -136,6 +145,10 @@ class SuiteEvaluateConfig(_Strict):
     seeds: Literal["fixed", "vary"] = (
         "fixed"  # OVERNIGHT_SEED: always 0, or the measurement's index
     )
+    holdout: float | None = Field(default=None, gt=0, lt=1)  # hold out this share of the cases
+    holdout_by: str | None = None  # a var whose values the held-out share is stratified by
+    holdout_seed: int = 0
+    overfit: OverfitConfig = Field(default_factory=OverfitConfig)
 
     @property
     def metric(self) -> str:
@@ -154,6 +167,8 @@ class SuiteEvaluateConfig(_Strict):
             seen.add(case.id)
         if not self.assertions and not all(case.assertions for case in self.cases):
             raise ValueError("no assertion to check: add 'assert' to the suite or to every case")
+        if len(held_out_ids(self)) >= len(self.cases):
+            raise ValueError("every case is held out: leave at least one for the agent to see")
         return self
 
 

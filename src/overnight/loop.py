@@ -18,7 +18,7 @@ from typing import Protocol
 from overnight import statistics
 from overnight.agents import Agent, AgentContext
 from overnight.brief import BriefInputs, render_brief
-from overnight.config import BudgetConfig
+from overnight.config import BudgetConfig, SuiteEvaluateConfig
 from overnight.errors import AgentError, EvaluationError, SearchExhausted
 from overnight.evaluators import Evaluator
 from overnight.ledger import Ledger, RunRecord
@@ -110,6 +110,11 @@ class Loop:
             self.ledger.end_run(self.run.id, "stopped during the baseline")
             raise EvaluationError("stopped during the baseline; nothing was recorded") from None
         status = Status.BASELINE if score.ok else (score.status or Status.CRASH)
+        held_out = self._measure_held_out(0) if score.ok else None
+        if held_out is not None:
+            score = replace(
+                score, seconds=score.seconds + held_out.seconds, usage=score.usage + held_out.usage
+            )
         experiment = Experiment(
             suite=score.suite,
             usage=score.usage,
@@ -127,6 +132,7 @@ class Loop:
             duration_s=time.time() - started,
             eval_s=score.seconds,
             measurements=values,
+            held_out=held_out.suite if held_out is not None and held_out.ok else None,
         )
         self._record(experiment)
         if not score.ok:
@@ -257,7 +263,7 @@ class Loop:
             number=number,
             editable_files=self.editable_files,
             editable_globs=self.project.config.editable,
-            history=list(self.history),
+            history=[replace(e, held_out=None) for e in self.history],  # never an agent's
             best_metric=self.best.metric,
             direction=self.evaluator.direction,
             brief_path=brief_path,
@@ -276,17 +282,15 @@ class Loop:
         incumbent_suite = self.ledger.suite_result(self.run.id, self.best.number)
         elsewhere = statistics.spread(self._other_trees())
         suites: list[SuiteResult] = []
-        while True:
-            before = self.fingerprints.take(guarded)
+
+        def measure() -> Score:
             score = self._measure(record.number, len(record.measurements))
-            _apply_score(record, score)
-            changed = tampered(before, self.fingerprints.take(guarded))
-            changed += [f".git/{p}" for p in tampered(internals, self.workspace.internals())]
-            if changed:
-                record.status = Status.VIOLATION
-                record.reason = (
-                    f"the evaluation changed guarded files at run time: {', '.join(changed)}"
-                )
+            _apply_score(record, score)  # recorded even when it cannot be trusted
+            return score
+
+        while True:
+            score = self._guarded(record, measure, guarded, internals)
+            if score is None:
                 return
             if not score.ok:
                 record.status, record.reason = score.status or Status.CRASH, score.log_tail
@@ -307,6 +311,61 @@ class Loop:
         record.metric = statistics.mean(record.measurements)
         record.status = Status.KEEP if decision.keep else Status.DISCARD
         record.reason = decision.reason
+        if decision.keep:
+            held_out = self._guarded(
+                record, lambda: self._measure_held_out(record.number), guarded, internals
+            )
+            if held_out is not None:
+                self._judge_generality(record, held_out)
+
+    def _guarded(
+        self,
+        record: Experiment,
+        measure: Callable[[], Score | None],
+        guarded: list[str],
+        internals: dict[str, str],
+    ) -> Score | None:
+        """One measurement, checked for tampering: None (and a violation) if it touched
+        guarded files or git's internals."""
+        before = self.fingerprints.take(guarded)
+        score = measure()
+        changed = tampered(before, self.fingerprints.take(guarded))
+        changed += [f".git/{p}" for p in tampered(internals, self.workspace.internals())]
+        if changed:
+            record.status = Status.VIOLATION
+            record.reason = (
+                f"the evaluation changed guarded files at run time: {', '.join(changed)}"
+            )
+            return None
+        return score
+
+    def _measure_held_out(self, number: int) -> Score | None:
+        log = self._log_path(number).with_suffix(".held-out.log")
+        return self.evaluator.held_out(self.project.root, log)
+
+    def _judge_generality(self, record: Experiment, score: Score | None) -> None:
+        """A keep must hold on the cases no agent has seen. One that loses more of them than
+        ``overfit.tolerance`` allows is rejected as ``overfit`` (or kept with a warning). The
+        reason says so without numbers: it reaches the brief, and held-out scores must not."""
+        if score is None:
+            return
+        record.eval_s += score.seconds
+        record.usage = [*record.usage, *score.usage]
+        if not score.ok or score.suite is None:
+            record.reason += "; the held-out cases could not be measured"
+            return
+        record.held_out = score.suite
+        before = self.ledger.suite_result(self.run.id, self.best.number, held_out=True)
+        settings = self.project.config.evaluate
+        if before is None or not isinstance(settings, SuiteEvaluateConfig):
+            return
+        if before.passed - score.suite.passed <= settings.overfit.tolerance:
+            return
+        if settings.overfit.action == "reject":
+            record.status = Status.OVERFIT
+            record.reason = "overfit: better on the visible cases, worse on the held-out ones"
+        else:
+            record.reason += "; warning: worse on the held-out cases (overfit?)"
 
     def _measure(self, number: int, attempt: int) -> Score:
         """One measurement of the tree as it is; repeats log beside the first, and with

@@ -19,6 +19,7 @@ class Status(enum.StrEnum):
     VIOLATION = "violation"
     NO_OP = "no-op"
     INTERRUPTED = "interrupted"
+    OVERFIT = "overfit"  # better on the visible cases, worse on the held-out ones
     RUNNING = "running"
 
     @property
@@ -129,6 +130,7 @@ class Experiment:
     agent_meta: dict[str, Any] = field(default_factory=dict)
     usage: list[Usage] = field(default_factory=list)  # every model call: proposal and evaluation
     suite: SuiteResult | None = None  # stored in the ledger; read back with Ledger.suite_result
+    held_out: SuiteResult | None = None  # the cases no agent sees, measured on baseline and keeps
     measurements: list[float] = field(default_factory=list)  # each value; ``metric`` is the mean
     remeasured: list[float] = field(default_factory=list)  # the incumbent's, measured after it
 

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from overnight.config import BudgetConfig
 from overnight.formatting import money, score_text
+from overnight.holdout import final_best
 from overnight.ledger import RunRecord
 from overnight.policy import improvement, recent_gain
 from overnight.records import Check, Experiment, Status, SuiteResult, Usage
@@ -29,6 +30,7 @@ STATUS_STYLE = {
     Status.VIOLATION: "magenta",
     Status.NO_OP: "yellow",
     Status.INTERRUPTED: "yellow",
+    Status.OVERFIT: "magenta",
 }
 
 
@@ -37,11 +39,6 @@ def duration(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
-
-
-def best_of(history: Sequence[Experiment]) -> Experiment | None:
-    advancing = [e for e in history if e.status.advances]
-    return advancing[-1] if advancing else None
 
 
 def counts(history: Sequence[Experiment]) -> Counter[Status]:
@@ -95,7 +92,7 @@ class LiveView:
         if self.run is None:
             return Text("starting…")
         history = self.history
-        best = best_of(history)
+        best = final_best(history)
         tally = counts(history)
         done = sum(1 for e in history if e.status is not Status.BASELINE)
         elapsed = time.monotonic() - self.started
@@ -125,7 +122,7 @@ class LiveView:
             (score_text(best.metric, best.secondary) if best else "-", "bold green"),
             f"   keep {tally[Status.KEEP]} · discard {tally[Status.DISCARD]}"
             f" · crash {tally[Status.CRASH] + tally[Status.TIMEOUT]}"
-            f" · rejected {tally[Status.VIOLATION] + tally[Status.NO_OP]}",
+            f" · rejected {tally[Status.VIOLATION] + tally[Status.NO_OP] + tally[Status.OVERFIT]}",
             rate,
             f"   spent {money(spent)}" if spent else "",
         )
@@ -134,7 +131,7 @@ class LiveView:
 
 def experiment_line(experiment: Experiment, direction: str, history: Sequence[Experiment]) -> Text:
     style = STATUS_STYLE.get(experiment.status, "")
-    previous = best_of([e for e in history if e.number < experiment.number])
+    previous = final_best([e for e in history if e.number < experiment.number])
     delta = ""
     if experiment.metric is not None and previous is not None and previous.metric is not None:
         gain = improvement(experiment.metric, previous.metric, direction)
@@ -173,7 +170,7 @@ def log_table(run: RunRecord, history: Sequence[Experiment]) -> Table:
         table.add_column("cost", justify="right", no_wrap=True)
     table.add_column("commit", no_wrap=True)
     for experiment in history:
-        previous = best_of([e for e in history if e.number < experiment.number])
+        previous = final_best([e for e in history if e.number < experiment.number])
         delta = ""
         if experiment.metric is not None and previous and previous.metric is not None:
             delta = f"{improvement(experiment.metric, previous.metric, run.direction):+.4g}"
@@ -194,7 +191,7 @@ def log_table(run: RunRecord, history: Sequence[Experiment]) -> Table:
 def status_lines(run: RunRecord, history: Sequence[Experiment], live: bool) -> list[str]:
     tally = counts(history)
     baseline = next((e for e in history if e.status is Status.BASELINE), None)
-    best = best_of(history)
+    best = final_best(history)
     done = sum(1 for e in history if e.status is not Status.BASELINE)
     started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started_at))
     state = (
@@ -213,6 +210,11 @@ def status_lines(run: RunRecord, history: Sequence[Experiment], live: bool) -> l
         f"{run.metric}: baseline {_score_of(baseline)} -> best {_score_of(best)}"
         + (f" (experiment {best.number}, {best.commit[:7]})" if best and best.commit else ""),
     ]
+    if baseline and best and baseline.held_out and best.held_out:
+        lines.append(
+            f"held out: baseline {baseline.held_out.passed}/{baseline.held_out.total}"
+            f" -> best {best.held_out.passed}/{best.held_out.total}"
+        )
     gain = recent_gain(history, RATE_WINDOW, run.direction)
     if gain is not None and done >= RATE_WINDOW:
         lines.append(f"recent rate: {gain:+.4g} over the last {RATE_WINDOW} experiments")

@@ -17,3 +17,8 @@ class Evaluator(ABC):
         """Measure the tree at ``root``; a failed measurement is a Score with a status, not an
         exception, because a crash is a normal outcome of an experiment. ``seed`` reaches the
         evaluation as ``OVERNIGHT_SEED``, so repeated measurements can differ on purpose."""
+
+    def held_out(self, root: Path, log_path: Path, seed: int = 0) -> Score | None:
+        """Measure the cases no agent may see (the loop asks on every keep); None when the
+        evaluation has none."""
+        return None

@@ -22,6 +22,7 @@ from overnight.config import CaseConfig, LLMGenerateConfig, ModelConfig, SuiteEv
 from overnight.evaluators.assertions import Assertion, CheckContext, parse_assertion
 from overnight.evaluators.base import Evaluator
 from overnight.generators import GenerationError, make_generator
+from overnight.holdout import split_cases
 from overnight.records import CaseOutput, Check, Score, Status, SuiteResult, Usage
 from overnight.scope import Fingerprints
 
@@ -41,9 +42,14 @@ class SuiteEvaluator(Evaluator):
             config.generate.repeats if isinstance(config.generate, LLMGenerateConfig) else 1
         )
         shared = [parse_assertion(spec) for spec in config.assertions]
+        visible, held_out = split_cases(config)
         self.cases = [
             (case, [*shared, *(parse_assertion(spec) for spec in case.assertions)])
-            for case in config.cases
+            for case in visible
+        ]
+        self.held_out_cases = [
+            (case, [*shared, *(parse_assertion(spec) for spec in case.assertions)])
+            for case in held_out
         ]
         self.fingerprints = Fingerprints(root)
         self._usage: list[Usage] = []
@@ -51,6 +57,17 @@ class SuiteEvaluator(Evaluator):
         self._lock = threading.Lock()
 
     def evaluate(self, root: Path, log_path: Path, seed: int = 0) -> Score:
+        """The visible cases: what the score, the decisions and the brief are made of."""
+        return self._measure(self.cases, log_path, seed)
+
+    def held_out(self, root: Path, log_path: Path, seed: int = 0) -> Score | None:
+        if not self.held_out_cases:
+            return None
+        return self._measure(self.held_out_cases, log_path, seed)
+
+    def _measure(
+        self, cases: list[tuple[CaseConfig, list[Assertion]]], log_path: Path, seed: int
+    ) -> Score:
         """Look every case up in the cache first, in this thread (a cached re-evaluation starts
         no thread at all); generate only the misses, concurrently; then check every output."""
         started = time.monotonic()
@@ -59,7 +76,7 @@ class SuiteEvaluator(Evaluator):
         tree = "" if isinstance(self.config.generate, LLMGenerateConfig) else self._tree_digest()
         work_dir = log_path.with_suffix(".cases")
         work_dir.mkdir(parents=True, exist_ok=True)
-        jobs = [(case, checks, r) for case, checks in self.cases for r in range(self.repeats)]
+        jobs = [(case, checks, r) for case, checks in cases for r in range(self.repeats)]
         found = [self._look_up(case, r, tree, str(work_dir)) for case, _, r in jobs]
         misses = {i: generate for i, generate in enumerate(found) if callable(generate)}
         slow_checks = any(not a.deterministic for _, checks, _ in jobs for a in checks)

@@ -1,0 +1,77 @@
+"""Held-out cases: measured on every keep, never shown to an agent.
+
+An agent that sees five cases can learn those five. Cases it never sees tell whether a change
+is general: a change that raises the visible score while the held-out score falls has overfit.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from overnight.records import Experiment
+
+if TYPE_CHECKING:  # the config validates a split with these functions
+    from overnight.config import CaseConfig, SuiteEvaluateConfig
+
+
+def held_out_ids(config: SuiteEvaluateConfig) -> set[str]:
+    """The cases marked ``holdout: true``, plus ``holdout`` (a share) of the others, drawn per
+    stratum (the value of the ``holdout_by`` var, or else the case's own assertions) so that
+    every kind of case is represented on both sides. The same seed draws the same cases."""
+    marked = {case.id for case in config.cases if case.holdout}
+    if config.holdout is None:
+        return marked
+    rest = [case for case in config.cases if not case.holdout]
+    strata: dict[str, list[str]] = {}
+    for case in rest:
+        strata.setdefault(_stratum(case, config.holdout_by), []).append(case.id)
+    return marked | _draw(strata, config.holdout, config.holdout_seed)
+
+
+def _stratum(case: CaseConfig, by: str | None) -> str:
+    if by is not None:
+        return repr(case.vars.get(by))
+    return repr(case.assertions)
+
+
+def _draw(strata: dict[str, list[str]], share: float, seed: int) -> set[str]:
+    """``share`` of all ids, spread over the strata in proportion to their sizes (the largest
+    remainders get the odd ones), each stratum shuffled by the seed."""
+    total = sum(len(ids) for ids in strata.values())
+    wanted = max(1, round(share * total))
+    exact = {name: share * len(ids) for name, ids in strata.items()}
+    counts = {name: math.floor(value) for name, value in exact.items()}
+    by_remainder = sorted(strata, key=lambda name: (counts[name] - exact[name], name))
+    for name in by_remainder[: wanted - sum(counts.values())]:
+        counts[name] += 1
+    chosen: set[str] = set()
+    for name, ids in sorted(strata.items()):
+        shuffled = sorted(ids)
+        random.Random(f"{seed}|{name}").shuffle(shuffled)
+        chosen.update(shuffled[: counts[name]])
+    return chosen
+
+
+def split_cases(
+    config: SuiteEvaluateConfig,
+) -> tuple[Sequence[CaseConfig], Sequence[CaseConfig]]:
+    """(visible, held out), each in the suite's order."""
+    held = held_out_ids(config)
+    return (
+        [case for case in config.cases if case.id not in held],
+        [case for case in config.cases if case.id in held],
+    )
+
+
+def final_best(history: Sequence[Experiment]) -> Experiment | None:
+    """The run's best state: the tip of the run branch (the last baseline or keep), unless the
+    held-out cases say an earlier state generalises better, which can happen only when overfit
+    keeps are warned about rather than rejected. Ties go to the later state."""
+    states = [e for e in history if e.status.advances]
+    judged = [e for e in states if e.held_out is not None]
+    if not judged or states[-1].held_out is None:
+        return states[-1] if states else None
+    return max(reversed(judged), key=lambda e: e.held_out.passed if e.held_out else 0)
