@@ -1,9 +1,9 @@
 """overnight: autonomous keep-or-revert improvement loops over a git repository.
 
-The public API mirrors the command line: ``run``, ``evaluate`` and ``history``.
+The public API mirrors the command line: ``run``, ``evaluate``, ``history`` and ``prune``.
 """
 
-from overnight.api import RunSummary, evaluate, history, run
+from overnight.api import PruneResult, RunSummary, evaluate, history, prune, run
 from overnight.config import Config, load_config
 from overnight.errors import (
     AgentError,
@@ -25,6 +25,7 @@ __all__ = [
     "LedgerError",
     "OvernightError",
     "Proposal",
+    "PruneResult",
     "RunSummary",
     "Score",
     "Status",
@@ -33,5 +34,6 @@ __all__ = [
     "evaluate",
     "history",
     "load_config",
+    "prune",
     "run",
 ]

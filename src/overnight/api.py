@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from overnight.errors import UsageError
+from overnight.holdout import final_best
 from overnight.launch import RunOptions, open_loop
 from overnight.ledger import RunRecord
 from overnight.loop import Observer
 from overnight.project import Project
+from overnight.prune import PruneResult, Say, prune_run
 from overnight.records import Experiment, Score, Status
 
 
@@ -34,8 +36,11 @@ class RunSummary:
 
     @property
     def best_experiment(self) -> Experiment:
-        """The experiment whose tree the run branch ends at."""
-        return [e for e in self.experiments if e.status.advances][-1]
+        """The best state: the run branch's tip, unless held-out cases rank an earlier one
+        higher."""
+        best = final_best(self.experiments)
+        assert best is not None  # a run has a baseline
+        return best
 
     @property
     def kept(self) -> list[Experiment]:
@@ -73,6 +78,35 @@ def evaluate(directory: Path | str = ".", *, use_cache: bool = True) -> Score:
     project.workspace().exclude_state_dir()
     log = project.log_dir / "eval.log"
     return project.evaluator(use_cache).evaluate(project.root, log)
+
+
+def evaluate_held_out(directory: Path | str = ".", *, use_cache: bool = True) -> Score | None:
+    """The held-out cases of a suite, measured as ``evaluate`` measures the visible ones; None
+    when there are none."""
+    project = Project.open(directory)
+    project.workspace().exclude_state_dir()
+    log = project.log_dir / "eval.held-out.log"
+    return project.evaluator(use_cache).held_out(project.root, log)
+
+
+def prune(
+    directory: Path | str = ".",
+    run: str | None = None,
+    dry_run: bool = False,
+    *,
+    progress: Say | None = None,
+) -> PruneResult:
+    """Take each kept change of a run (the latest unless ``run`` names one) out of the best
+    state in turn, and drop those whose removal does not hurt: one commit per drop on the run
+    branch, and every verdict in the ledger, unless ``dry_run``. ``progress`` gets a line per
+    step."""
+    project = Project.open(directory)
+    lock = project.lock()
+    lock.acquire()
+    try:
+        return prune_run(project, run, dry_run, progress)
+    finally:
+        lock.release()
 
 
 def history(

@@ -12,12 +12,15 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from overnight import api, examples
 from overnight.config import CONFIG_NAME
 from overnight.errors import OvernightError, UsageError
 from overnight.formatting import money, number, score_text
 from overnight.project import Project
+from overnight.prune import CRASH, DROPPED, KEPT, PruneResult
 from overnight.records import Status
 from overnight.results import results_json, results_tsv, score_json
 from overnight.view import (
@@ -127,9 +130,13 @@ def run(
 def eval_(directory: Path, as_json: bool, no_cache: bool) -> None:
     """Evaluate the tree as it is now, once; git and the ledger are not touched."""
     score = api.evaluate(directory, use_cache=not no_cache)
+    held_out = api.evaluate_held_out(directory, use_cache=not no_cache)
     metric = Project.open(directory).config.evaluate.metric
     if as_json:
-        click.echo(json.dumps(score_json(metric, score), indent=1))
+        data = score_json(metric, score)
+        if held_out is not None:
+            data["held_out"] = score_json(metric, held_out)
+        click.echo(json.dumps(data, indent=1))
     else:
         if score.suite is not None:
             console.print(matrix_table(score.suite))
@@ -142,6 +149,11 @@ def eval_(directory: Path, as_json: bool, no_cache: bool) -> None:
             console.print(
                 f"{metric}: [bold]{score_text(score.value, score.secondary)}[/]  {extras}"
                 f"  ({score.seconds:.1f}s{cost_text(score.usage)})"
+            )
+        if held_out is not None and held_out.suite is not None:
+            console.print(
+                f"held out (never shown to an agent): {held_out.suite.passed}/"
+                f"{held_out.suite.total}  ({held_out.seconds:.1f}s{cost_text(held_out.usage)})"
             )
         else:
             err_console.print(f"[red]{score.status}[/]: {score.log_tail}")
@@ -188,6 +200,36 @@ def status(directory: Path) -> None:
         console.print(line)
 
 
+@cli.command()
+@DIRECTORY
+@click.option("--run", "tag", help="Which run (default: the latest).")
+@click.option("--dry-run", is_flag=True, help="Measure and report; commit and record nothing.")
+def prune(directory: Path, tag: str | None, dry_run: bool) -> None:
+    """Take each kept change out of the best state; drop those whose removal does not hurt."""
+    result = api.prune(
+        directory,
+        tag,
+        dry_run,
+        progress=lambda text: err_console.print(text, style="dim", markup=False),
+    )
+    run = result.run
+    console.print(_prune_table(result))
+    for row in result.rows:
+        if row.verdict == CRASH:
+            console.print(f"  #{row.number}: the tree without it fails its evaluation, so it stays")
+    if result.stopped:
+        console.print(f"[bold]Stopped:[/] {result.stopped}")
+    console.print(
+        f"{run.metric}: baseline {number(result.baseline)} -> best {number(result.best)} -> "
+        f"pruned [bold green]{number(result.pruned)}[/], {len(result.dropped)} of "
+        f"{len(result.rows)} changes dropped"
+    )
+    if dry_run:
+        console.print("Dry run: no commit made, nothing recorded.")
+    elif result.dropped:
+        console.print(f"Branch {run.branch} is at the pruned state, one commit per dropped change.")
+
+
 STARTER_CONFIG = """\
 # overnight.yaml: what may change, how it is measured, how long to try.
 name: my-project
@@ -230,11 +272,50 @@ def _print_summary(directory: Path, summary: api.RunSummary) -> None:
     for kept in summary.kept:
         value = score_text(kept.metric, kept.secondary)
         console.print(f"  kept #{kept.number}: {kept.description} -> {value}")
+    if baseline.held_out and best.held_out:
+        console.print(
+            f"held out: baseline {baseline.held_out.passed}/{baseline.held_out.total}"
+            f" -> best {best.held_out.passed}/{best.held_out.total}"
+        )
     state = Path(directory).resolve() / ".overnight"
+    tip = [e for e in summary.experiments if e.status.advances][-1]
+    where = (
+        f"Branch {run.branch} is at the best state."
+        if best is tip
+        else f"By the held-out cases the best state is experiment {best.number}: "
+        f"`git checkout {best.commit}` (branch {run.branch} holds every keep)."
+    )
     console.print(
-        f"Branch {run.branch} is at the best state. Ledger: {state / 'ledger.db'}; "
+        f"{where} Ledger: {state / 'ledger.db'}; "
         f"results: {state / 'results.tsv'}; `overnight log {directory}` lists every experiment."
     )
+
+
+VERDICT_STYLE = {DROPPED: "yellow", KEPT: "green", CRASH: "red"}
+
+
+def _prune_table(result: PruneResult) -> Table:
+    """One row per change taken out: what the tree scores without it, and what it is worth
+    (how much worse the tree is without it; positive means the change helps)."""
+    run = result.run
+    dry = ", dry run" if result.dry_run else ""
+    table = Table(
+        title=f"{run.name} · prune of {run.tag} ({run.branch}){dry}", title_justify="left"
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("description", min_width=28, ratio=1)
+    table.add_column(f"{run.metric} without", justify="right", no_wrap=True)
+    table.add_column("worth", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    for row in result.rows:
+        table.add_row(
+            str(row.number),
+            Text(row.description),
+            number(row.metric_without),
+            "-" if row.worth is None else f"{row.worth:+.4g}",
+            Text(row.verdict, VERDICT_STYLE.get(row.verdict, "")),
+        )
+    return table
 
 
 def main() -> None:

@@ -17,6 +17,43 @@ from typing import Any
 from overnight.errors import LedgerError
 from overnight.records import CaseOutput, Check, Experiment, Status, SuiteResult, Usage
 
+_PER_EXPERIMENT = (
+    "experiments",
+    "usage",
+    "outputs",
+    "checks",
+    "held_out_outputs",
+    "held_out_checks",
+    "measurements",
+)
+
+_SUITE_TABLES = """
+CREATE TABLE IF NOT EXISTS {prefix}outputs (
+    run_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    case_id TEXT NOT NULL,
+    repeat INTEGER NOT NULL,
+    output TEXT,
+    error TEXT,
+    seconds REAL NOT NULL,
+    cached INTEGER NOT NULL,
+    PRIMARY KEY (run_id, number, case_id, repeat)
+);
+CREATE TABLE IF NOT EXISTS {prefix}checks (
+    run_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    case_id TEXT NOT NULL,
+    repeat INTEGER NOT NULL,
+    assertion TEXT NOT NULL,
+    passed INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    deterministic INTEGER NOT NULL,
+    PRIMARY KEY (run_id, number, position)
+);
+"""
+
+# Visible and held-out matrices in tables of the same shape; the held-out ones are named apart.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -67,29 +104,6 @@ CREATE TABLE IF NOT EXISTS usage (
     cost_usd REAL
 );
 CREATE INDEX IF NOT EXISTS usage_by_experiment ON usage (run_id, number);
-CREATE TABLE IF NOT EXISTS outputs (
-    run_id INTEGER NOT NULL,
-    number INTEGER NOT NULL,
-    case_id TEXT NOT NULL,
-    repeat INTEGER NOT NULL,
-    output TEXT,
-    error TEXT,
-    seconds REAL NOT NULL,
-    cached INTEGER NOT NULL,
-    PRIMARY KEY (run_id, number, case_id, repeat)
-);
-CREATE TABLE IF NOT EXISTS checks (
-    run_id INTEGER NOT NULL,
-    number INTEGER NOT NULL,
-    position INTEGER NOT NULL,
-    case_id TEXT NOT NULL,
-    repeat INTEGER NOT NULL,
-    assertion TEXT NOT NULL,
-    passed INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    deterministic INTEGER NOT NULL,
-    PRIMARY KEY (run_id, number, position)
-);
 CREATE TABLE IF NOT EXISTS measurements (
     run_id INTEGER NOT NULL,
     number INTEGER NOT NULL,
@@ -97,6 +111,15 @@ CREATE TABLE IF NOT EXISTS measurements (
     attempt INTEGER NOT NULL,
     value REAL NOT NULL,
     PRIMARY KEY (run_id, number, tree, attempt)
+);
+CREATE TABLE IF NOT EXISTS prunes (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    number INTEGER NOT NULL,  -- the kept experiment taken out
+    description TEXT NOT NULL,
+    metric_without REAL,  -- the mean metric of the tree without it; NULL if not measured
+    worth REAL,  -- how much worse the tree is without it (positive: the change helps)
+    verdict TEXT NOT NULL,  -- 'dropped', 'kept', 'entangled' or 'crash'
+    at REAL NOT NULL
 );
 """
 
@@ -123,6 +146,18 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class Ablation:
+    """One kept change taken out of the best state by ``overnight prune``, and what that did."""
+
+    number: int
+    description: str
+    metric_without: float | None
+    worth: float | None
+    verdict: str
+    at: float
+
+
+@dataclass(frozen=True)
 class Unfinished:
     """A ``running`` row: what a resume needs to undo and record an interrupted experiment."""
 
@@ -139,7 +174,9 @@ class Ledger:
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(
+                _SCHEMA + "".join(_SUITE_TABLES.format(prefix=p) for p in ("", "held_out_"))
+            )
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open the ledger {path}: {exc}") from None
         self.path = path
@@ -207,7 +244,7 @@ class Ledger:
         values = _row_values(experiment)
         key = (experiment.run_id, experiment.number)
         with self._transaction():
-            for table in ("experiments", "usage", "outputs", "checks", "measurements"):
+            for table in _PER_EXPERIMENT:
                 self._db.execute(f"DELETE FROM {table} WHERE run_id = ? AND number = ?", key)
             self._db.execute(
                 f"INSERT INTO experiments ({_COLUMNS}) VALUES ({', '.join('?' * len(values))})",
@@ -222,6 +259,8 @@ class Ledger:
             )
             if experiment.suite is not None:
                 self._write_suite(key, experiment.suite)
+            if experiment.held_out is not None:
+                self._write_suite(key, experiment.held_out, prefix="held_out_")
             self._db.executemany(
                 "INSERT INTO measurements VALUES (?, ?, ?, ?, ?)",
                 [
@@ -234,29 +273,33 @@ class Ledger:
                 ],
             )
 
-    def _write_suite(self, key: tuple[int, int], suite: SuiteResult) -> None:
+    def _write_suite(self, key: tuple[int, int], suite: SuiteResult, prefix: str = "") -> None:
         self._db.executemany(
-            "INSERT INTO outputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {prefix}outputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (*key, o.case_id, o.repeat, o.output, o.error, o.seconds, o.cached)
                 for o in suite.outputs
             ],
         )
         self._db.executemany(
-            "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {prefix}checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (*key, i, c.case_id, c.repeat, c.assertion, c.passed, c.reason, c.deterministic)
                 for i, c in enumerate(suite.checks)
             ],
         )
 
-    def suite_result(self, run_id: int, number: int) -> SuiteResult | None:
-        """Every output and the whole matrix of one experiment, or None if it has no suite."""
+    def suite_result(self, run_id: int, number: int, held_out: bool = False) -> SuiteResult | None:
+        """Every output and the whole matrix of one experiment, or None if it has no suite.
+        Held-out cases live in tables of their own, read only when asked for by name, so no
+        query for the visible matrix (the brief's) can pick them up."""
+        prefix = "held_out_" if held_out else ""
         key = (run_id, number)
         outputs = [
             CaseOutput(case, repeat, output, error, seconds, bool(cached))
             for case, repeat, output, error, seconds, cached in self._db.execute(
-                "SELECT case_id, repeat, output, error, seconds, cached FROM outputs"
+                "SELECT case_id, repeat, output, error, seconds, cached"
+                f" FROM {prefix}outputs"
                 " WHERE run_id = ? AND number = ? ORDER BY rowid",
                 key,
             )
@@ -264,12 +307,22 @@ class Ledger:
         checks = [
             Check(case, repeat, assertion, bool(passed), reason, bool(deterministic))
             for case, repeat, assertion, passed, reason, deterministic in self._db.execute(
-                "SELECT case_id, repeat, assertion, passed, reason, deterministic FROM checks"
+                "SELECT case_id, repeat, assertion, passed, reason, deterministic"
+                f" FROM {prefix}checks"
                 " WHERE run_id = ? AND number = ? ORDER BY position",
                 key,
             )
         ]
         return SuiteResult(outputs, checks) if outputs or checks else None
+
+    def held_out_scores(self, run_id: int) -> dict[int, tuple[int, int]]:
+        """Experiment number -> (held-out checks passed, held-out checks), where measured."""
+        rows = self._db.execute(
+            "SELECT number, SUM(passed), COUNT(*) FROM held_out_checks WHERE run_id = ?"
+            " GROUP BY number",
+            (run_id,),
+        )
+        return {number: (passed, total) for number, passed, total in rows}
 
     def forget(self, run_id: int, number: int) -> None:
         """Drop a ``running`` row for an experiment that never started its change."""
@@ -300,10 +353,13 @@ class Ledger:
             (run_id,),
         ):
             measured.setdefault((number, tree), []).append(value)
+        held_out = self.held_out_scores(run_id)
         for experiment in experiments:
             experiment.usage = usage.get(experiment.number, [])
             experiment.measurements = measured.get((experiment.number, "candidate"), [])
             experiment.remeasured = measured.get((experiment.number, "incumbent"), [])
+            if experiment.number in held_out:
+                experiment.held_out = self.suite_result(run_id, experiment.number, held_out=True)
         return experiments
 
     def running(self, run_id: int) -> Unfinished | None:
@@ -314,6 +370,31 @@ class Ledger:
             (run_id,),
         ).fetchone()
         return Unfinished(row[0], row[1], row[2], json.loads(row[3])) if row else None
+
+    # -- prunes ---------------------------------------------------------------------------
+
+    def record_ablation(self, run_id: int, ablation: Ablation) -> None:
+        self._db.execute(
+            "INSERT INTO prunes VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                ablation.number,
+                ablation.description,
+                ablation.metric_without,
+                ablation.worth,
+                ablation.verdict,
+                ablation.at,
+            ),
+        )
+
+    def ablations(self, run_id: int) -> list[Ablation]:
+        """Every change any prune of the run took out, oldest first."""
+        rows = self._db.execute(
+            "SELECT number, description, metric_without, worth, verdict, at FROM prunes"
+            " WHERE run_id = ? ORDER BY rowid",
+            (run_id,),
+        )
+        return [Ablation(*row) for row in rows]
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

@@ -363,6 +363,37 @@ class Workspace:
         self.git("update-ref", f"refs/heads/{branch}", commit)
         self.git("reset", "-q", commit)
 
+    # -- pruning --------------------------------------------------------------------------
+
+    def changed_paths(self, commit: str) -> list[str]:
+        """The paths ``commit`` changed against its parent."""
+        out = self.git("diff", "--name-only", "-z", "--no-renames", f"{commit}^", commit)
+        return [p for p in out.split("\0") if p]
+
+    def take_out(self, commit: str) -> bool:
+        """Undo ``commit``'s own change in the index and the tree, without committing. False,
+        with nothing touched, when it does not come out cleanly: a later change edited the same
+        lines, or a file it deleted is back. (``git apply`` is all or nothing.)"""
+        apply = ("apply", "--index", "--reverse", "--whitespace=nowarn")
+        return self._run(apply, self._patch(commit)).returncode == 0
+
+    def index_tree(self) -> str:
+        """The index as a tree object: a snapshot that ``restore`` can put paths back from."""
+        return self.git("write-tree").strip()
+
+    def _patch(self, commit: str) -> str:
+        return self.git(
+            "diff",
+            "--binary",
+            "--full-index",
+            "--no-renames",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            f"{commit}^",
+            commit,
+        )
+
 
 def _bytes_or_none(path: Path) -> bytes | None:
     try:
