@@ -373,8 +373,9 @@ class Workspace:
     def take_out(self, commit: str) -> bool:
         """Undo ``commit``'s own change in the index and the tree, without committing. False,
         with nothing touched, when it does not come out cleanly: a later change edited the same
-        lines, or a file it deleted is back. (``git apply`` is all or nothing.)"""
-        apply = ("apply", "--index", "--reverse", "--whitespace=nowarn")
+        lines, or a file it deleted is back. (``git apply`` is all or nothing.) The patch has no
+        context lines, so a later change to the neighbouring lines does not entangle it."""
+        apply = ("apply", "--index", "--reverse", "--unidiff-zero", "--whitespace=nowarn")
         return self._run(apply, self._patch(commit)).returncode == 0
 
     def index_tree(self) -> str:
@@ -386,6 +387,7 @@ class Workspace:
             "diff",
             "--binary",
             "--full-index",
+            "--unified=0",
             "--no-renames",
             "--no-color",
             "--no-ext-diff",
