@@ -1,0 +1,1 @@
+"""Activation: does a skill trigger when it should, and only then?"""
