@@ -19,6 +19,7 @@ from overnight import api, examples
 from overnight.config import CONFIG_NAME
 from overnight.errors import OvernightError, UsageError
 from overnight.formatting import money, number, score_text
+from overnight.holdout import held_out_score, held_out_text
 from overnight.project import Project
 from overnight.prune import CRASH, DROPPED, KEPT, PruneResult
 from overnight.records import Status
@@ -272,11 +273,8 @@ def _print_summary(directory: Path, summary: api.RunSummary) -> None:
     for kept in summary.kept:
         value = score_text(kept.metric, kept.secondary)
         console.print(f"  kept #{kept.number}: {kept.description} -> {value}")
-    if baseline.held_out and best.held_out:
-        console.print(
-            f"held out: baseline {baseline.held_out.passed}/{baseline.held_out.total}"
-            f" -> best {best.held_out.passed}/{best.held_out.total}"
-        )
+    if held_out_score(baseline) is not None:
+        console.print(f"held out: baseline {held_out_text(baseline)} -> best {held_out_text(best)}")
     state = Path(directory).resolve() / ".overnight"
     tip = [e for e in summary.experiments if e.status.advances][-1]
     where = (

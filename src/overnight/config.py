@@ -172,7 +172,90 @@ class SuiteEvaluateConfig(_Strict):
         return self
 
 
-EvaluatorConfig = Annotated[EvaluateConfig | SuiteEvaluateConfig, Field(discriminator="kind")]
+class QueryConfig(_Strict):
+    """A query an agent might get, labelled with the skill that should trigger, or none."""
+
+    query: str = Field(min_length=1)
+    skill: str | None = None
+
+
+class EmbeddingRouterConfig(_Strict):
+    """Offline: the skill whose description is most similar to the query, above a threshold."""
+
+    kind: Literal["embedding"] = "embedding"
+    model: str = "all-MiniLM-L6-v2"
+    threshold: float | None = Field(default=None, ge=-1, le=1)  # cosine; None: the router's own
+
+
+class LLMRouterConfig(ModelConfig):
+    """A model shown the skills the way an agent's skill list shows them picks one or none."""
+
+    kind: Literal["llm"]
+
+
+class RegexDetectConfig(_Strict):
+    kind: Literal["regex"]
+    pattern: str = Field(min_length=1)  # one group: the skill's name
+
+
+class JsonLinesDetectConfig(_Strict):
+    kind: Literal["json-lines"]
+    tool: str = Field(default="Skill", min_length=1)  # the tool call that uses a skill
+    field: str = Field(default="skill", min_length=1)  # the call's input field naming it
+
+
+class CommandRouterConfig(_Strict):
+    """A real agent CLI run headless on each query ({query} is replaced, shell-quoted)."""
+
+    kind: Literal["command"]
+    command: str = Field(min_length=1, pattern=r"\{query\}")
+    detect: Annotated[RegexDetectConfig | JsonLinesDetectConfig, Field(discriminator="kind")]
+    timeout: float = Field(default=300, gt=0)
+    env_passthrough: list[str] = Field(default_factory=list)
+
+
+RouterConfig = Annotated[
+    EmbeddingRouterConfig | LLMRouterConfig | CommandRouterConfig, Field(discriminator="kind")
+]
+
+
+class TriggersEvaluateConfig(_Strict):
+    """Skill activation: does each query trigger the skill it should, and only that one?"""
+
+    kind: Literal["triggers"]
+    skills: list[str] = Field(min_length=1)  # SKILL.md files (front matter: name, description)
+    queries: list[QueryConfig] = Field(min_length=2)
+    queries_file: str | None = None  # where the queries came from, when a file (frozen)
+    router: RouterConfig = Field(default_factory=EmbeddingRouterConfig)
+    runs_per_query: int = Field(default=1, ge=1, le=100)
+    threshold: float = Field(default=0.5, gt=0, le=1)  # the trigger rate that counts as a trigger
+    metric: Literal["f1", "accuracy", "precision", "recall"] = "f1"
+    holdout: float = Field(default=0.4, ge=0, lt=1)  # share of queries held out, per label
+    holdout_seed: int = 0
+    max_description: int = Field(default=1024, ge=1)
+    concurrency: int = Field(default=8, ge=1, le=256)
+    repeats: int = Field(default=1, ge=1, le=100)
+    seeds: Literal["fixed", "vary"] = "fixed"
+
+    @property
+    def direction(self) -> str:
+        return "maximize"
+
+    @model_validator(mode="after")
+    def _queries_are_distinct(self) -> TriggersEvaluateConfig:
+        seen: set[str] = set()
+        for query in self.queries:
+            if query.query in seen:
+                raise ValueError(f"the query {query.query!r} is listed twice")
+            seen.add(query.query)
+        if not any(q.skill for q in self.queries):
+            raise ValueError("no query should trigger a skill: label some with `skill`")
+        return self
+
+
+EvaluatorConfig = Annotated[
+    EvaluateConfig | SuiteEvaluateConfig | TriggersEvaluateConfig, Field(discriminator="kind")
+]
 
 
 class KnobConfig(_Strict):
@@ -233,8 +316,15 @@ class LLMAgentConfig(ModelConfig):
     max_file_chars: int = Field(default=20_000, ge=100)  # larger editable files are excerpted
 
 
+class PhrasesAgentConfig(_Strict):
+    """Offline, for ``evaluate.kind: triggers``: one key phrase added or removed per experiment."""
+
+    kind: Literal["phrases"]
+
+
 AgentConfig = Annotated[
-    SearchAgentConfig | CommandAgentConfig | LLMAgentConfig, Field(discriminator="kind")
+    SearchAgentConfig | CommandAgentConfig | LLMAgentConfig | PhrasesAgentConfig,
+    Field(discriminator="kind"),
 ]
 
 
@@ -299,6 +389,14 @@ class Config(_Strict):
         return data
 
     @model_validator(mode="after")
+    def _phrases_improve_skills(self) -> Config:
+        if self.agent.kind == "phrases" and self.evaluate.kind != "triggers":
+            raise ValueError(
+                "agent phrases edits skill descriptions: it needs evaluate.kind triggers"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _noise_aware_needs_repeats(self) -> Config:
         if self.policy.kind == "noise-aware" and self.evaluate.repeats < 2:
             raise ValueError(
@@ -327,6 +425,8 @@ def load_config(path: Path) -> Config:
         evaluate.setdefault("kind", "command")
         if evaluate.get("kind") == "suite" and isinstance(evaluate.get("suite"), str):
             _merge_suite_file(path.parent, evaluate)
+        if evaluate.get("kind") == "triggers" and isinstance(evaluate.get("queries"), str):
+            _read_queries_file(path.parent, evaluate)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
@@ -375,6 +475,22 @@ def _merge_suite_file(root: Path, evaluate: dict[str, Any]) -> None:
         if key in evaluate:
             raise ConfigError(suite_name, key, f"is also set in evaluate.{key}; keep one")
         evaluate[key] = value
+
+
+def _read_queries_file(root: Path, evaluate: dict[str, Any]) -> None:
+    """``queries: queries.yaml``: a file holding the list (or ``{queries: [...]}``)."""
+    name = evaluate["queries"]
+    try:
+        loaded = yaml.safe_load((root / name).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(CONFIG_NAME, "evaluate.queries", f"{name} not found") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(name, None, f"cannot be read ({str(exc).splitlines()[0]})") from None
+    if isinstance(loaded, dict) and set(loaded) == {"queries"}:
+        loaded = loaded["queries"]
+    if not isinstance(loaded, list):
+        raise ConfigError(name, None, "must be a list of {query, skill} entries")
+    evaluate["queries"], evaluate["queries_file"] = loaded, name
 
 
 def _check_assertions(suite: SuiteEvaluateConfig, file: str) -> None:

@@ -71,7 +71,23 @@ def final_best(history: Sequence[Experiment]) -> Experiment | None:
     held-out cases say an earlier state generalises better, which can happen only when overfit
     keeps are warned about rather than rejected. Ties go to the later state."""
     states = [e for e in history if e.status.advances]
-    judged = [e for e in states if e.held_out is not None]
-    if not judged or states[-1].held_out is None:
+    judged = [e for e in states if held_out_score(e) is not None]
+    if not judged or held_out_score(states[-1]) is None:
         return states[-1] if states else None
-    return max(reversed(judged), key=lambda e: e.held_out.passed if e.held_out else 0)
+    return max(reversed(judged), key=lambda e: held_out_score(e) or 0.0)
+
+
+def held_out_score(experiment: Experiment) -> float | None:
+    """The held-out cases' score (the evaluation's own metric), or their pass count."""
+    if experiment.held_out_value is not None:
+        return experiment.held_out_value
+    return float(experiment.held_out.passed) if experiment.held_out is not None else None
+
+
+def held_out_text(experiment: Experiment) -> str:
+    """How the held-out score reads: passed/total for a suite, the metric otherwise."""
+    suite = experiment.held_out
+    if suite is not None and experiment.held_out_value == suite.passed:
+        return f"{suite.passed}/{suite.total}"
+    value = held_out_score(experiment)
+    return "-" if value is None else f"{value:.4g}"

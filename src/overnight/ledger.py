@@ -107,7 +107,8 @@ CREATE INDEX IF NOT EXISTS usage_by_experiment ON usage (run_id, number);
 CREATE TABLE IF NOT EXISTS measurements (
     run_id INTEGER NOT NULL,
     number INTEGER NOT NULL,
-    tree TEXT NOT NULL,  -- 'candidate', or 'incumbent' for a re-measurement of the best tree
+    tree TEXT NOT NULL,  -- 'candidate'; 'incumbent': the best tree measured again; 'held-out'
+
     attempt INTEGER NOT NULL,
     value REAL NOT NULL,
     PRIMARY KEY (run_id, number, tree, attempt)
@@ -268,6 +269,7 @@ class Ledger:
                     for tree, values in (
                         ("candidate", experiment.measurements),
                         ("incumbent", experiment.remeasured),
+                        ("held-out", _known([experiment.held_out_value])),
                     )
                     for attempt, value in enumerate(values)
                 ],
@@ -358,6 +360,9 @@ class Ledger:
             experiment.usage = usage.get(experiment.number, [])
             experiment.measurements = measured.get((experiment.number, "candidate"), [])
             experiment.remeasured = measured.get((experiment.number, "incumbent"), [])
+            experiment.held_out_value = next(
+                iter(measured.get((experiment.number, "held-out"), [])), None
+            )
             if experiment.number in held_out:
                 experiment.held_out = self.suite_result(run_id, experiment.number, held_out=True)
         return experiments
@@ -488,3 +493,7 @@ def _experiment(row: tuple) -> Experiment:
         cost_usd=cost,
         agent_meta=json.loads(meta),
     )
+
+
+def _known(values: list[float | None]) -> list[float]:
+    return [v for v in values if v is not None]

@@ -133,11 +133,15 @@ class Loop:
             eval_s=score.seconds,
             measurements=values,
             held_out=held_out.suite if held_out is not None and held_out.ok else None,
+            held_out_value=held_out.value if held_out is not None else None,
         )
         self._record(experiment)
         if not score.ok:
             self.ledger.end_run(self.run.id, f"baseline {status}")
             raise EvaluationError(f"the baseline evaluation failed ({status}):\n{score.log_tail}")
+        if problem := self.evaluator.baseline_problem(score):
+            self.ledger.end_run(self.run.id, f"the evaluation looks broken: {problem}")
+            raise EvaluationError(f"refusing to run: {problem}")
 
     def experiment(self, signals: StopSignals) -> None:
         number = self.history[-1].number + 1
@@ -246,7 +250,7 @@ class Loop:
     def _context(self, number: int) -> AgentContext:
         """Write the brief for experiment ``number`` and say what the agent may know."""
         brief_path = self.project.state_dir / "brief.md"
-        best = self.best
+        best_suite = self.ledger.suite_result(self.run.id, self.best.number)  # visible cases
         brief = render_brief(
             BriefInputs(
                 config=self.project.config,
@@ -254,7 +258,7 @@ class Loop:
                 number=number,
                 editable_files=self.editable_files,
                 history=self.history,
-                best_suite=self.ledger.suite_result(self.run.id, best.number),
+                best_suite=best_suite,
             )
         )
         brief_path.write_text(brief, encoding="utf-8")
@@ -263,10 +267,11 @@ class Loop:
             number=number,
             editable_files=self.editable_files,
             editable_globs=self.project.config.editable,
-            history=[replace(e, held_out=None) for e in self.history],  # never an agent's
+            history=[replace(e, held_out=None, held_out_value=None) for e in self.history],
             best_metric=self.best.metric,
             direction=self.evaluator.direction,
             brief_path=brief_path,
+            best_suite=best_suite,
         )
 
     def _evaluate_and_decide(
@@ -354,7 +359,7 @@ class Loop:
         if not score.ok or score.suite is None:
             record.reason += "; the held-out cases could not be measured"
             return
-        record.held_out = score.suite
+        record.held_out, record.held_out_value = score.suite, score.value
         before = self.ledger.suite_result(self.run.id, self.best.number, held_out=True)
         settings = self.project.config.evaluate
         if before is None or not isinstance(settings, SuiteEvaluateConfig):

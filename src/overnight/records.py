@@ -131,6 +131,7 @@ class Experiment:
     usage: list[Usage] = field(default_factory=list)  # every model call: proposal and evaluation
     suite: SuiteResult | None = None  # stored in the ledger; read back with Ledger.suite_result
     held_out: SuiteResult | None = None  # the cases no agent sees, measured on baseline and keeps
+    held_out_value: float | None = None  # their score, as the evaluation scores the visible ones
     measurements: list[float] = field(default_factory=list)  # each value; ``metric`` is the mean
     remeasured: list[float] = field(default_factory=list)  # the incumbent's, measured after it
 

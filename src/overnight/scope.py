@@ -84,8 +84,11 @@ def changed_lines(diff: str) -> int:
 def scope_for(config: Config, files: Sequence[str], config_file: str = CONFIG_NAME) -> Scope:
     """Check the config's globs against the tree, raising ConfigError naming the field. A suite
     file is part of the measurement, so it is frozen too."""
-    suite_file = getattr(config.evaluate, "suite", None)
-    extra = [suite_file] if suite_file and suite_file not in config.frozen else []
+    measured = [
+        getattr(config.evaluate, "suite", None),
+        getattr(config.evaluate, "queries_file", None),
+    ]
+    extra = [f for f in measured if f and f not in config.frozen]
     scope = Scope(tuple(config.editable), (*config.frozen, *extra))
     for field_name, patterns in (("editable", config.editable), ("frozen", config.frozen)):
         for index, pattern in enumerate(patterns):

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from overnight.config import BudgetConfig
 from overnight.formatting import money, score_text
-from overnight.holdout import final_best
+from overnight.holdout import final_best, held_out_score, held_out_text
 from overnight.ledger import RunRecord
 from overnight.policy import improvement, recent_gain
 from overnight.records import Check, Experiment, Status, SuiteResult, Usage
@@ -210,11 +210,8 @@ def status_lines(run: RunRecord, history: Sequence[Experiment], live: bool) -> l
         f"{run.metric}: baseline {_score_of(baseline)} -> best {_score_of(best)}"
         + (f" (experiment {best.number}, {best.commit[:7]})" if best and best.commit else ""),
     ]
-    if baseline and best and baseline.held_out and best.held_out:
-        lines.append(
-            f"held out: baseline {baseline.held_out.passed}/{baseline.held_out.total}"
-            f" -> best {best.held_out.passed}/{best.held_out.total}"
-        )
+    if baseline and best and held_out_score(baseline) is not None:
+        lines.append(f"held out: baseline {held_out_text(baseline)} -> best {held_out_text(best)}")
     gain = recent_gain(history, RATE_WINDOW, run.direction)
     if gain is not None and done >= RATE_WINDOW:
         lines.append(f"recent rate: {gain:+.4g} over the last {RATE_WINDOW} experiments")

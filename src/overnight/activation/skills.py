@@ -84,6 +84,14 @@ def write_description(path: Path, description: str) -> None:
     path.write_bytes(document.with_description(description).encode("utf-8"))
 
 
+def without_description(path: Path) -> str:
+    """The whole file but its description's value: what must stay as it is while only the
+    description is being improved."""
+    document = _Document.read(path)
+    start, end = document.value.start_mark.index, document.value.end_mark.index
+    return document.head + document.front[:start] + document.front[end:] + document.tail
+
+
 @dataclass(frozen=True)
 class _Document:
     """A SKILL.md cut around its front matter, with the description's place in it."""

@@ -7,8 +7,17 @@ from pathlib import Path
 from overnight.agents.base import Agent, AgentContext
 from overnight.agents.command import CommandAgent
 from overnight.agents.llm import LLMAgent
+from overnight.agents.phrases import PhrasesAgent
 from overnight.agents.search import SearchAgent
-from overnight.config import AgentConfig, CommandAgentConfig, LLMAgentConfig, SearchAgentConfig
+from overnight.config import (
+    AgentConfig,
+    CommandAgentConfig,
+    EvaluatorConfig,
+    LLMAgentConfig,
+    PhrasesAgentConfig,
+    SearchAgentConfig,
+    TriggersEvaluateConfig,
+)
 from overnight.llm import require_litellm
 
 __all__ = [
@@ -16,6 +25,7 @@ __all__ = [
     "AgentContext",
     "CommandAgent",
     "LLMAgent",
+    "PhrasesAgent",
     "SearchAgent",
     "check_agent",
     "make_agent",
@@ -31,9 +41,12 @@ def check_agent(config: AgentConfig) -> None:
         require_litellm()
 
 
-def make_agent(config: AgentConfig, log_dir: Path) -> Agent:
+def make_agent(config: AgentConfig, log_dir: Path, evaluate: EvaluatorConfig) -> Agent:
     if isinstance(config, SearchAgentConfig):
         return SearchAgent(config)
+    if isinstance(config, PhrasesAgentConfig):
+        assert isinstance(evaluate, TriggersEvaluateConfig)  # the config checks it
+        return PhrasesAgent(config, evaluate)
     if isinstance(config, CommandAgentConfig):
         return CommandAgent(config, log_dir)
     if isinstance(config, LLMAgentConfig):

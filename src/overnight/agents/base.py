@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from overnight.records import Experiment, Proposal
+from overnight.records import Experiment, Proposal, SuiteResult
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class AgentContext:
     best_metric: float | None
     direction: str  # "minimize" or "maximize"
     brief_path: Path  # the brief (program, files, history) written for this experiment
+    best_suite: SuiteResult | None = None  # the best state's visible matrix, for suites
 
 
 class Agent(ABC):

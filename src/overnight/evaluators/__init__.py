@@ -1,12 +1,12 @@
-"""Evaluators by config ``kind``: ``command`` (a metric a command prints) and ``suite`` (cases
-scored by binary assertions)."""
+"""Evaluators by config ``kind``: ``command`` (a metric a command prints), ``suite`` (cases
+scored by binary assertions) and ``triggers`` (which skill each query activates)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from overnight.cache import OutputCache
-from overnight.config import EvaluateConfig, EvaluatorConfig
+from overnight.config import EvaluateConfig, EvaluatorConfig, TriggersEvaluateConfig
 from overnight.evaluators.base import Evaluator
 from overnight.evaluators.command import CommandEvaluator
 
@@ -16,6 +16,10 @@ __all__ = ["CommandEvaluator", "Evaluator", "make_evaluator"]
 def make_evaluator(config: EvaluatorConfig, root: Path, cache: OutputCache) -> Evaluator:
     if isinstance(config, EvaluateConfig):
         return CommandEvaluator(config)
+    if isinstance(config, TriggersEvaluateConfig):
+        from overnight.evaluators.triggers import TriggersEvaluator
+
+        return TriggersEvaluator(config, root)
     from overnight.evaluators.suite import SuiteEvaluator  # jinja2 and assertions load on demand
 
     return SuiteEvaluator(config, root, cache)

@@ -22,3 +22,8 @@ class Evaluator(ABC):
         """Measure the cases no agent may see (the loop asks on every keep); None when the
         evaluation has none."""
         return None
+
+    def baseline_problem(self, score: Score) -> str | None:
+        """Why the baseline's measurement shows the evaluation itself is broken, in one line;
+        the run refuses to start on it. None when it looks sound."""
+        return None

@@ -1,10 +1,35 @@
 """Routers: which skill an agent would choose for a query, decided by a model (``LLMRouter``),
 by a real agent CLI (``CommandRouter``), or offline by embeddings (``EmbeddingRouter``)."""
 
+from pathlib import Path
+
 from overnight.activation.routers.base import Router, Routing, RoutingError
 from overnight.activation.routers.command import CommandRouter, JsonLinesRule, RegexRule, Rule
 from overnight.activation.routers.embedding import EmbeddingRouter
 from overnight.activation.routers.llm import LLMRouter
+from overnight.config import (
+    CommandRouterConfig,
+    LLMRouterConfig,
+    RegexDetectConfig,
+    RouterConfig,
+)
+
+
+def make_router(config: RouterConfig, root: Path) -> Router:
+    """The router the config names; a command router runs its agent in the repository."""
+    if isinstance(config, LLMRouterConfig):
+        return LLMRouter(config)
+    if isinstance(config, CommandRouterConfig):
+        detect: Rule = (
+            RegexRule(config.detect.pattern)
+            if isinstance(config.detect, RegexDetectConfig)
+            else JsonLinesRule(config.detect.tool, config.detect.field)
+        )
+        return CommandRouter(config.command, detect, root, config.timeout, config.env_passthrough)
+    if config.threshold is None:
+        return EmbeddingRouter(model_name=config.model)
+    return EmbeddingRouter(config.threshold, config.model)
+
 
 __all__ = [
     "CommandRouter",
@@ -16,4 +41,5 @@ __all__ = [
     "Routing",
     "RoutingError",
     "Rule",
+    "make_router",
 ]

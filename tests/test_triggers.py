@@ -1,0 +1,189 @@
+"""The activation loop: the triggers evaluator, the phrases agent, the sanity check, the guards,
+and the offline example end to end."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import overnight
+from conftest import git
+from overnight.activation.skills import read_skill
+from overnight.config import CONFIG_NAME
+from overnight.errors import ConfigError, EvaluationError
+from overnight.records import Status
+
+# A stand-in agent CLI: it "uses" the skill whose description shares the most words with the
+# query, reading the skills installed in the repository, as a real agent would.
+ROUTER = """\
+import re, sys
+from pathlib import Path
+words = lambda text: set(re.findall(r"[a-z]+", text.lower())) - {"the", "a", "of", "my", "for"}
+query = words(sys.argv[1])
+best, overlap = None, 0
+for skill in sorted(Path("skills").glob("*/SKILL.md")):
+    front = skill.read_text().split("---")[1]
+    description = front.split("description:")[1].split("\\n")[0]
+    shared = len(query & words(description))
+    if shared > overlap:
+        best, overlap = skill.parent.name, shared
+print(f"Using skill: {best}" if best else "Answered directly.")
+"""
+
+SKILL = "---\nname: {name}\ndescription: {description}\n---\n\n# {name}\n\nThe body stays.\n"
+
+QUERIES = [
+    {"query": "fill the pdf form fields", "skill": "pdf"},
+    {"query": "extract pdf form values", "skill": "pdf"},
+    {"query": "flatten a filled pdf form", "skill": "pdf"},
+    {"query": "write a commit message for staged changes", "skill": "commit"},
+    {"query": "commit message subject for this diff", "skill": "commit"},
+    {"query": "reword the last commit message", "skill": "commit"},
+    {"query": "translate this paragraph"},
+    {"query": "write a haiku about autumn"},
+]
+
+
+def activation_project(tmp_path: Path, **evaluate) -> Path:
+    root = tmp_path / "skills-repo"
+    for name, description in (("pdf", "Works with pdf files."), ("commit", "Git helper.")):
+        (root / "skills" / name).mkdir(parents=True)
+        (root / "skills" / name / "SKILL.md").write_text(
+            SKILL.format(name=name, description=description)
+        )
+    (root / "route.py").write_text(ROUTER)
+    (root / "queries.yaml").write_text(yaml.safe_dump(QUERIES))
+    config = {
+        "name": "activation",
+        "editable": ["skills/*/SKILL.md"],
+        "frozen": ["route.py"],
+        "evaluate": {
+            "kind": "triggers",
+            "skills": ["skills/pdf/SKILL.md", "skills/commit/SKILL.md"],
+            "queries": "queries.yaml",
+            "router": {
+                "kind": "command",
+                "command": f"{sys.executable} route.py {{query}}",
+                "detect": {"kind": "regex", "pattern": r"^Using skill: (\S+)$"},
+            },
+            "holdout": 0.34,
+            **evaluate,
+        },
+        "agent": {"kind": "phrases"},
+        "budget": {"experiments": 12},
+        "stop": {"target": 1.0},
+    }
+    (root / CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def test_evaluation_scores_f1_and_keeps_the_matrix(tmp_path: Path) -> None:
+    root = activation_project(tmp_path, holdout=0)
+    (root / "skills/pdf/SKILL.md").write_text(
+        SKILL.format(name="pdf", description="Fill, extract and flatten pdf form fields.")
+    )
+
+    score = overnight.evaluate(root)
+
+    assert score.ok and score.suite is not None
+    assert score.value == pytest.approx(score.secondary["f1"])
+    assert score.suite.total == len(QUERIES)
+    by_query = {c.case_id: c for c in score.suite.checks}
+    assert by_query["fill the pdf form fields"].passed
+    assert by_query["write a haiku about autumn"].passed  # none chosen, none expected
+    assert not by_query["reword the last commit message"].passed  # "Git helper." says too little
+    assert by_query["reword the last commit message"].assertion == "triggers commit"
+    assert 0 < score.secondary["recall"] < 1
+
+
+def test_phrases_agent_and_the_router_improve_descriptions_offline(tmp_path: Path) -> None:
+    root = activation_project(tmp_path)
+
+    summary = overnight.run(root)
+
+    kept = summary.kept
+    assert kept, [(e.status, e.description, e.reason) for e in summary.experiments]
+    assert summary.best > summary.baseline
+    assert all(e.description.startswith(("add ", "remove ")) for e in kept)
+    for name in ("pdf", "commit"):  # the bodies are untouched
+        assert (root / f"skills/{name}/SKILL.md").read_text().endswith("The body stays.\n")
+    best = summary.best_experiment
+    assert best.held_out_value is not None and summary.experiments[0].held_out_value is not None
+    assert read_skill(root / "skills/commit/SKILL.md").description != "Git helper."
+
+
+def test_held_out_queries_never_reach_the_brief(tmp_path: Path) -> None:
+    root = activation_project(tmp_path, holdout=0.5)
+    overnight.run(root, experiments=2)
+    from overnight.config import load_config
+    from overnight.evaluators.triggers import TriggersEvaluator
+
+    config = load_config(root / CONFIG_NAME).evaluate
+    held_out = TriggersEvaluator(config, root).held_out_queries  # type: ignore[arg-type]
+    brief = (root / ".overnight" / "brief.md").read_text()
+
+    assert held_out
+    for query in held_out:
+        assert query.query not in brief
+
+
+def test_a_router_that_never_triggers_is_refused_at_the_baseline(tmp_path: Path) -> None:
+    root = activation_project(
+        tmp_path,
+        router={
+            "kind": "command",
+            "command": "echo {query} > /dev/null; echo nothing",
+            "detect": {"kind": "regex", "pattern": r"^Using skill: (\S+)$"},
+        },
+    )
+
+    with pytest.raises(EvaluationError, match="chose no skill in any of"):
+        overnight.run(root)
+
+
+def test_a_change_outside_the_description_is_a_violation(tmp_path: Path) -> None:
+    from overnight.project import Project
+
+    root = activation_project(tmp_path)
+    evaluator = Project.open(root).evaluator()  # as a run does: made from the clean tree
+    skill = root / "skills/pdf/SKILL.md"
+
+    skill.write_text(skill.read_text().replace("The body stays.", "The body changed."))
+    changed = evaluator.evaluate(root, tmp_path / "a.log")
+    skill.write_text(SKILL.format(name="pdf", description="x" * 1100))
+    too_long = evaluator.evaluate(root, tmp_path / "b.log")
+
+    assert changed.status is Status.VIOLATION and "outside its description" in changed.log_tail
+    assert too_long.status is Status.VIOLATION and "1100 characters" in too_long.log_tail
+
+
+def test_a_label_naming_no_skill_is_a_config_error(tmp_path: Path) -> None:
+    root = activation_project(tmp_path)
+    (root / "queries.yaml").write_text(yaml.safe_dump([*QUERIES, {"query": "x", "skill": "pfd"}]))
+
+    with pytest.raises(ConfigError, match=r"queries\[8\]\.skill.*no skill is named 'pfd'"):
+        overnight.evaluate(root)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("sentence_transformers") is None,
+    reason='the embed extra is not installed: pip install "overnight[embed]"',
+)
+def test_the_skill_trigger_example_improves_held_out_f1_offline(tmp_path: Path) -> None:
+    from overnight.examples import create_from_example
+
+    root = create_from_example("skill-trigger", tmp_path / "st")
+
+    summary = overnight.run(root)
+
+    baseline, best = summary.experiments[0], summary.best_experiment
+    assert summary.best > summary.baseline
+    assert baseline.held_out_value is not None and best.held_out_value is not None
+    assert best.held_out_value > baseline.held_out_value
