@@ -6,11 +6,10 @@ is general: a change that raises the visible score while the held-out score fall
 
 from __future__ import annotations
 
-import math
-import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from overnight.activation.split import split
 from overnight.records import Experiment
 
 if TYPE_CHECKING:  # the config validates a split with these functions
@@ -24,35 +23,17 @@ def held_out_ids(config: SuiteEvaluateConfig) -> set[str]:
     marked = {case.id for case in config.cases if case.holdout}
     if config.holdout is None:
         return marked
-    rest = [case for case in config.cases if not case.holdout]
-    strata: dict[str, list[str]] = {}
-    for case in rest:
-        strata.setdefault(_stratum(case, config.holdout_by), []).append(case.id)
-    return marked | _draw(strata, config.holdout, config.holdout_seed)
+    rest = [_Stratified(case, config.holdout_by) for case in config.cases if not case.holdout]
+    _, held = split(rest, config.holdout, config.holdout_seed)
+    return marked | {case.query for case in held}
 
 
-def _stratum(case: CaseConfig, by: str | None) -> str:
-    if by is not None:
-        return repr(case.vars.get(by))
-    return repr(case.assertions)
+class _Stratified:
+    """A case as the stratified split sees it: an id, and the stratum it belongs to."""
 
-
-def _draw(strata: dict[str, list[str]], share: float, seed: int) -> set[str]:
-    """``share`` of all ids, spread over the strata in proportion to their sizes (the largest
-    remainders get the odd ones), each stratum shuffled by the seed."""
-    total = sum(len(ids) for ids in strata.values())
-    wanted = max(1, round(share * total))
-    exact = {name: share * len(ids) for name, ids in strata.items()}
-    counts = {name: math.floor(value) for name, value in exact.items()}
-    by_remainder = sorted(strata, key=lambda name: (counts[name] - exact[name], name))
-    for name in by_remainder[: wanted - sum(counts.values())]:
-        counts[name] += 1
-    chosen: set[str] = set()
-    for name, ids in sorted(strata.items()):
-        shuffled = sorted(ids)
-        random.Random(f"{seed}|{name}").shuffle(shuffled)
-        chosen.update(shuffled[: counts[name]])
-    return chosen
+    def __init__(self, case: CaseConfig, by: str | None) -> None:
+        self.query = case.id
+        self.expected = repr(case.vars.get(by)) if by is not None else repr(case.assertions)
 
 
 def split_cases(

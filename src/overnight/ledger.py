@@ -269,7 +269,7 @@ class Ledger:
                     for tree, values in (
                         ("candidate", experiment.measurements),
                         ("incumbent", experiment.remeasured),
-                        ("held-out", _known([experiment.held_out_value])),
+                        ("held-out", _present(experiment.held_out_value)),
                     )
                     for attempt, value in enumerate(values)
                 ],
@@ -495,5 +495,5 @@ def _experiment(row: tuple) -> Experiment:
     )
 
 
-def _known(values: list[float | None]) -> list[float]:
-    return [v for v in values if v is not None]
+def _present(value: float | None) -> list[float]:
+    return [] if value is None else [value]

@@ -283,9 +283,10 @@ class Loop:
         guarded = sorted(
             {*self.frozen_files, *self.editable_files, *change.paths} - set(change.deleted)
         )
-        incumbent = self._incumbent_samples()
+        *others, best_tree = self._trees()
+        incumbent = best_tree[-self.policy.window :]
         incumbent_suite = self.ledger.suite_result(self.run.id, self.best.number)
-        elsewhere = statistics.spread(self._other_trees())
+        elsewhere = statistics.spread(others)  # the noise, as the rest of the run measured it
         suites: list[SuiteResult] = []
 
         def measure() -> Score:
@@ -395,24 +396,17 @@ class Loop:
             values.append(score.value)
         return replace(score, value=statistics.mean(values), seconds=seconds, usage=usage), values
 
-    def _incumbent_samples(self) -> list[float]:
-        """The best tree's latest ``policy.window`` measurements: from when it won its place,
-        afresh after, and every re-measurement since."""
-        return self._trees()[-1][-self.policy.window :]
-
-    def _other_trees(self) -> list[list[float]]:
-        """Every other tree's measurements: what the run knows about the evaluation's noise."""
-        return self._trees()[:-1]
-
     def _trees(self) -> list[list[float]]:
-        """Measurements grouped by the tree they measured; the best tree's come last. A
+        """Measurements grouped by the tree they measured; the best tree's come last (its own
+        from when it won its place, afresh after, and every re-measurement since). A
         re-measurement after a keep measured the kept tree, after any other experiment the best."""
         trees: list[list[float]] = []
         best: list[float] = []
         for experiment in self.history:
             if experiment.status.advances:
                 trees.append(best)
-                best = list(experiment.measurements) or _known([experiment.metric])
+                metric = [] if experiment.metric is None else [experiment.metric]
+                best = list(experiment.measurements) or metric
             elif len(experiment.measurements) > 1:
                 trees.append(list(experiment.measurements))
             best += experiment.remeasured
@@ -473,10 +467,6 @@ class _StopRun(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _known(values: list[float | None]) -> list[float]:
-    return [v for v in values if v is not None]
 
 
 def _apply_proposal(record: Experiment, proposal: Proposal) -> None:

@@ -8,13 +8,14 @@ makes a whole activation loop with no API key.
 
 from __future__ import annotations
 
-from overnight.activation.metrics import QueryOutcome
+from overnight.activation.metrics import ActivationMetrics
 from overnight.activation.phrases import choose_edit
 from overnight.activation.skills import read_skill, write_description
 from overnight.agents.base import Agent, AgentContext
 from overnight.config import PhrasesAgentConfig, TriggersEvaluateConfig
 from overnight.errors import AgentError, SearchExhausted
-from overnight.records import Proposal, SuiteResult
+from overnight.evaluators.triggers import query_results
+from overnight.records import Proposal
 
 
 class PhrasesAgent(Agent):
@@ -28,27 +29,10 @@ class PhrasesAgent(Agent):
         paths = {read_skill(context.root / p).name: p for p in self.evaluate.skills}
         skills = [read_skill(context.root / p) for p in paths.values()]
         tried = {e.description for e in context.history}
-        edit = choose_edit(
-            skills, _outcomes(context.best_suite), tried, self.evaluate.max_description
-        )
+        results = query_results(context.best_suite, self.evaluate)
+        outcomes = ActivationMetrics.from_results(results, self.evaluate.threshold).outcomes
+        edit = choose_edit(skills, outcomes, tried, self.evaluate.max_description)
         if edit is None:
             raise SearchExhausted("no phrase left to add or remove for the failing queries")
         write_description(context.root / paths[edit.skill.name], edit.description)
         return Proposal(edit.summary)
-
-
-def _outcomes(suite: SuiteResult) -> list[QueryOutcome]:
-    """Each query's expected and chosen skill, read back from the check the evaluator wrote."""
-    outcomes = []
-    for check in suite.checks:
-        expected = check.assertion.removeprefix("triggers ")
-        chose = check.reason.removeprefix("chose ").split(" (")[0]
-        outcomes.append(
-            QueryOutcome(
-                check.case_id,
-                None if expected == "no skill" else expected,
-                None if chose == "(none)" else chose,
-                {},
-            )
-        )
-    return outcomes

@@ -66,12 +66,7 @@ class TriggersEvaluator(Evaluator):
         improve descriptions against it."""
         if score.suite is None:
             return None
-        expected = {q.query: q.skill for q in self.config.queries}
-        runs = [
-            QueryResult(o.case_id, expected[o.case_id], tuple(json.loads(o.output or "[null]")))
-            for o in score.suite.outputs
-        ]
-        return sanity_problem(runs)
+        return sanity_problem(query_results(score.suite, self.config))
 
     def _measure(self, queries: Sequence[_Labelled], log_path: Path) -> Score:
         started = time.monotonic()
@@ -169,6 +164,15 @@ def _matrix(metrics: ActivationMetrics, results: Sequence[QueryResult]) -> Suite
             Check(outcome.query, 0, wanted, outcome.predicted == outcome.expected, reason)
         )
     return SuiteResult(outputs, checks)
+
+
+def query_results(suite: SuiteResult, config: TriggersEvaluateConfig) -> list[QueryResult]:
+    """Each query's runs read back from the matrix (its output holds every run's choice)."""
+    expected = {q.query: q.skill for q in config.queries}
+    return [
+        QueryResult(o.case_id, expected[o.case_id], tuple(json.loads(o.output or "[null]")))
+        for o in suite.outputs
+    ]
 
 
 def _report(metrics: ActivationMetrics) -> str:
