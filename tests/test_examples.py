@@ -19,10 +19,11 @@ from overnight.scope import scope_for
 def test_example_config_fits_its_tree(tmp_path: Path, name: str) -> None:
     root = examples.create_from_example(name, tmp_path / name)
 
-    project = Project.open(root)
-    files = project.workspace().files()
-
-    assert scope_for(project.config, files).editable_files(files)
+    for layer in Project.layers(root) or [None]:
+        project = Project.open(root, layer)
+        files = project.workspace().files()
+        scope = scope_for(project.config, files, other_layers=project.other_layers)
+        assert scope.editable_files(files)
     assert git(root, "status", "--porcelain") == ""
 
 

@@ -217,6 +217,10 @@ def test_later_removals_build_on_earlier_drops(make_repo) -> None:
         "prune: drop experiment 1 (add b)",
     ]
     assert (part(root, "a"), part(root, "b"), part(root, "c")) == ("5", "0", "0")
+    tip = rev(root, "overnight/t")
+    with pytest.raises(UsageError, match="was pruned"):  # a resume would drop the pruned commits
+        overnight.run(root, resume=True, tag="t")
+    assert rev(root, "overnight/t") == tip
 
 
 def test_an_entangled_change_stays(make_repo) -> None:

@@ -181,7 +181,7 @@ def test_the_skill_trigger_example_improves_held_out_f1_offline(tmp_path: Path) 
 
     root = create_from_example("skill-trigger", tmp_path / "st")
 
-    summary = overnight.run(root)
+    summary = overnight.run(root, layer="activation")
 
     baseline, best = summary.experiments[0], summary.best_experiment
     assert summary.best > summary.baseline

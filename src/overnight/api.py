@@ -10,14 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from overnight.compare import Comparison
+from overnight.compare import compare as compare_versions
 from overnight.errors import UsageError
 from overnight.holdout import final_best
 from overnight.launch import RunOptions, open_loop
-from overnight.ledger import RunRecord
+from overnight.ledger import Ledger, RunRecord
 from overnight.loop import Observer
-from overnight.project import Project
+from overnight.project import Project, RunLock
 from overnight.prune import PruneResult, Say, prune_run
-from overnight.records import Experiment, Score, Status
+from overnight.records import Experiment, Review, Score, Status
+from overnight.report import write_report
+from overnight.review import (
+    KEEP_VERDICTS,
+    ApplyResult,
+    Pending,
+    apply_reviews,
+    check_verdict,
+    pending_reviews,
+    record_review,
+)
+from overnight.review import best_experiment as best_to_review
+from overnight.workspace import STATE_DIR
 
 
 @dataclass(frozen=True)
@@ -56,9 +70,11 @@ def run(
     resume: bool = False,
     use_cache: bool = True,
     observer: Observer | None = None,
+    layer: str | None = None,
 ) -> RunSummary:
-    """Run the loop until a stop rule fires; the run branch ends at the best state."""
-    project = Project.open(directory)
+    """Run the loop until a stop rule fires; the run branch ends at the best state. A config
+    with layers runs one ``layer`` at a time."""
+    project = Project.open(directory, layer)
     lock = project.lock()
     lock.acquire()
     try:
@@ -72,18 +88,22 @@ def run(
         lock.release()
 
 
-def evaluate(directory: Path | str = ".", *, use_cache: bool = True) -> Score:
+def evaluate(
+    directory: Path | str = ".", *, use_cache: bool = True, layer: str | None = None
+) -> Score:
     """One evaluation of the tree as it is, without touching git or the ledger."""
-    project = Project.open(directory)
+    project = Project.open(directory, layer)
     project.workspace().exclude_state_dir()
     log = project.log_dir / "eval.log"
     return project.evaluator(use_cache).evaluate(project.root, log)
 
 
-def evaluate_held_out(directory: Path | str = ".", *, use_cache: bool = True) -> Score | None:
+def evaluate_held_out(
+    directory: Path | str = ".", *, use_cache: bool = True, layer: str | None = None
+) -> Score | None:
     """The held-out cases of a suite, measured as ``evaluate`` measures the visible ones; None
     when there are none."""
-    project = Project.open(directory)
+    project = Project.open(directory, layer)
     project.workspace().exclude_state_dir()
     log = project.log_dir / "eval.held-out.log"
     return project.evaluator(use_cache).held_out(project.root, log)
@@ -95,12 +115,13 @@ def prune(
     dry_run: bool = False,
     *,
     progress: Say | None = None,
+    layer: str | None = None,
 ) -> PruneResult:
     """Take each kept change of a run (the latest unless ``run`` names one) out of the best
     state in turn, and drop those whose removal does not hurt: one commit per drop on the run
     branch, and every verdict in the ledger, unless ``dry_run``. ``progress`` gets a line per
-    step."""
-    project = Project.open(directory)
+    step. With layers, the run's own layer is pruned."""
+    project = project_for_run(directory, run, layer)
     lock = project.lock()
     lock.acquire()
     try:
@@ -109,18 +130,192 @@ def prune(
         lock.release()
 
 
-def history(
-    directory: Path | str = ".", tag: str | None = None
-) -> tuple[RunRecord, list[Experiment]]:
-    """A run (the latest unless ``tag`` says) and its experiments, from the ledger."""
-    project = Project.open(directory)
-    ledger = project.ledger()
+def review(
+    directory: Path | str,
+    verdict: str,
+    *,
+    experiment: int | None = None,
+    case: str | None = None,
+    note: str = "",
+    run: str | None = None,
+    layer: str | None = None,
+) -> Review:
+    """Record a reviewer's verdict on run ``run`` (the latest by default): "up" or "down" on
+    the output of ``case`` in ``experiment`` (default: the best state), or "accept" or "reject"
+    on kept experiment ``experiment``. A later verdict on the same item supersedes this one; the
+    next run's agents are told the current ones."""
+    ledger = _ledger(directory)
     try:
-        record = ledger.run(tag=tag)
+        record = _run_of(ledger, run, layer)
+        if experiment is None:
+            check_verdict(verdict)
+            if case is None:
+                raise UsageError(
+                    "name the kept experiment to accept or reject"
+                    if verdict in KEEP_VERDICTS
+                    else "a thumbs up or down judges one output: name its case"
+                )
+            experiment = best_to_review(ledger, record).number
+        return record_review(ledger, record, experiment, verdict, note, case)
+    finally:
+        ledger.close()
+
+
+def review_pending(
+    directory: Path | str = ".", run: str | None = None, *, layer: str | None = None
+) -> Pending:
+    """What waits for review in run ``run`` (the latest by default): kept experiments with
+    neither accept nor reject, and the best state's outputs without a verdict."""
+    ledger = _ledger(directory)
+    try:
+        return pending_reviews(ledger, _run_of(ledger, run, layer))
+    finally:
+        ledger.close()
+
+
+def review_apply(
+    directory: Path | str = ".",
+    run: str | None = None,
+    dry_run: bool = False,
+    *,
+    progress: Say | None = None,
+    layer: str | None = None,
+) -> ApplyResult:
+    """Take each rejected keep of run ``run`` (the latest by default) out of its branch tip,
+    one commit each, keeping the later keeps where they still apply, and measure the new tip
+    once; nothing is committed or recorded if ``dry_run``. ``progress`` gets a line per step."""
+    ledger = _ledger(directory)
+    try:
+        tag = _run_of(ledger, run, layer).tag
+    finally:
+        ledger.close()
+    project = project_for_run(directory, tag)
+    lock = project.lock()
+    lock.acquire()
+    try:
+        return apply_reviews(project, tag, dry_run, progress)
+    finally:
+        lock.release()
+
+
+def _run_of(ledger: Ledger, tag: str | None, layer: str | None) -> RunRecord:
+    record = ledger.run(tag=tag, layer=layer)
+    if record is None:
+        raise UsageError(_no_run(tag, layer))
+    return record
+
+
+def history(
+    directory: Path | str = ".", tag: str | None = None, layer: str | None = None
+) -> tuple[RunRecord, list[Experiment]]:
+    """A run (the latest, of ``layer`` if given, unless ``tag`` says) and its experiments."""
+    ledger = _ledger(directory)
+    try:
+        record = ledger.run(tag=tag, layer=layer)
         if record is None:
-            raise UsageError(
-                f"no run {tag!r} in the ledger" if tag else "no run yet: try `overnight run`"
-            )
+            raise UsageError(_no_run(tag, layer))
         return record, ledger.experiments(record.id)
     finally:
         ledger.close()
+
+
+def latest_runs(directory: Path | str = ".") -> dict[str | None, RunRecord | None]:
+    """Each layer's latest run (``{None: ...}`` for a config without layers)."""
+    layers: list[str | None] = [*Project.layers(directory)] or [None]
+    ledger = _ledger(directory)
+    try:
+        return {layer: ledger.run(layer=layer) for layer in layers}
+    finally:
+        ledger.close()
+
+
+def active_run(directory: Path | str = ".") -> int | None:
+    """The id of the run a harness is working on right now, if one is."""
+    root = Path(directory).resolve()
+    if not RunLock(root / STATE_DIR / "lock").held_elsewhere():
+        return None
+    ledger = _ledger(directory)
+    try:
+        unfinished = [run for run in ledger.runs() if run.ended_at is None]
+        return unfinished[-1].id if unfinished else None
+    finally:
+        ledger.close()
+
+
+def project_for_run(
+    directory: Path | str = ".", tag: str | None = None, layer: str | None = None
+) -> Project:
+    """The project opened for the layer of run ``tag`` (the latest run by default), or for
+    ``layer``, so that a command about a past run measures it the way the run did."""
+    if layer is None and Project.layers(directory):
+        ledger = _ledger(directory)
+        try:
+            record = ledger.run(tag=tag)
+        finally:
+            ledger.close()
+        if record is None:
+            raise UsageError(_no_run(tag, layer))
+        layer = record.layer
+    return Project.open(directory, layer)
+
+
+def _ledger(directory: Path | str) -> Ledger:
+    """The ledger of the project in ``directory``, after checking its config."""
+    Project.layers(directory)  # a missing or malformed config is reported as such
+    return Ledger(Path(directory).resolve() / STATE_DIR / "ledger.db")
+
+
+def _no_run(tag: str | None, layer: str | None) -> str:
+    if tag:
+        return f"no run {tag!r} in the ledger"
+    if layer:
+        return f"no run of layer {layer} yet: try `overnight run --layer {layer}`"
+    return "no run yet: try `overnight run`"
+
+
+def compare(
+    a: str | Path,
+    b: str | Path,
+    directory: Path | str = ".",
+    *,
+    repeats: int | None = None,
+    as_path: str | None = None,
+    use_cache: bool = True,
+    layer: str | None = None,
+    progress: Say | None = None,
+) -> Comparison:
+    """Score two versions on the project's current evaluation, side by side: each a git
+    revision (commit, branch, tag, ``HEAD~2``) or a file (a ``Path``, or a string naming an
+    existing file) that replaces the editable file ``as_path`` in a worktree of HEAD.
+    ``repeats`` measurements of each (default: ``evaluate.repeats``); git and the ledger are
+    not touched. ``progress`` gets a line per measurement."""
+    project = Project.open(directory, layer)
+    return compare_versions(
+        project, a, b, repeats, as_path=as_path, use_cache=use_cache, progress=progress
+    )
+
+
+def report(
+    directory: Path | str = ".",
+    output: Path | str | None = None,
+    *,
+    run: str | None = None,
+    pair: tuple[int, int] | None = None,
+    png: Path | str | None = None,
+    layer: str | None = None,
+) -> Path:
+    """Write the morning review of run ``run`` (the latest, of ``layer`` if given) as one HTML
+    file that works offline, with no script and no link out (default:
+    ``.overnight/report.html``); ``pair`` picks the two experiments whose outputs and trees are
+    compared (default: the baseline and the best state); ``png`` also draws the progress chart
+    as an image (needs the ``png`` extra). Returns the HTML file's path."""
+    root = Path(directory).resolve()
+    Project.layers(root)  # a missing or malformed config is reported as such
+    return write_report(
+        root,
+        Path(output) if output else None,
+        run,
+        pair,
+        Path(png) if png else None,
+        layer,
+    )

@@ -1,10 +1,11 @@
 """The brief: what an agent is told before it proposes one change.
 
 Built by code for every experiment from the config and the ledger, so an agent needs no memory of
-its own. In order: the task and its rules, the scores, the instructions (``program``), a firmer
-word when the last experiments kept failing, the details of the last failures (which case failed
-which check and why, a crash's log tail, what a violation touched), the history of every idea
-tried, and the editable files themselves.
+its own. In order: the task and its rules, the scores, the instructions (``program``), what
+people who reviewed the results said (their notes and rejections, from this run and earlier ones;
+never a word about held-out cases), a firmer word when the last experiments kept failing, the
+details of the last failures (which case failed which check and why, a crash's log tail, what a
+violation touched), the history of every idea tried, and the editable files themselves.
 
 The brief stays under ``brief.max_tokens`` (estimated at four characters a token) however long
 the run: the newest experiments are listed with their reasons, older ones one line each, and the
@@ -15,13 +16,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from overnight.config import Config
 from overnight.formatting import score_text
 from overnight.policy import improvement
-from overnight.records import Experiment, Status, SuiteResult
+from overnight.records import Experiment, Review, Status, SuiteResult
 
 CHARS_PER_TOKEN = 4
 DETAILED_HISTORY = 10  # the newest experiments keep their reason in the history
@@ -29,6 +30,8 @@ FAILURE_DETAILS = 3  # the newest failed experiments shown in full
 OUTPUT_EXCERPT = 400  # characters of a failing case's output
 LOG_EXCERPT = 1200  # characters of a crash's log tail
 RESERVE = 300  # characters kept for headings and the line that counts the oldest experiments
+REVIEW_SHARE = 6  # the reviewers' section takes at most 1/REVIEW_SHARE of the budget
+NOTE_EXCERPT = 300  # characters of one reviewer's note
 FAILED = (Status.CRASH, Status.TIMEOUT, Status.VIOLATION, Status.NO_OP, Status.INTERRUPTED)
 
 
@@ -40,6 +43,16 @@ class BriefInputs:
     editable_files: Sequence[str]
     history: Sequence[Experiment]  # oldest first, baseline included
     best_suite: SuiteResult | None = None  # the best state's matrix, for suites
+    reviews: Sequence[ReviewNote] = field(default_factory=tuple)  # current verdicts, newest first
+
+
+@dataclass(frozen=True)
+class ReviewNote:
+    """A reviewer's current verdict on one item, with what the brief says about it."""
+
+    review: Review
+    description: str = ""  # the reviewed experiment's one line
+    run_tag: str | None = None  # the run it belongs to, when not the run being briefed
 
 
 def render_brief(inputs: BriefInputs) -> str:
@@ -48,6 +61,7 @@ def render_brief(inputs: BriefInputs) -> str:
         _task(inputs),
         _scores(inputs),
         _instructions(inputs),
+        _reviews(inputs, budget // REVIEW_SHARE),
         _stall(inputs),
         _failures(inputs),
     ]
@@ -94,6 +108,53 @@ def _instructions(inputs: BriefInputs) -> str:
     if path is None or not path.is_file():
         return ""
     return f"## Instructions ({program})\n\n{path.read_text(encoding='utf-8').strip()}"
+
+
+def _reviews(inputs: BriefInputs, budget: int) -> str:
+    """Rejections first, then what reviewers disliked, then what they liked; newest first within
+    each, and the rest counted when the share of the budget runs out."""
+    order = {"reject": 0, "down": 1, "up": 2, "accept": 2}
+    notes = sorted(
+        (n for n in inputs.reviews if n.review.verdict != "accept" or n.review.note.strip()),
+        key=lambda n: order.get(n.review.verdict, 3),
+    )
+    if not notes:
+        return ""
+    lines: list[str] = []
+    used = 0
+    for index, note in enumerate(notes):
+        line = _review_line(note)
+        if used + len(line) > budget and lines:
+            lines.append(f"- … {len(notes) - index} more verdicts not shown")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    return (
+        "## What reviewers said\n\nPeople reviewed the results. Their verdicts count beside the "
+        "score: address their notes, keep what they liked, and never bring back a change they "
+        "rejected.\n\n" + "\n".join(lines)
+    )
+
+
+def _review_line(note: ReviewNote) -> str:
+    review = note.review
+    experiment = f"experiment {review.number}"
+    if note.run_tag:
+        experiment += f" of run {note.run_tag}"
+    text = " ".join(review.note.split())
+    if len(text) > NOTE_EXCERPT:
+        text = text[:NOTE_EXCERPT] + "…"
+    said = f": {text}" if text else ""
+    if review.case_id is None:
+        verb = "rejected" if review.verdict == "reject" else "accepted"
+        description = " ".join(note.description.split()) or "(no description)"
+        done = " (taken out of the branch)" if review.applied else ""
+        return f'- reviewer {verb} {experiment} "{description[:200]}"{done}{said}'
+    if review.verdict == "up":
+        return f"- reviewer liked case {review.case_id} ({experiment}){said}"
+    if text:
+        return f"- reviewer on case {review.case_id} ({experiment}){said}"
+    return f"- reviewer disliked case {review.case_id} ({experiment})"
 
 
 def _stall(inputs: BriefInputs) -> str:

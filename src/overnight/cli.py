@@ -24,8 +24,10 @@ from overnight.project import Project
 from overnight.prune import CRASH, DROPPED, KEPT, PruneResult
 from overnight.records import Status
 from overnight.results import results_json, results_tsv, score_json
+from overnight.review import ENTANGLED, GONE, REVERTED, ApplyResult, Pending
 from overnight.view import (
     LiveView,
+    comparison_view,
     cost_text,
     failure_lines,
     log_table,
@@ -38,6 +40,9 @@ err_console = Console(stderr=True, highlight=False)
 
 DIRECTORY = click.argument(
     "directory", type=click.Path(file_okay=False, path_type=Path), default="."
+)
+LAYER = click.option(
+    "--layer", metavar="NAME", help="Which layer of a config with `layers` (e.g. activation)."
 )
 
 
@@ -102,6 +107,7 @@ def init(directory: Path, example: str | None) -> None:
 @click.option("--tag", help="Name of the run; the branch is overnight/TAG (default: today's date).")
 @click.option("--resume", is_flag=True, help="Continue the latest run (or --tag) where it stopped.")
 @click.option("--no-cache", is_flag=True, help="Generate every output again, ignoring the cache.")
+@LAYER
 def run(
     directory: Path,
     experiments: int | None,
@@ -109,6 +115,7 @@ def run(
     tag: str | None,
     resume: bool,
     no_cache: bool,
+    layer: str | None,
 ) -> None:
     """Improve the repository in DIRECTORY until a stop rule fires."""
     summary = _run_live(
@@ -118,6 +125,7 @@ def run(
         tag=tag,
         resume=resume,
         use_cache=not no_cache,
+        layer=layer,
     )
     _print_summary(directory, summary)
 
@@ -128,11 +136,12 @@ def run(
     "--json", "as_json", is_flag=True, help="Print the score (and a suite's matrix) as JSON."
 )
 @click.option("--no-cache", is_flag=True, help="Generate every output again, ignoring the cache.")
-def eval_(directory: Path, as_json: bool, no_cache: bool) -> None:
+@LAYER
+def eval_(directory: Path, as_json: bool, no_cache: bool, layer: str | None) -> None:
     """Evaluate the tree as it is now, once; git and the ledger are not touched."""
-    score = api.evaluate(directory, use_cache=not no_cache)
-    held_out = api.evaluate_held_out(directory, use_cache=not no_cache)
-    metric = Project.open(directory).config.evaluate.metric
+    score = api.evaluate(directory, use_cache=not no_cache, layer=layer)
+    held_out = api.evaluate_held_out(directory, use_cache=not no_cache, layer=layer)
+    metric = Project.open(directory, layer).config.evaluate.metric
     if as_json:
         data = score_json(metric, score)
         if held_out is not None:
@@ -167,14 +176,22 @@ def eval_(directory: Path, as_json: bool, no_cache: bool) -> None:
 @click.option("--tsv", is_flag=True, help="autoresearch-compatible results.tsv.")
 @click.option("--json", "as_json", is_flag=True, help="JSON, one object per experiment.")
 @click.option("--tag", help="Which run (default: the latest).")
+@LAYER
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file."
 )
-def log(directory: Path, tsv: bool, as_json: bool, tag: str | None, output: Path | None) -> None:
-    """Show every experiment of a run."""
+def log(
+    directory: Path,
+    tsv: bool,
+    as_json: bool,
+    tag: str | None,
+    layer: str | None,
+    output: Path | None,
+) -> None:
+    """Show every experiment of a run (the latest, or the latest of --layer)."""
     if tsv and as_json:
         raise UsageError("choose one of --tsv and --json")
-    record, history = api.history(directory, tag)
+    record, history = api.history(directory, tag, layer)
     if tsv:
         text = results_tsv(record, history)
     elif as_json:
@@ -193,25 +210,41 @@ def log(directory: Path, tsv: bool, as_json: bool, tag: str | None, output: Path
 
 @cli.command()
 @DIRECTORY
-def status(directory: Path) -> None:
-    """Where the latest run stands."""
-    record, history = api.history(directory)
-    live = Project.open(directory).lock().held_elsewhere()
-    for line in status_lines(record, history, live):
-        console.print(line)
+@LAYER
+def status(directory: Path, layer: str | None) -> None:
+    """Where the latest run stands; with layers, the latest run of each layer."""
+    latest = api.latest_runs(directory)
+    if layer is not None:
+        Project.open(directory, layer)  # says which layers there are
+        latest = {layer: latest[layer]}
+    active = api.active_run(directory)
+    for name, record in latest.items():
+        if name is not None:
+            console.print(Text(f"{name} layer", style="bold"))
+        if record is None and name is None:
+            raise UsageError("no run yet: try `overnight run`")
+        if record is None:
+            console.print(f"  no run yet: `overnight run --layer {name}`")
+            continue
+        _, history = api.history(directory, record.tag)
+        indent = "  " if name is not None else ""
+        for line in status_lines(record, history, record.id == active):
+            console.print(indent + line, soft_wrap=True)
 
 
 @cli.command()
 @DIRECTORY
 @click.option("--run", "tag", help="Which run (default: the latest).")
 @click.option("--dry-run", is_flag=True, help="Measure and report; commit and record nothing.")
-def prune(directory: Path, tag: str | None, dry_run: bool) -> None:
+@LAYER
+def prune(directory: Path, tag: str | None, dry_run: bool, layer: str | None) -> None:
     """Take each kept change out of the best state; drop those whose removal does not hurt."""
     result = api.prune(
         directory,
         tag,
         dry_run,
         progress=lambda text: err_console.print(text, style="dim", markup=False),
+        layer=layer,
     )
     run = result.run
     console.print(_prune_table(result))
@@ -229,6 +262,349 @@ def prune(directory: Path, tag: str | None, dry_run: bool) -> None:
         console.print("Dry run: no commit made, nothing recorded.")
     elif result.dropped:
         console.print(f"Branch {run.branch} is at the pruned state, one commit per dropped change.")
+
+
+@cli.command()
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+@DIRECTORY
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1, max=100),
+    help="Measurements of each side (default: evaluate.repeats).",
+)
+@click.option(
+    "--as",
+    "as_path",
+    metavar="PATH",
+    help="The editable file a FILE argument replaces (needed when there are several).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.option("--no-cache", is_flag=True, help="Generate every output again, ignoring the cache.")
+@LAYER
+def compare(
+    a: str,
+    b: str,
+    directory: Path,
+    repeats: int | None,
+    as_path: str | None,
+    as_json: bool,
+    no_cache: bool,
+    layer: str | None,
+) -> None:
+    """Score A and B on the same evaluation, side by side: is B better than A?
+
+    A and B are each a git revision of the repository in DIRECTORY (a commit, branch, tag,
+    HEAD~2, ...) or a file; an argument that names an existing file (relative to the current
+    directory) is a file. A revision is checked out in a temporary git worktree; a file
+    replaces the project's editable file (--as PATH names which, when there are several) in a
+    worktree of HEAD. The worktrees live under .overnight/worktrees/ and are removed
+    afterwards.
+
+    Both are measured by the working tree's evaluation, whatever the revision holds:
+    overnight.yaml, the frozen files and the suite or queries file are copied from the working
+    tree into each worktree, so only the editable files differ. Suites show each case's
+    passed/total and the checks that flip, with the exact sign test over them; metrics show
+    mean ± sd and Student's one-sided t-test over --repeats measurements. Held-out cases are
+    scored too, on a line of their own. Git and the ledger are not touched.
+
+    \b
+    Examples:
+      overnight compare HEAD~3 HEAD
+      overnight compare main overnight/2024-06-01 path/to/repo --repeats 5
+      overnight compare SKILL.md drafts/SKILL-short.md --as skills/post/SKILL.md
+    """
+    comparison = api.compare(
+        a,
+        b,
+        directory,
+        repeats=repeats,
+        as_path=as_path,
+        use_cache=not no_cache,
+        layer=layer,
+        progress=lambda text: err_console.print(text, style="dim", markup=False),
+    )
+    if as_json:
+        click.echo(json.dumps(comparison.to_json(), indent=1))
+    else:
+        console.print(comparison_view(comparison))
+    if comparison.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@DIRECTORY
+@click.option("--run", "tag", help="Which run (default: the latest).")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Judge kept experiment N as a whole: with --accept or --reject.",
+)
+@click.option("--case", metavar="ID", help="Judge the output of case ID: with --up or --down.")
+@click.option(
+    "--experiment",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="With --case: the experiment whose output it is (default: the best state).",
+)
+@click.option("--accept", is_flag=True, help="The kept change may stay.")
+@click.option(
+    "--reject", is_flag=True, help="The kept change must go (--apply takes it out of the branch)."
+)
+@click.option("--up", is_flag=True, help="The output is good.")
+@click.option("--down", is_flag=True, help="The output is not good: say why with --note.")
+@click.option("--note", default="", metavar="TEXT", help="Why, in a line the agents will read.")
+@click.option(
+    "--apply",
+    "apply_",
+    is_flag=True,
+    help="Take each rejected keep out of the run branch and measure the new tip once.",
+)
+@click.option("--dry-run", is_flag=True, help="With --apply: measure; commit and record nothing.")
+@LAYER
+def review(
+    directory: Path,
+    tag: str | None,
+    keep: int | None,
+    case: str | None,
+    experiment: int | None,
+    accept: bool,
+    reject: bool,
+    up: bool,
+    down: bool,
+    note: str,
+    apply_: bool,
+    dry_run: bool,
+    layer: str | None,
+) -> None:
+    """Judge a run's results; the agents of the next run are told the verdicts.
+
+    \b
+    overnight review                          list what waits for a verdict
+    overnight review --keep 7 --reject --note "too salesy"
+    overnight review --keep 7 --accept
+    overnight review --case 3 --down --note "reads like an ad"
+    overnight review --case 3 --up --experiment 5
+    overnight review --apply [--dry-run]      take rejected keeps out of the branch
+
+    A case's output is the best state's unless --experiment names another. A later verdict on
+    the same item supersedes the earlier one; the ledger keeps both. Held-out cases are never
+    reviewed. --apply reverts each rejected keep on the run branch (one commit each, later
+    keeps kept where they still apply), leaves one that later keeps edited the same lines of,
+    and measures the new tip once.
+    """
+    verdicts = [
+        name
+        for name, given in (("accept", accept), ("reject", reject), ("up", up), ("down", down))
+        if given
+    ]
+    if apply_:
+        if verdicts or keep is not None or case is not None or experiment is not None or note:
+            raise UsageError("--apply carries out the rejections recorded before: no verdict")
+        _print_applied(
+            api.review_apply(
+                directory,
+                tag,
+                dry_run,
+                progress=lambda text: err_console.print(text, style="dim", markup=False),
+                layer=layer,
+            )
+        )
+        return
+    if dry_run:
+        raise UsageError("--dry-run goes with --apply")
+    if not verdicts and keep is None and case is None:
+        if experiment is not None or note:
+            raise UsageError(
+                "--note and --experiment go with a verdict: --keep N --accept|--reject, "
+                "or --case ID --up|--down"
+            )
+        _print_pending(api.review_pending(directory, tag, layer=layer))
+        return
+    verdict = _one_verdict(verdicts, keep, case, experiment)
+    recorded = api.review(
+        directory,
+        verdict,
+        experiment=keep if keep is not None else experiment,
+        case=case,
+        note=note,
+        run=tag,
+        layer=layer,
+    )
+    said = f": {recorded.note}" if recorded.note else ""
+    if recorded.case_id is None:
+        console.print(Text(f"Recorded: experiment {recorded.number} {verdict}ed{said}"))
+    else:
+        thumb = "thumbs up" if verdict == "up" else "thumbs down"
+        what = f"case {recorded.case_id} of experiment {recorded.number}"
+        console.print(Text(f"Recorded: {thumb} on {what}{said}"))
+    if verdict == "reject":
+        console.print(
+            "The next run's agents are told; `overnight review --apply` takes the change out "
+            "of the run branch."
+        )
+
+
+def _one_verdict(
+    verdicts: list[str], keep: int | None, case: str | None, experiment: int | None
+) -> str:
+    """The one verdict the options give, on the one item they name."""
+    if len(verdicts) > 1:
+        raise UsageError("give one verdict: --accept, --reject, --up or --down")
+    if keep is not None and case is not None:
+        raise UsageError("judge a kept experiment (--keep N) or an output (--case ID), not both")
+    verdict = verdicts[0] if verdicts else None
+    if keep is not None:
+        if experiment is not None:
+            raise UsageError("--experiment goes with --case; --keep names the experiment itself")
+        if verdict in ("accept", "reject"):
+            return verdict
+        hint = " (--up and --down judge one output: --case ID)" if verdict else ""
+        raise UsageError(f"--keep {keep} needs --accept or --reject{hint}")
+    if case is not None:
+        if verdict in ("up", "down"):
+            return verdict
+        hint = " (--accept and --reject judge a kept experiment: --keep N)" if verdict else ""
+        raise UsageError(f"--case {case} needs --up or --down{hint}")
+    needs = "--keep N" if verdict in ("accept", "reject") else "--case ID"
+    raise UsageError(f"--{verdict} needs {needs}: which item it judges")
+
+
+OUTPUT_LINES = 3  # lines of each output the listing shows
+OUTPUT_WIDTH = 160
+
+
+def _print_pending(pending: Pending) -> None:
+    """Each item waiting for a verdict, numbered, under the command that judges it."""
+    run, best = pending.run, pending.best
+    console.print(
+        Text(f"Run {run.tag} ({run.branch}): {pending.count} items wait for review", "bold")
+    )
+    index = 0
+    if pending.keeps:
+        console.print("\nKept changes: overnight review --keep N --accept|--reject [--note TEXT]")
+        for experiment in pending.keeps:
+            index += 1
+            value = score_text(experiment.metric, experiment.secondary)
+            line = (
+                f"{index:>3}. #{experiment.number} {experiment.description} ({run.metric} {value})"
+            )
+            console.print(Text(line))
+    if pending.outputs and best is not None:
+        console.print(
+            f"\nOutputs of experiment {best.number}, the best state: "
+            "overnight review --case ID --up|--down [--note TEXT]"
+        )
+        checks = pending.suite.checks if pending.suite is not None else []
+        for output in pending.outputs:
+            index += 1
+            mine = [c for c in checks if c.case_id == output.case_id and c.repeat == output.repeat]
+            passed = f" ({sum(c.passed for c in mine)}/{len(mine)} checks pass)" if mine else ""
+            console.print(Text(f"{index:>3}. case {output.case_id}{passed}"))
+            text = output.output if output.output is not None else f"error: {output.error}"
+            for line in text.strip().splitlines()[:OUTPUT_LINES]:
+                console.print(Text(f"       {line[:OUTPUT_WIDTH]}", "dim"))
+    if not pending.count:
+        console.print("Nothing waits for review.")
+    tally = {v: sum(r.verdict == v for r in pending.reviews) for v in ("accept", "reject", "up")}
+    if pending.reviews:
+        console.print(
+            f"\nVerdicts standing: {tally['accept']} accepted, {tally['reject']} rejected, "
+            f"{tally['up']} thumbs up, {len(pending.reviews) - sum(tally.values())} thumbs down."
+        )
+    if waiting := len(pending.to_apply):
+        console.print(
+            f"Rejected but still in {run.branch}: {waiting}; `overnight review --apply` takes "
+            "them out."
+        )
+
+
+def _print_applied(result: ApplyResult) -> None:
+    run = result.run
+    if not result.rows:
+        console.print(f"No rejected keep of run {run.tag} waits to be taken out.")
+        return
+    style = {REVERTED: "green", ENTANGLED: "yellow", GONE: "dim"}
+    for row in result.rows:
+        line = Text(f"#{row.number} ")
+        line.append(row.outcome, style.get(row.outcome, ""))
+        if result.dry_run and row.outcome == REVERTED:
+            line.append(" (dry run)")
+        line.append(f": {row.detail}")
+        console.print(line)
+    if result.failure:
+        err_console.print(Text(f"Nothing applied: {result.failure}", "red"))
+        sys.exit(1)
+    if result.reverted:
+        console.print(
+            f"{run.metric}: baseline {number(result.baseline)} -> best {number(result.before)} "
+            f"-> after review [bold]{number(result.after)}[/]"
+        )
+    if result.dry_run:
+        console.print("Dry run: no commit made, nothing recorded.")
+    elif result.reverted:
+        console.print(
+            f"Branch {run.branch} is at the reviewed state, one commit per reverted keep."
+        )
+
+
+@cli.command()
+@DIRECTORY
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the page (default: .overnight/report.html).",
+)
+@click.option("--run", "tag", help="Which run (default: the latest).")
+@click.option(
+    "--pair",
+    type=int,
+    nargs=2,
+    metavar="A B",
+    help="Compare experiments A and B (default: the baseline and the best state).",
+)
+@click.option(
+    "--png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='Also draw the progress chart as a PNG (needs pip install "overnight[png]").',
+)
+@LAYER
+def report(
+    directory: Path,
+    output: Path | None,
+    tag: str | None,
+    pair: tuple[int, int] | None,
+    png: Path | None,
+    layer: str | None,
+) -> None:
+    """Write a run's morning review as one HTML file that works offline."""
+    written = api.report(directory, output, run=tag, pair=pair or None, png=png, layer=layer)
+    console.print(f"wrote {written}" + (f" and the chart {png}" if png else ""), markup=False)
+
+
+@cli.command()
+@DIRECTORY
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a --host other machines can reach (they can read every run).",
+)
+def serve(directory: Path, host: str, port: int, allow_remote: bool) -> None:
+    """Serve the live dashboard of the project's runs, where a reviewer can judge outputs and
+    keeps."""
+    from overnight.server import serve as serve_dashboard
+
+    serve_dashboard(
+        directory,
+        host,
+        port,
+        allow_remote,
+        say=lambda text: console.print(text, markup=False, soft_wrap=True),
+    )
 
 
 STARTER_CONFIG = """\
@@ -283,9 +659,11 @@ def _print_summary(directory: Path, summary: api.RunSummary) -> None:
         else f"By the held-out cases the best state is experiment {best.number}: "
         f"`git checkout {best.commit}` (branch {run.branch} holds every keep)."
     )
+    results = f"results-{run.layer}.tsv" if run.layer else "results.tsv"
+    log_command = f"overnight log {directory}" + (f" --layer {run.layer}" if run.layer else "")
     console.print(
         f"{where} Ledger: {state / 'ledger.db'}; "
-        f"results: {state / 'results.tsv'}; `overnight log {directory}` lists every experiment."
+        f"results: {state / results}; `{log_command}` lists every experiment."
     )
 
 

@@ -6,6 +6,7 @@ Every problem becomes one ``ConfigError`` naming the file and the field, e.g.
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -369,6 +370,7 @@ class StopConfig(_Strict):
 
 class Config(_Strict):
     name: str = Field(min_length=1)
+    layer: str | None = None  # set from ``layers``: which layer this config is
     editable: list[str] = Field(min_length=1)
     frozen: list[str] = Field(default_factory=list)
     program: str | None = None
@@ -416,24 +418,101 @@ class Config(_Strict):
         return globs
 
 
+LAYER_FIELDS = (
+    "editable",
+    "frozen",
+    "program",
+    "evaluate",
+    "agent",
+    "policy",
+    "brief",
+    "limits",
+    "budget",
+    "stop",
+)
+_LAYER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+
 def load_config(path: Path) -> Config:
-    """Read and validate a config file; raise ConfigError with the file and field on any problem."""
+    """Read and validate a config file without layers; raise ConfigError with the file and
+    field on any problem."""
+    configs = load_layers(path)
+    if list(configs) != [None]:
+        raise ConfigError(path.name, "layers", "this file has layers: choose one")
+    return configs[None]
+
+
+def load_layers(path: Path) -> dict[str | None, Config]:
+    """Every layer's config, keyed by layer name; ``{None: config}`` for a file without layers.
+
+    A layer (``layers: {activation: {...}, quality: {...}}``) sets its own evaluate, agent,
+    policy, stop rules and budget, and may narrow editable and frozen; the fields outside
+    ``layers`` are shared. Every layer is checked, whichever one will run."""
     raw = _read_mapping(path, display=str(path))
     name = path.name
-    evaluate = raw.get("evaluate")
-    if isinstance(evaluate, dict):
-        evaluate.setdefault("kind", "command")
-        if evaluate.get("kind") == "suite" and isinstance(evaluate.get("suite"), str):
-            _merge_suite_file(path.parent, evaluate)
-        if evaluate.get("kind") == "triggers" and isinstance(evaluate.get("queries"), str):
-            _read_queries_file(path.parent, evaluate)
+    if "layer" in raw:
+        raise ConfigError(name, "layer", "unknown field (layers are set under `layers`)")
+    layers = raw.pop("layers", None)
+    if layers is None:
+        return {None: _validate(raw, path)}
+    _check_layers(name, raw, layers)
+    return {
+        layer: _validate({**raw, **copy.deepcopy(fields)}, path, layer, set(fields))
+        for layer, fields in layers.items()
+    }
+
+
+def _check_layers(file: str, shared: dict[str, Any], layers: Any) -> None:
+    if not isinstance(layers, dict) or not layers:
+        raise ConfigError(file, "layers", "expected a mapping of layer names to their fields")
+    if "evaluate" in shared:
+        raise ConfigError(
+            file, "evaluate", "each layer has its own evaluate; move it under layers.<name>"
+        )
+    for layer, fields in layers.items():
+        where = f"layers.{layer}"
+        if not isinstance(layer, str) or not _LAYER_NAME.match(layer):
+            raise ConfigError(
+                file, where, "a layer name is lower-case letters, digits, - and _ (it names runs)"
+            )
+        if not isinstance(fields, dict):
+            raise ConfigError(file, where, f"expected a mapping, got {fields!r}")
+        for key in fields:
+            if key not in LAYER_FIELDS:
+                raise ConfigError(
+                    file,
+                    f"{where}.{key}",
+                    f"unknown field (a layer sets {', '.join(LAYER_FIELDS)})",
+                )
+        if "evaluate" not in fields:
+            raise ConfigError(file, f"{where}.evaluate", "is required")
+
+
+def _validate(
+    raw: dict[str, Any], path: Path, layer: str | None = None, own: set[str] | None = None
+) -> Config:
+    """One config from its fields; a problem in a field the layer set is named under it."""
+    name = path.name
+    prefix = f"layers.{layer}." if layer else ""
     try:
-        config = Config.model_validate(raw)
-    except ValidationError as exc:
-        raise _first_error(name, raw, exc) from None
-    if isinstance(config.evaluate, SuiteEvaluateConfig):
-        _check_assertions(config.evaluate, name)
-    return config
+        evaluate = raw.get("evaluate")
+        if isinstance(evaluate, dict):
+            evaluate.setdefault("kind", "command")
+            if evaluate.get("kind") == "suite" and isinstance(evaluate.get("suite"), str):
+                _merge_suite_file(path.parent, evaluate)
+            if evaluate.get("kind") == "triggers" and isinstance(evaluate.get("queries"), str):
+                _read_queries_file(path.parent, evaluate)
+        try:
+            config = Config.model_validate(raw)
+        except ValidationError as exc:
+            raise _first_error(name, raw, exc) from None
+        if isinstance(config.evaluate, SuiteEvaluateConfig):
+            _check_assertions(config.evaluate, name)
+    except ConfigError as exc:
+        if layer and exc.file == name and exc.field and exc.field.split(".")[0] in (own or ()):
+            raise ConfigError(exc.file, prefix + exc.field, exc.message) from None
+        raise
+    return config.model_copy(update={"layer": layer}) if layer else config
 
 
 def _read_mapping(path: Path, display: str) -> dict[str, Any]:

@@ -19,7 +19,9 @@ from overnight.loop import Loop, Observer, SilentObserver
 from overnight.policy import StopRules, make_policy
 from overnight.process import kill_leftovers
 from overnight.project import Project
+from overnight.prune import DROPPED
 from overnight.records import Experiment, Status
+from overnight.review import tip_revert
 from overnight.scope import Scope, scope_for
 from overnight.workspace import Change, Workspace
 
@@ -46,7 +48,7 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
     )
     workspace = project.workspace()
     workspace.exclude_state_dir()
-    scope = scope_for(config, workspace.files())
+    scope = scope_for(config, workspace.files(), other_layers=project.other_layers)
     check_agent(config.agent)
     ledger = project.ledger()
     observer = observer or SilentObserver()
@@ -79,11 +81,12 @@ def _start(
             f"uncommitted changes in editable or frozen files: {', '.join(sorted(dirty))} "
             "(commit or stash them first)"
         )
-    tag = tag or _free_tag(workspace, ledger, time.strftime("%Y-%m-%d"))
+    config = project.config
+    day = time.strftime("%Y-%m-%d")
+    tag = tag or _free_tag(workspace, ledger, f"{config.layer}-{day}" if config.layer else day)
     if workspace.branch_exists(BRANCH_PREFIX + tag) or ledger.run(tag=tag):
         raise UsageError(f"run {tag!r} exists already: use --resume, or another --tag")
     workspace.create_branch(BRANCH_PREFIX + tag)
-    config = project.config
     run = ledger.create_run(
         tag,
         BRANCH_PREFIX + tag,
@@ -92,6 +95,7 @@ def _start(
         config.evaluate.direction,
         workspace.head(),
         config.model_dump(mode="json"),
+        config.layer,
     )
     backup = project.state_dir / "backup" / tag
     workspace.backup_user_files(state, (), backup)
@@ -115,14 +119,34 @@ def _resume(
     tag: str | None,
     observer: Observer,
 ) -> RunRecord:
-    run = ledger.run(tag=tag)
+    layer = project.config.layer
+    run = ledger.run(tag=tag, layer=layer)
     if run is None:
-        raise UsageError(f"no run {tag!r} to resume" if tag else "no run to resume in this project")
+        raise UsageError(
+            f"no run {tag!r} to resume"
+            if tag
+            else f"no run of layer {layer} to resume"
+            if layer
+            else "no run to resume in this project"
+        )
+    if run.layer != layer:
+        raise UsageError(
+            f"run {run.tag!r} improves layer {run.layer}: resume it with --layer {run.layer}"
+            if run.layer
+            else f"run {run.tag!r} was made without layers; start a new run for this layer"
+        )
     history = ledger.experiments(run.id)
     advancing = [e for e in history if e.status.advances]
     if history and not advancing:
         raise UsageError(f"run {run.tag!r} has no working baseline; fix it and start a new run")
+    if any(a.verdict == DROPPED for a in ledger.ablations(run.id)):
+        raise UsageError(
+            f"run {run.tag!r} was pruned, so its branch is past its last keep: start a new run,"
+            " which begins from the pruned state"
+        )
     best = advancing[-1].commit if advancing else run.base_commit
+    if revert := tip_revert(history, ledger.reverts(run.id)):  # a review took a keep out
+        best = revert.commit
     assert best is not None
     backup = project.state_dir / "backup" / run.tag
     for pgid in kill_leftovers(project.log_dir / run.tag, project.root):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from overnight.errors import LedgerError
-from overnight.records import CaseOutput, Check, Experiment, Status, SuiteResult, Usage
+from overnight.records import CaseOutput, Check, Experiment, Review, Status, SuiteResult, Usage
 
 _PER_EXPERIMENT = (
     "experiments",
@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS runs (
     config TEXT NOT NULL,
     started_at REAL NOT NULL,
     ended_at REAL,
-    stop_reason TEXT
+    stop_reason TEXT,
+    layer TEXT  -- the config layer the run improves; NULL without layers
 );
 CREATE TABLE IF NOT EXISTS experiments (
     id INTEGER PRIMARY KEY,
@@ -122,6 +123,20 @@ CREATE TABLE IF NOT EXISTS prunes (
     verdict TEXT NOT NULL,  -- 'dropped', 'kept', 'entangled' or 'crash'
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS reviews (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    number INTEGER NOT NULL,  -- the experiment reviewed
+    case_id TEXT,  -- the output's case; NULL for a verdict on a kept experiment
+    verdict TEXT NOT NULL,  -- 'up' or 'down' on an output, 'accept' or 'reject' on a keep
+    note TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL,
+    applied INTEGER NOT NULL DEFAULT 0,  -- a rejection carried out by `review --apply`
+    applied_at REAL,
+    revert_commit TEXT,  -- the commit that took the rejected change out
+    metric_after REAL  -- the branch tip measured once after it
+);
+CREATE INDEX IF NOT EXISTS reviews_by_experiment ON reviews (run_id, number);
 """
 
 _COLUMNS = (
@@ -144,6 +159,7 @@ class RunRecord:
     started_at: float
     ended_at: float | None
     stop_reason: str | None
+    layer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +171,16 @@ class Ablation:
     metric_without: float | None
     worth: float | None
     verdict: str
+    at: float
+
+
+@dataclass(frozen=True)
+class Revert:
+    """A rejected keep that ``overnight review --apply`` took out of the run branch."""
+
+    number: int
+    commit: str  # the revert commit: the branch tip right after it
+    metric: float | None  # that tip, measured once; None if it was not measured
     at: float
 
 
@@ -178,6 +204,7 @@ class Ledger:
             self._db.executescript(
                 _SCHEMA + "".join(_SUITE_TABLES.format(prefix=p) for p in ("", "held_out_"))
             )
+            _add_missing_columns(self._db)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open the ledger {path}: {exc}") from None
         self.path = path
@@ -196,28 +223,45 @@ class Ledger:
         direction: str,
         base_commit: str,
         config: dict[str, Any],
+        layer: str | None = None,
     ) -> RunRecord:
         cursor = self._db.execute(
             "INSERT INTO runs (tag, branch, name, metric, direction, base_commit, config,"
-            " started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (tag, branch, name, metric, direction, base_commit, json.dumps(config), time.time()),
+            " started_at, layer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                tag,
+                branch,
+                name,
+                metric,
+                direction,
+                base_commit,
+                json.dumps(config),
+                time.time(),
+                layer,
+            ),
         )
         run = self.run(cursor.lastrowid)
         assert run is not None
         return run
 
-    def run(self, run_id: int | None = None, tag: str | None = None) -> RunRecord | None:
-        """A run by id or tag; with neither, the latest."""
+    def run(
+        self, run_id: int | None = None, tag: str | None = None, layer: str | None = None
+    ) -> RunRecord | None:
+        """A run by id or tag; with neither, the latest (of ``layer``, when given)."""
         if run_id is not None:
-            row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = self._db.execute(f"{_RUN_SELECT} WHERE id = ?", (run_id,)).fetchone()
         elif tag is not None:
-            row = self._db.execute("SELECT * FROM runs WHERE tag = ?", (tag,)).fetchone()
+            row = self._db.execute(f"{_RUN_SELECT} WHERE tag = ?", (tag,)).fetchone()
+        elif layer is not None:
+            row = self._db.execute(
+                f"{_RUN_SELECT} WHERE layer = ? ORDER BY id DESC LIMIT 1", (layer,)
+            ).fetchone()
         else:
-            row = self._db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+            row = self._db.execute(f"{_RUN_SELECT} ORDER BY id DESC LIMIT 1").fetchone()
         return _run_record(row) if row else None
 
     def runs(self) -> list[RunRecord]:
-        return [_run_record(r) for r in self._db.execute("SELECT * FROM runs ORDER BY id")]
+        return [_run_record(r) for r in self._db.execute(f"{_RUN_SELECT} ORDER BY id")]
 
     def end_run(self, run_id: int, reason: str) -> None:
         self._db.execute(
@@ -326,6 +370,13 @@ class Ledger:
         )
         return {number: (passed, total) for number, passed, total in rows}
 
+    def held_out_case_ids(self, run_id: int) -> set[str]:
+        """Every case the run held out, as its held-out matrices recorded them."""
+        rows = self._db.execute(
+            "SELECT DISTINCT case_id FROM held_out_outputs WHERE run_id = ?", (run_id,)
+        )
+        return {case_id for (case_id,) in rows}
+
     def forget(self, run_id: int, number: int) -> None:
         """Drop a ``running`` row for an experiment that never started its change."""
         self._db.execute(
@@ -401,6 +452,61 @@ class Ledger:
         )
         return [Ablation(*row) for row in rows]
 
+    # -- reviews --------------------------------------------------------------------------
+
+    def add_review(self, review: Review) -> Review:
+        """Store a verdict as given (``at`` is set to now when 0); it supersedes, never replaces,
+        an earlier verdict on the same item."""
+        if not review.at:
+            review = replace(review, at=time.time())
+        self._db.execute(
+            "INSERT INTO reviews (run_id, number, case_id, verdict, note, at, applied)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                review.run_id,
+                review.number,
+                review.case_id,
+                review.verdict,
+                review.note,
+                review.at,
+                review.applied,
+            ),
+        )
+        return review
+
+    def reviews(self, run_id: int | None = None) -> list[Review]:
+        """Every verdict of run ``run_id`` (of every run when None), oldest first."""
+        where, args = ("WHERE run_id = ?", (run_id,)) if run_id is not None else ("", ())
+        rows = self._db.execute(
+            "SELECT run_id, number, verdict, note, case_id, at, applied FROM reviews"
+            f" {where} ORDER BY at, id",
+            args,
+        )
+        return [Review(*row[:6], applied=bool(row[6])) for row in rows]
+
+    def mark_applied(
+        self, run_id: int, number: int, commit: str | None, metric: float | None = None
+    ) -> None:
+        """Record that experiment ``number``'s current verdict, a rejection, was carried out:
+        ``commit`` took the change out (None: it was gone already), and the branch tip then
+        measured ``metric``."""
+        self._db.execute(
+            "UPDATE reviews SET applied = 1, applied_at = ?, revert_commit = ?, metric_after = ?"
+            " WHERE verdict = 'reject' AND id = (SELECT id FROM reviews WHERE run_id = ?"
+            " AND number = ? AND case_id IS NULL ORDER BY at DESC, id DESC LIMIT 1)",
+            (time.time(), commit, metric, run_id, number),
+        )
+
+    def reverts(self, run_id: int) -> list[Revert]:
+        """The rejected keeps taken out of the run's branch, in the order they were."""
+        rows = self._db.execute(
+            "SELECT number, revert_commit, metric_after, applied_at FROM reviews"
+            " WHERE run_id = ? AND applied = 1 AND revert_commit IS NOT NULL"
+            " ORDER BY applied_at, id",
+            (run_id,),
+        )
+        return [Revert(*row) for row in rows]
+
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
@@ -416,10 +522,34 @@ class _Transaction:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
+_RUN_SELECT = (
+    "SELECT id, tag, branch, name, metric, direction, base_commit, config, started_at,"
+    " ended_at, stop_reason, layer FROM runs"
+)
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Ledgers written before a column existed gain it, empty."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    if "layer" not in columns:
+        db.execute("ALTER TABLE runs ADD COLUMN layer TEXT")
+
+
 def _run_record(row: tuple) -> RunRecord:
-    (id_, tag, branch, name, metric, direction, base, config, started, ended, reason) = row
+    (id_, tag, branch, name, metric, direction, base, config, started, ended, reason, layer) = row
     return RunRecord(
-        id_, tag, branch, name, metric, direction, base, json.loads(config), started, ended, reason
+        id_,
+        tag,
+        branch,
+        name,
+        metric,
+        direction,
+        base,
+        json.loads(config),
+        started,
+        ended,
+        reason,
+        layer,
     )
 
 

@@ -21,11 +21,13 @@ from overnight.brief import BriefInputs, render_brief
 from overnight.config import BudgetConfig, SuiteEvaluateConfig
 from overnight.errors import AgentError, EvaluationError, SearchExhausted
 from overnight.evaluators import Evaluator
+from overnight.layers import layer_violations, owned_descriptions
 from overnight.ledger import Ledger, RunRecord
 from overnight.policy import Evidence, Policy, StopRules, flips
 from overnight.project import Project
 from overnight.records import Experiment, Proposal, Score, Status, SuiteResult
 from overnight.results import results_tsv
+from overnight.review import brief_notes, tip_revert
 from overnight.scope import Fingerprints, Scope, size_violations, tampered
 from overnight.signals import Interrupted, StopSignals
 from overnight.workspace import Change, TreeState, Workspace
@@ -71,7 +73,11 @@ class Loop:
 
     def __post_init__(self) -> None:
         self.history = self.ledger.experiments(self.run.id)
+        self.reverts = self.ledger.reverts(self.run.id)  # rejected keeps taken out on review
         self.fingerprints = Fingerprints(self.project.root)
+        self.owned = owned_descriptions(
+            self.project.config, self.project.other_layers, self.project.root
+        )
         self._refresh_files()
 
     # -- the loop -------------------------------------------------------------------------
@@ -186,7 +192,9 @@ class Loop:
             record.status, record.reason = Status.NO_OP, failure
         elif change.empty:
             record.status, record.reason = Status.NO_OP, "the agent changed nothing"
-        elif problems := self.scope.violations(change):
+        elif problems := self.scope.violations(change) or layer_violations(
+            self.owned, change, self.project.root
+        ):
             record.diff = self.workspace.stage_and_diff(change, before.head)
             record.status, record.reason = Status.VIOLATION, "; ".join(problems)
         else:
@@ -259,6 +267,7 @@ class Loop:
                 editable_files=self.editable_files,
                 history=self.history,
                 best_suite=best_suite,
+                reviews=brief_notes(self.ledger, self.run, self.project.config),
             )
         )
         brief_path.write_text(brief, encoding="utf-8")
@@ -285,7 +294,11 @@ class Loop:
         )
         *others, best_tree = self._trees()
         incumbent = best_tree[-self.policy.window :]
-        incumbent_suite = self.ledger.suite_result(self.run.id, self.best.number)
+        incumbent_suite = (  # not the tip's any more once a review took a change out
+            self.ledger.suite_result(self.run.id, self.best.number)
+            if tip_revert(self.history, self.reverts) is None
+            else None
+        )
         elsewhere = statistics.spread(others)  # the noise, as the rest of the run measured it
         suites: list[SuiteResult] = []
 
@@ -410,6 +423,10 @@ class Loop:
             elif len(experiment.measurements) > 1:
                 trees.append(list(experiment.measurements))
             best += experiment.remeasured
+        if revert := tip_revert(self.history, self.reverts):  # a review took a change out
+            since = [v for e in self.history if e.started_at > revert.at for v in e.remeasured]
+            trees.append(best[: len(best) - len(since)])
+            best = ([] if revert.metric is None else [revert.metric]) + since
         return [*(t for t in trees if t), best]
 
     def _remeasure_incumbent(self, record: Experiment, signals: StopSignals) -> None:
@@ -439,7 +456,7 @@ class Loop:
     def _record(self, experiment: Experiment) -> None:
         self.ledger.record(experiment)
         self.history.append(experiment)
-        results = self.project.state_dir / "results.tsv"
+        results = self.project.results_path
         results.write_text(results_tsv(self.run, self.history), encoding="utf-8")
         self.observer.experiment_finished(experiment, self.history)
 
@@ -452,6 +469,9 @@ class Loop:
 
     @property
     def best_commit(self) -> str:
+        """The branch tip: the best experiment's commit, or a review's revert made on top."""
+        if revert := tip_revert(self.history, self.reverts):
+            return revert.commit
         return self.best.commit or self.run.base_commit
 
     def _refresh_files(self) -> None:

@@ -43,12 +43,13 @@ class Flips:
 def flips(candidate: Sequence[SuiteResult], incumbent: Sequence[SuiteResult]) -> Flips:
     """Pair every check of the candidate's matrices with the same check of the incumbent's:
     the same cases and assertions, so a case that is simply easier cannot weigh in."""
-    ours, theirs = _pass_rates(candidate), _pass_rates(incumbent)
+    ours, theirs = pass_rates(candidate), pass_rates(incumbent)
     pairs = [(ours[key], theirs[key]) for key in ours.keys() & theirs.keys()]
     return Flips(sum(a > b for a, b in pairs), sum(a < b for a, b in pairs))
 
 
-def _pass_rates(suites: Sequence[SuiteResult]) -> dict[tuple[str, str], float]:
+def pass_rates(suites: Sequence[SuiteResult]) -> dict[tuple[str, str], float]:
+    """How often each check (case, assertion) passed over the matrices given."""
     counts: dict[tuple[str, str], list[int]] = {}
     for suite in suites:
         for check in suite.checks:

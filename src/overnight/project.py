@@ -1,14 +1,19 @@
-"""A project: a repository with an ``overnight.yaml`` at its root, and where its state lives."""
+"""A project: a repository with an ``overnight.yaml`` at its root, and where its state lives.
+
+A config with ``layers`` describes several loops over one repository (skill activation and
+output quality, say); a project is opened for one of them, and knows the others so that what
+they measure stays out of reach.
+"""
 
 from __future__ import annotations
 
 import fcntl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from overnight.cache import OutputCache
-from overnight.config import CONFIG_NAME, Config, load_config
+from overnight.config import CONFIG_NAME, Config, load_layers
 from overnight.errors import UsageError
 from overnight.evaluators import Evaluator, make_evaluator
 from overnight.ledger import Ledger
@@ -19,15 +24,42 @@ from overnight.workspace import STATE_DIR, Workspace
 class Project:
     root: Path
     config: Config
+    other_layers: tuple[Config, ...] = field(default=())
 
     @classmethod
-    def open(cls, directory: Path | str = ".") -> Project:
+    def open(cls, directory: Path | str = ".", layer: str | None = None) -> Project:
+        """The project in ``directory``, for ``layer`` when its config has layers."""
         root = Path(directory).resolve()
-        return cls(root, load_config(root / CONFIG_NAME))
+        configs = load_layers(root / CONFIG_NAME)
+        names = [name for name in configs if name is not None]
+        if not names:
+            if layer is not None:
+                raise UsageError(f"{CONFIG_NAME} has no layers: leave out --layer {layer}")
+            return cls(root, configs[None])
+        if layer is None:
+            raise UsageError(
+                f"{CONFIG_NAME} has layers {', '.join(names)}: choose one with --layer"
+            )
+        if layer not in configs:
+            raise UsageError(f"{CONFIG_NAME} has no layer {layer!r} (it has {', '.join(names)})")
+        others = tuple(config for name, config in configs.items() if name != layer)
+        return cls(root, configs[layer], others)
+
+    @staticmethod
+    def layers(directory: Path | str = ".") -> list[str]:
+        """The layer names of the config in ``directory``, in file order; empty without."""
+        root = Path(directory).resolve()
+        return [name for name in load_layers(root / CONFIG_NAME) if name is not None]
 
     @property
     def state_dir(self) -> Path:
         return self.root / STATE_DIR
+
+    @property
+    def results_path(self) -> Path:
+        """autoresearch's ``results.tsv``, one per layer."""
+        layer = self.config.layer
+        return self.state_dir / (f"results-{layer}.tsv" if layer else "results.tsv")
 
     @property
     def log_dir(self) -> Path:

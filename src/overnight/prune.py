@@ -82,10 +82,10 @@ def prune_run(
     ledger = project.ledger()
     say = say or (lambda text: None)
     try:
-        run = _run_to_prune(ledger, tag)
+        run = finished_run(ledger, tag, project.config.layer)
         history = ledger.experiments(run.id)
         keeps = _keeps_to_try(ledger, run, history, say)
-        _check_tree(project, workspace, run, say)
+        check_tree(project, workspace, run, say)
         baseline = next((e.metric for e in history if e.status is Status.BASELINE), None)
         pruner = _Pruner(project, run, workspace, ledger, project.evaluator(), dry_run, say)
         return pruner.prune(keeps, baseline)
@@ -93,12 +93,15 @@ def prune_run(
         ledger.close()
 
 
-def _run_to_prune(ledger: Ledger, tag: str | None) -> RunRecord:
-    run = ledger.run(tag=tag)
+def finished_run(ledger: Ledger, tag: str | None, layer: str | None) -> RunRecord:
+    """Run ``tag`` (the latest of ``layer`` by default), refused if it stopped mid-experiment."""
+    run = ledger.run(tag=tag, layer=layer)
     if run is None:
         raise UsageError(
             f"no run {tag!r} in the ledger" if tag else "no run yet: try `overnight run`"
         )
+    if run.layer != layer:
+        raise UsageError(f"run {run.tag!r} is not a run of layer {layer}")
     if ledger.running(run.id):
         raise UsageError(
             f"run {run.tag!r} stopped in the middle of an experiment: "
@@ -115,17 +118,24 @@ def _keeps_to_try(
     if not keeps:
         raise UsageError(f"run {run.tag!r} kept no change: nothing to prune")
     gone = {a.number for a in ledger.ablations(run.id) if a.verdict == DROPPED}
-    left = [e for e in keeps if e.number not in gone]
+    reverted = {r.number for r in ledger.reverts(run.id)}  # rejected on review
+    left = [e for e in keeps if e.number not in gone | reverted]
     if not left:
-        raise UsageError(f"every change run {run.tag!r} kept was dropped by an earlier prune")
+        raise UsageError(
+            f"every change run {run.tag!r} kept was dropped by an earlier prune "
+            "or taken out on review"
+        )
     if skipped := sorted(gone & {e.number for e in keeps}):
         say(f"skipping {', '.join(f'#{n}' for n in skipped)}: dropped by an earlier prune")
+    if skipped := sorted(reverted - gone):
+        say(f"skipping {', '.join(f'#{n}' for n in skipped)}: taken out on review")
     return left
 
 
-def _check_tree(project: Project, workspace: Workspace, run: RunRecord, say: Say) -> None:
-    """Refuse a tree with uncommitted editable or frozen files (a prune would measure them, and
-    could not put them back); then make sure the run branch is checked out."""
+def check_tree(project: Project, workspace: Workspace, run: RunRecord, say: Say) -> None:
+    """Refuse a tree with uncommitted editable or frozen files (a prune or a review's revert
+    would measure them, and could not put them back); then make sure the run branch is checked
+    out."""
     scope = scope_for(project.config, workspace.files())
     dirty = sorted(
         p for p in workspace.state().entries if scope.is_editable(p) or scope.is_frozen(p)

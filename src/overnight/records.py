@@ -104,6 +104,21 @@ class Proposal:
     usage: list[Usage] = field(default_factory=list)  # the agent's model calls (purpose "proposal")
 
 
+@dataclass(frozen=True)
+class Review:
+    """A person's verdict on one output of an experiment ("up" or "down", with its ``case_id``)
+    or on one kept experiment ("accept" or "reject", ``case_id`` None). Verdicts are never
+    edited: a later one on the same item supersedes it, and the ledger keeps both."""
+
+    run_id: int
+    number: int  # the experiment reviewed
+    verdict: str  # "up" | "down" on an output; "accept" | "reject" on a kept experiment
+    note: str = ""
+    case_id: str | None = None  # the output's case; None for a verdict on a kept experiment
+    at: float = 0.0  # time.time() when recorded
+    applied: bool = False  # a rejected keep reverted by `overnight review --apply`
+
+
 @dataclass
 class Experiment:
     """One row of the ledger."""

@@ -81,14 +81,23 @@ def changed_lines(diff: str) -> int:
     )
 
 
-def scope_for(config: Config, files: Sequence[str], config_file: str = CONFIG_NAME) -> Scope:
+def scope_for(
+    config: Config,
+    files: Sequence[str],
+    config_file: str = CONFIG_NAME,
+    other_layers: Sequence[Config] = (),
+) -> Scope:
     """Check the config's globs against the tree, raising ConfigError naming the field. A suite
-    file is part of the measurement, so it is frozen too."""
+    file is part of the measurement, so it is frozen too, and so are the other layers'."""
     measured = [
-        getattr(config.evaluate, "suite", None),
-        getattr(config.evaluate, "queries_file", None),
+        path
+        for layer in (config, *other_layers)
+        for path in (
+            getattr(layer.evaluate, "suite", None),
+            getattr(layer.evaluate, "queries_file", None),
+        )
     ]
-    extra = [f for f in measured if f and f not in config.frozen]
+    extra = list(dict.fromkeys(f for f in measured if f and f not in config.frozen))
     scope = Scope(tuple(config.editable), (*config.frozen, *extra))
     for field_name, patterns in (("editable", config.editable), ("frozen", config.frozen)):
         for index, pattern in enumerate(patterns):

@@ -6,18 +6,22 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from overnight.config import BudgetConfig
-from overnight.formatting import money, score_text
+from overnight.formatting import money, number, score_text
 from overnight.holdout import final_best, held_out_score, held_out_text
 from overnight.ledger import RunRecord
 from overnight.policy import improvement, recent_gain
-from overnight.records import Check, Experiment, Status, SuiteResult, Usage
+from overnight.records import Check, Experiment, Score, Status, SuiteResult, Usage
+
+if TYPE_CHECKING:
+    from overnight.compare import Comparison
 
 RATE_WINDOW = 10  # experiments over which the live view and `status` show the recent gain
 
@@ -71,7 +75,8 @@ class LiveView:
         self.console.print(
             Text.assemble(
                 ("overnight ", "bold"),
-                f"{run.name} · run {run.tag} on branch {run.branch} · ",
+                f"{run.name} · " + (f"layer {run.layer} · " if run.layer else ""),
+                f"run {run.tag} on branch {run.branch} · ",
                 f"{run.direction} {run.metric}",
             )
         )
@@ -155,7 +160,8 @@ def experiment_line(experiment: Experiment, direction: str, history: Sequence[Ex
 
 
 def log_table(run: RunRecord, history: Sequence[Experiment]) -> Table:
-    table = Table(title=f"{run.name} · {run.tag} ({run.branch})", title_justify="left")
+    layer = f"{run.layer} · " if run.layer else ""
+    table = Table(title=f"{run.name} · {layer}{run.tag} ({run.branch})", title_justify="left")
     for column, justify in (
         ("#", "right"),
         ("status", "left"),
@@ -286,3 +292,167 @@ def failure_lines(suite: SuiteResult) -> list[Text]:
                 )
             )
     return lines
+
+
+def comparison_view(comparison: Comparison) -> Group:
+    """``overnight compare``: which version is which, their scores side by side, and the
+    verdict. Suites show passed/total per case with the checks that flip; metrics (and skill
+    triggers) show mean ± sd, the difference and its p-value."""
+    a, b = comparison.a, comparison.b
+    parts: list[RenderableType] = [
+        Text.assemble(("A: ", "bold"), a.label, ("   B: ", "bold"), b.label),
+        Text(
+            f"both measured by the working tree's {_some(comparison.measured)}",
+            style="dim",
+        ),
+    ]
+    if comparison.kind == "suite":
+        parts.append(_cases_table(comparison))
+    else:
+        parts.append(_metrics_table(comparison))
+        if comparison.flipped:
+            parts.append(_flips_table(comparison))
+    if a.held_out is not None or b.held_out is not None:
+        parts.append(
+            Text(
+                f"held out (never shown to an agent): A {_held_out(a.held_out, comparison)}"
+                f" · B {_held_out(b.held_out, comparison)}"
+            )
+        )
+    style = "bold green" if comparison.winner else "bold red" if comparison.failed else "yellow"
+    parts.append(Text(comparison.verdict, style=style))
+    return Group(*parts)
+
+
+def _metrics_table(comparison: Comparison) -> Table:
+    a, b = comparison.a, comparison.b
+    n = f"mean ± sd of {comparison.repeats}" if comparison.repeats > 1 else "one measurement"
+    better = "lower" if comparison.direction == "minimize" else "higher"
+    title = f"{comparison.metric}: {better} is better ({n} each)"
+    table = Table(title=title, title_justify="left")
+    table.add_column("", no_wrap=True)
+    tested = {"sign": "p (sign test)", "student": "p (t-test)"}.get(comparison.test or "", "p")
+    for column in ("A", "B", "B − A", tested):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_row(
+        Text(comparison.metric, style="bold"),
+        _mean_sd(a.mean, a.sd),
+        _mean_sd(b.mean, b.sd),
+        _difference(a.mean, b.mean, comparison.direction),
+        "-" if comparison.p is None else _p(comparison.p),
+    )
+    ours, theirs = a.secondary(), b.secondary()
+    for key in dict.fromkeys([*ours, *theirs]):
+        if key == comparison.metric:
+            continue
+        table.add_row(
+            key,
+            _mean_sd(ours.get(key), None),
+            _mean_sd(theirs.get(key), None),
+            _difference(ours.get(key), theirs.get(key), None),
+            "",
+        )
+    return table
+
+
+def _cases_table(comparison: Comparison) -> Table:
+    a, b = comparison.a, comparison.b
+    over = f", over {comparison.repeats} measurements" if comparison.repeats > 1 else ""
+    table = Table(title=f"checks passed per case{over}", title_justify="left")
+    table.add_column("case", no_wrap=True)
+    table.add_column("A", justify="right", no_wrap=True)
+    table.add_column("B", justify="right", no_wrap=True)
+    table.add_column("flips (+ only B passes, − only A passes)", ratio=1)
+    ours, theirs = a.cases(), b.cases()
+    for case in dict.fromkeys([*ours, *theirs]):
+        changed = [flip for flip in comparison.flipped if flip.case_id == case]
+        marks = Text()
+        for flip in changed:
+            if marks:
+                marks.append(", ")
+            rates = "" if {flip.a, flip.b} == {0.0, 1.0} else f" ({flip.a:.0%} → {flip.b:.0%})"
+            sign, style = ("+", "green") if flip.better else ("−", "red")
+            marks.append(f"{sign} {flip.assertion}{rates}", style=style)
+        table.add_row(
+            Text(case, style="bold" if changed else ""),
+            _fraction(ours.get(case)),
+            _fraction(theirs.get(case)),
+            marks,
+        )
+    total_a, total_b = _sum_cases(ours), _sum_cases(theirs)
+    tested = "" if comparison.p is None else f" · sign test p = {_p(comparison.p)}"
+    table.add_row(
+        Text("total", style="bold"),
+        _fraction(total_a),
+        _fraction(total_b),
+        f"{comparison.better} better, {comparison.worse} worse{tested}",
+        end_section=comparison.repeats < 2,
+    )
+    if comparison.repeats > 1:
+        table.add_row(
+            "per measurement", _mean_sd(a.mean, a.sd), _mean_sd(b.mean, b.sd), "mean ± sd"
+        )
+    return table
+
+
+def _flips_table(comparison: Comparison) -> Table:
+    table = Table(title="checks that flip", title_justify="left")
+    table.add_column("case", ratio=1)
+    table.add_column("check", no_wrap=True)
+    table.add_column("A", justify="center", no_wrap=True)
+    table.add_column("B", justify="center", no_wrap=True)
+    for flip in comparison.flipped:
+        table.add_row(flip.case_id, flip.assertion, _rate(flip.a), _rate(flip.b))
+    return table
+
+
+def _held_out(score: Score | None, comparison: Comparison) -> str:
+    if score is None:
+        return "-"
+    if not score.ok:
+        return str(score.status)
+    if comparison.kind == "suite" and score.suite is not None:
+        return f"{score.suite.passed}/{score.suite.total}"
+    return f"{comparison.metric} {number(score.value)}"
+
+
+def _mean_sd(mean: float | None, sd: float | None) -> str:
+    if mean is None:
+        return "-"
+    return number(mean) if sd is None else f"{number(mean)} ± {sd:.2g}"
+
+
+def _difference(a: float | None, b: float | None, direction: str | None) -> Text:
+    if a is None or b is None:
+        return Text("-")
+    style = ""
+    if direction is not None and a != b:
+        style = "green" if improvement(b, a, direction) > 0 else "red"
+    return Text(f"{b - a:+.4g}", style=style)
+
+
+def _fraction(counts: tuple[int, int] | None) -> str:
+    return "-" if counts is None else f"{counts[0]}/{counts[1]}"
+
+
+def _sum_cases(cases: dict[str, tuple[int, int]]) -> tuple[int, int] | None:
+    if not cases:
+        return None
+    return sum(p for p, _ in cases.values()), sum(t for _, t in cases.values())
+
+
+def _rate(rate: float) -> Text:
+    if rate in (0.0, 1.0):
+        return Text("✓" if rate else "✗", style="green" if rate else "red")
+    return Text(f"{rate:.0%}")
+
+
+def _p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.2g}"
+
+
+def _some(paths: Sequence[str], shown: int = 4) -> str:
+    """A few names, and how many more."""
+    if len(paths) <= shown:
+        return ", ".join(paths)
+    return ", ".join(paths[:shown]) + f" and {len(paths) - shown} more files"

@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 import subprocess
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,11 +106,13 @@ class Workspace:
         result = self._run(args, None)
         return result.stdout.strip() if result.returncode == 0 else None
 
-    def _run(self, args: Sequence[str], stdin: str | None) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, args: Sequence[str], stdin: str | None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["git", *_SAFE_CONFIG, *args],
             cwd=self.root,
-            env=self._env,
+            env={**self._env, **(env or {})},
             input=stdin,
             capture_output=True,
             text=True,
@@ -376,7 +379,18 @@ class Workspace:
         lines, or a file it deleted is back. (``git apply`` is all or nothing.) The patch has no
         context lines, so a later change to the neighbouring lines does not entangle it."""
         apply = ("apply", "--index", "--reverse", "--unidiff-zero", "--whitespace=nowarn")
+        self._run(("update-index", "-q", "--refresh"), None)  # a touched file is not a change
         return self._run(apply, self._patch(commit)).returncode == 0
+
+    def comes_out_of(self, commit: str, at: str) -> bool:
+        """Whether ``take_out(commit)`` would succeed on the tree of commit ``at``: checked in a
+        scratch index, so neither the tree nor the real index is touched."""
+        with tempfile.TemporaryDirectory() as scratch:
+            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+            if self._run(("read-tree", at), None, env).returncode != 0:
+                return False
+            check = ("apply", "--cached", "--check", "--reverse", "--unidiff-zero")
+            return self._run(check, self._patch(commit), env).returncode == 0
 
     def index_tree(self) -> str:
         """The index as a tree object: a snapshot that ``restore`` can put paths back from."""

@@ -1,0 +1,221 @@
+"""The progress chart: every experiment a dot coloured by how it ended, the running best as a
+step line, the held-out score as a second line on its own axis, and kept changes labelled.
+
+``ChartData`` is the chart in the metric's units (the PNG export draws it with matplotlib);
+``layout`` places it in pixels for the inline SVG, which the template writes with every text
+escaped. No script and no external resource: the SVG is plain shapes with native ``<title>``
+tooltips, so the report works from disk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from overnight.formatting import score_text
+from overnight.holdout import held_out_score
+from overnight.records import Experiment
+from overnight.report.data import category
+
+LABEL_CHARS = 28  # a kept change's label: the start of its description
+WIDTH, HEIGHT = 960, 380
+LEFT, RIGHT, TOP, BOTTOM = 64, 64, 28, 44  # margins around the plot, in pixels
+INSET = 14  # values stay this far inside the plot, so the axis line is left to the unmeasured
+
+
+@dataclass(frozen=True)
+class Point:
+    number: int
+    value: float | None  # None: the experiment has no measurement (crash, timeout, not run)
+    status: str
+    category: str
+    value_text: str
+    description: str
+
+    @property
+    def tooltip(self) -> str:
+        return f"#{self.number} {self.status}: {self.value_text} — {self.description or '-'}"
+
+
+@dataclass(frozen=True)
+class ChartData:
+    metric: str
+    direction: str
+    points: list[Point]
+    best: list[tuple[int, float]]  # the best state's value after each experiment
+    held_out: list[tuple[int, float]]  # the best state's held-out score, where measured
+
+    @property
+    def labelled(self) -> list[Point]:
+        return [p for p in self.points if p.category == "keep" and p.value is not None]
+
+
+def chart_data(experiments: Sequence[Experiment], metric: str, direction: str) -> ChartData:
+    points, best, held = [], [], []
+    tip: Experiment | None = None
+    for e in experiments:
+        points.append(
+            Point(
+                e.number,
+                e.metric,
+                str(e.status),
+                category(e.status),
+                score_text(e.metric, e.secondary),
+                e.description,
+            )
+        )
+        if e.status.advances:
+            tip = e
+        if tip is not None and tip.metric is not None:
+            best.append((e.number, tip.metric))
+        held_value = held_out_score(tip) if tip is not None else None
+        if held_value is not None:
+            held.append((e.number, held_value))
+    return ChartData(metric, direction, points, best, held)
+
+
+def short(text: str, limit: int = LABEL_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# -- pixels for the SVG ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Dot:
+    x: float
+    y: float
+    point: Point
+
+
+@dataclass(frozen=True)
+class Label:
+    x: float
+    y: float
+    angle: float
+    anchor: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    width: int
+    height: int
+    left: float
+    right: float
+    top: float
+    bottom: float
+    dots: list[Dot]
+    labels: list[Label]
+    best_path: str
+    held_out_path: str
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+    held_out_ticks: list[Tick]
+
+
+def layout(data: ChartData) -> Layout:
+    left, right, top, bottom = LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM
+    last = max((p.number for p in data.points), default=1)
+    x0, x1 = -0.5, max(last, 1) + 0.5
+
+    def x(number: float) -> float:
+        return left + (number - x0) / (x1 - x0) * (right - left)
+
+    values = [p.value for p in data.points if p.value is not None] + [v for _, v in data.best]
+    y_lo, y_hi, y_ticks = _axis(values)
+    h_lo, h_hi, h_ticks = _axis([v for _, v in data.held_out])
+
+    inner_top, inner_bottom = top + INSET, bottom - INSET
+    y = _scale(y_lo, y_hi, inner_top, inner_bottom)
+    held_y = _scale(h_lo, h_hi, inner_top, inner_bottom)
+    dots = [Dot(x(p.number), y(p.value) if p.value is not None else bottom, p) for p in data.points]
+    return Layout(
+        WIDTH,
+        HEIGHT,
+        left,
+        right,
+        top,
+        bottom,
+        dots,
+        _labels(dots, left, right, (top + bottom) / 2),
+        _steps([(x(n), y(v)) for n, v in data.best], x(last)),
+        _steps([(x(n), held_y(v)) for n, v in data.held_out], x(last)),
+        [Tick(x(n), str(n)) for n in _integer_ticks(last)],
+        [Tick(y(v), _tick_text(v)) for v in y_ticks],
+        [Tick(held_y(v), _tick_text(v)) for v in h_ticks] if data.held_out else [],
+    )
+
+
+def _labels(dots: list[Dot], left: float, right: float, middle: float) -> list[Label]:
+    """A label per kept change, slanted away from the line: climbing from a dot in the lower
+    half, falling from one in the upper half, and leftwards near the right edge."""
+    labels = []
+    for dot in dots:
+        if dot.point.category != "keep" or dot.point.value is None:
+            continue
+        rising = dot.y > middle
+        start = dot.x < left + 0.7 * (right - left)
+        labels.append(
+            Label(
+                dot.x + (7 if start else -7),
+                dot.y + (-7 if rising else 13),
+                (-24 if rising else 24) * (1 if start else -1),
+                "start" if start else "end",
+                short(dot.point.description),
+            )
+        )
+    return labels
+
+
+def _scale(lo: float, hi: float, top: float, bottom: float) -> Callable[[float], float]:
+    return lambda value: bottom - (value - lo) / (hi - lo) * (bottom - top)
+
+
+def _steps(points: list[tuple[float, float]], end: float) -> str:
+    """An SVG path that holds each value until the next one: the best only changes on a keep."""
+    if not points:
+        return ""
+    (x0, y0), *rest = points
+    path = [f"M{x0:.1f},{y0:.1f}"]
+    for px, py in rest:
+        path.append(f"H{px:.1f}V{py:.1f}")
+    path.append(f"H{end:.1f}")
+    return "".join(path)
+
+
+def _axis(values: list[float], count: int = 5) -> tuple[float, float, list[float]]:
+    """A range that covers the values with round tick marks at both ends."""
+    if not values:
+        return 0.0, 1.0, [0.0, 1.0]
+    lo, hi = min(values), max(values)
+    if lo == hi:
+        pad = abs(lo) * 0.1 or 1.0
+        lo, hi = lo - pad, hi + pad
+    raw = (hi - lo) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if (hi - lo) / (m * magnitude) <= count)
+    first, last = math.floor(lo / step), math.ceil(hi / step)
+    ticks = [round(i * step, 12) for i in range(first, last + 1)]
+    return ticks[0], ticks[-1], ticks
+
+
+def _integer_ticks(last: int, count: int = 10) -> list[int]:
+    step = max(1, math.ceil(last / count))
+    for nice in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000):
+        if nice >= step:
+            step = nice
+            break
+    return list(range(0, last + 1, step))
+
+
+def _tick_text(value: float) -> str:
+    return f"{value:.6g}"

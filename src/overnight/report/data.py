@@ -1,0 +1,250 @@
+"""What the morning review shows, read once from the ledger and git into one immutable view.
+
+The static report and the live dashboard render the same ``RunView``; loading it opens the
+ledger, reads, and closes again, so a dashboard can load a fresh view per request from any
+thread while a run keeps writing (WAL lets readers in).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from overnight.errors import UsageError, WorkspaceError
+from overnight.holdout import final_best, held_out_score, held_out_text
+from overnight.ledger import Ledger, RunRecord
+from overnight.policy import improvement
+from overnight.records import Experiment, Review, Status, SuiteResult
+from overnight.workspace import STATE_DIR, Workspace
+
+# How the pages group statuses: one colour and one legend entry each.
+CATEGORIES = {
+    "baseline": "baseline",
+    "keep": "keep",
+    "discard": "discard",
+    "crash": "crash / timeout",
+    "rejected": "rejected (violation, no-op, overfit…)",
+}
+_CATEGORY = {
+    Status.BASELINE: "baseline",
+    Status.KEEP: "keep",
+    Status.DISCARD: "discard",
+    Status.CRASH: "crash",
+    Status.TIMEOUT: "crash",
+}
+
+
+def category(status: Status) -> str:
+    return _CATEGORY.get(status, "rejected")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One experiment of the compared pair, with its suite's outputs and matrix if it has one."""
+
+    experiment: Experiment
+    suite: SuiteResult | None
+
+
+@dataclass(frozen=True)
+class DiffSection:
+    """A titled piece of a diff between two states; ``note`` says why it is missing, if it is."""
+
+    title: str
+    diff: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RunView:
+    run: RunRecord
+    runs: list[RunRecord]
+    experiments: list[Experiment]  # finished ones, oldest first; empty while the baseline runs
+    reviews: list[Review]
+    a: Side | None  # the compared pair: by default the baseline and the best state
+    b: Side | None
+    pair_diff: list[DiffSection]
+    cumulative_diff: DiffSection | None  # baseline -> best over the whole run
+    loaded_at: float
+
+    @property
+    def baseline(self) -> Experiment | None:
+        return next((e for e in self.experiments if e.status is Status.BASELINE), None)
+
+    @property
+    def best(self) -> Experiment | None:
+        return final_best(self.experiments)
+
+    @property
+    def tried(self) -> int:
+        return sum(1 for e in self.experiments if e.status is not Status.BASELINE)
+
+    @property
+    def kept(self) -> int:
+        return sum(1 for e in self.experiments if e.status is Status.KEEP)
+
+    @property
+    def keep_rate(self) -> float | None:
+        return self.kept / self.tried if self.tried else None
+
+    @property
+    def duration_s(self) -> float:
+        """Wall-clock time of the run: to its end, or to now while it has none."""
+        if self.run.ended_at is not None:
+            return self.run.ended_at - self.run.started_at
+        return self.loaded_at - self.run.started_at
+
+    @property
+    def total_cost(self) -> float:
+        return sum(e.total_cost_usd for e in self.experiments)
+
+    @property
+    def gain(self) -> float | None:
+        """How much better the best state is than the baseline, positive whatever the
+        direction."""
+        baseline, best = self.baseline, self.best
+        if baseline is None or best is None or baseline.metric is None or best.metric is None:
+            return None
+        return improvement(best.metric, baseline.metric, self.run.direction)
+
+    @property
+    def cost_per_point(self) -> float | None:
+        """Dollars spent per unit of metric gained: what a kept point of improvement cost."""
+        gain = self.gain
+        return self.total_cost / gain if gain and gain > 0 and self.total_cost else None
+
+    @property
+    def held_out(self) -> tuple[str, str] | None:
+        """(baseline, best) held-out scores as text, when the run has held-out cases."""
+        baseline, best = self.baseline, self.best
+        if baseline is None or best is None or held_out_score(baseline) is None:
+            return None
+        return held_out_text(baseline), held_out_text(best)
+
+    @property
+    def chosen_pair(self) -> bool:
+        """Whether A and B are two different experiments other than the baseline and the best
+        state, whose diff the cumulative one already shows."""
+        if self.a is None or self.b is None or self.best is None:
+            return False
+        a, b = self.a.experiment.number, self.b.experiment.number
+        return a != b and (a, b) != (self.experiments[0].number, self.best.number)
+
+    @property
+    def version(self) -> str:
+        return ledger_version(self.run, self.experiments, self.reviews)
+
+    @property
+    def state(self) -> str:
+        return self.run.stop_reason or "no stop recorded yet: running, or interrupted"
+
+    def experiment(self, number: int) -> Experiment | None:
+        return next((e for e in self.experiments if e.number == number), None)
+
+    def reviews_of(self, number: int, case_id: str | None = None) -> list[Review]:
+        """The verdict that stands on one experiment (``case_id`` None) or on one of its
+        outputs: the latest given, as a list of at most one."""
+        return [r for r in self.reviews if r.number == number and r.case_id == case_id][-1:]
+
+
+def ledger_version(
+    run: RunRecord, experiments: Sequence[Experiment], reviews: Sequence[Review]
+) -> str:
+    """Changes whenever what the pages show changes: an experiment finished, a review was given,
+    the run stopped. A live page compares it to decide whether to fetch its sections again."""
+    last = experiments[-1].number if experiments else -1
+    reviewed = max((r.at for r in reviews), default=0.0)
+    return f"{run.id}:{len(experiments)}:{last}:{len(reviews)}:{reviewed}:{run.stop_reason or ''}"
+
+
+def load_run_view(
+    root: Path,
+    tag: str | None = None,
+    a: int | None = None,
+    b: int | None = None,
+    layer: str | None = None,
+) -> RunView:
+    """The run ``tag`` of the project at ``root`` (default: the latest, of ``layer`` if given),
+    comparing experiments ``a`` and ``b`` (default: the baseline and the best state). Raises
+    UsageError when there is no such run or experiment. Only the ledger and git are read, so a
+    run of any layer shows the same way."""
+    path = root / STATE_DIR / "ledger.db"
+    if not path.is_file():
+        raise UsageError("no run yet: try `overnight run`")
+    ledger = Ledger(path)
+    try:
+        run = ledger.run(tag=tag, layer=layer)
+        if run is None:
+            raise UsageError(f"no run {tag!r} in the ledger" if tag else "no run yet")
+        experiments = ledger.experiments(run.id)
+        best = final_best(experiments)
+        sides: list[Side | None] = []
+        for number, default in ((a, experiments[0] if experiments else None), (b, best)):
+            chosen = default if number is None else _find(experiments, number, run.tag)
+            suite = ledger.suite_result(run.id, chosen.number) if chosen else None
+            sides.append(Side(chosen, suite) if chosen else None)
+        reviews = ledger.reviews(run.id)
+        runs = ledger.runs()
+    finally:
+        ledger.close()
+    side_a, side_b = sides
+    pair: list[DiffSection] = []
+    cumulative = None
+    if side_a and side_b and best:
+        workspace = _workspace(root)
+        pair = pair_diff(workspace, side_a.experiment, side_b.experiment)
+        cumulative = _git_diff(
+            workspace,
+            run.base_commit,
+            best.commit or run.base_commit,
+            f"baseline -> best (#{best.number})",
+        )
+    return RunView(run, runs, experiments, reviews, side_a, side_b, pair, cumulative, time.time())
+
+
+def pair_diff(workspace: Workspace | None, a: Experiment, b: Experiment) -> list[DiffSection]:
+    """What separates A's tree from B's. Only baselines and keeps are commits; any other
+    experiment's tree is its parent plus its own recorded change, so the answer comes in up to
+    three titled pieces rather than one diff that git could not produce."""
+    if a.number == b.number:
+        return []
+    start, end = a.commit or a.parent_commit, b.commit or b.parent_commit
+    sections = []
+    if a.commit is None and a.diff:
+        sections.append(DiffSection(f"#{a.number}'s own change, which was not kept", a.diff))
+    if start != end:
+        what = (
+            f"#{a.number} -> #{b.number}"
+            if a.commit and b.commit
+            else "the kept changes between the states they started from"
+        )
+        sections.append(_git_diff(workspace, start, end, what))
+    if b.commit is None and b.diff:
+        sections.append(DiffSection(f"#{b.number}'s own change, which was not kept", b.diff))
+    return sections
+
+
+def _find(experiments: Sequence[Experiment], number: int, tag: str) -> Experiment:
+    found = next((e for e in experiments if e.number == number), None)
+    if found is None:
+        raise UsageError(f"run {tag} has no finished experiment {number}")
+    return found
+
+
+def _workspace(root: Path) -> Workspace | None:
+    try:
+        return Workspace(root)
+    except WorkspaceError:
+        return None
+
+
+def _git_diff(workspace: Workspace | None, start: str, end: str, title: str) -> DiffSection:
+    title = f"{title}: git diff {start[:7]} {end[:7]}"
+    if workspace is None:
+        return DiffSection(title, "", note="not available: the project is not a git repository")
+    try:
+        return DiffSection(title, workspace.git("diff", start, end))
+    except WorkspaceError as exc:
+        return DiffSection(title, "", note=f"not available: {exc}")

@@ -1,0 +1,151 @@
+"""The live dashboard: the report's sections, refreshed while a run writes, plus human review.
+
+Every request opens the ledger afresh and closes it again: sqlite connections belong to one
+thread and FastAPI answers from a pool of them, and WAL lets these readers in while the loop
+writes. The page asks ``/api/version`` every two seconds and fetches ``/api/sections`` only when
+the answer changes. Static files come from a fixed table of package files, never from a path in
+the request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Header, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+
+from overnight.errors import UsageError
+from overnight.ledger import Ledger
+from overnight.project import Project
+from overnight.report import load_run_view, render_dashboard, render_sections
+from overnight.report.data import ledger_version
+from overnight.report.html import render_waiting
+from overnight.review import record_review
+from overnight.server.guard import (
+    SECURITY_HEADERS,
+    TOKEN_HEADER,
+    host_name,
+    is_loopback,
+    token_matches,
+)
+from overnight.workspace import STATE_DIR
+
+# name -> (package, file inside it, media type): everything the server will ever send from disk.
+STATIC = {
+    "report.css": ("overnight.report", "templates/report.css", "text/css; charset=utf-8"),
+    "dashboard.js": (
+        "overnight.server",
+        "static/dashboard.js",
+        "text/javascript; charset=utf-8",
+    ),
+}
+MAX_NOTE = 2000
+
+
+class ReviewIn(BaseModel):
+    run: str | None = None  # the run's tag; the latest when absent
+    number: int
+    verdict: str = Field(max_length=20)
+    note: str = Field("", max_length=MAX_NOTE)
+    case_id: str | None = Field(None, max_length=500)
+
+
+def create_app(project_dir: Path | str, token: str, *, allow_remote: bool = False) -> FastAPI:
+    """The dashboard of the project in ``project_dir``; reviews need ``token``. Unless
+    ``allow_remote``, requests must be addressed to a loopback host name."""
+    root = Path(project_dir).resolve()
+    Project.layers(root)  # a missing or malformed config is reported now, not per request
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Response:
+        if not allow_remote and not is_loopback(host_name(request.headers.get("host", ""))):
+            response: Response = PlainTextResponse("unknown host", status_code=400)
+        else:
+            response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    @app.get("/", response_class=HTMLResponse)
+    def page(run: str | None = None, a: int | None = None, b: int | None = None) -> HTMLResponse:
+        try:
+            view = load_run_view(root, run, a, b)
+        except UsageError as exc:
+            if run is None and a is None and b is None:
+                return HTMLResponse(render_waiting(str(exc)))
+            raise HTTPException(404, str(exc)) from None
+        return HTMLResponse(render_dashboard(view))
+
+    @app.get("/api/version")
+    def version(run: str | None = None) -> dict[str, Any]:
+        ledger = _ledger(root)
+        if ledger is None:
+            return {"version": "", "run": None}
+        try:
+            record = ledger.run(tag=run)
+            if record is None:
+                return {"version": "", "run": None}
+            experiments = ledger.experiments(record.id)
+            reviews = ledger.reviews(record.id)
+            running = ledger.running(record.id)
+        finally:
+            ledger.close()
+        return {
+            "version": ledger_version(record, experiments, reviews),
+            "run": record.tag,
+            "experiments": len(experiments),
+            "running": running.number if running else None,
+            "stopped": record.stop_reason,
+        }
+
+    @app.get("/api/sections")
+    def sections(
+        run: str | None = None, a: int | None = None, b: int | None = None
+    ) -> dict[str, Any]:
+        try:
+            view = load_run_view(root, run, a, b)
+        except UsageError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return {"version": view.version, "sections": render_sections(view)}
+
+    @app.post("/api/review")
+    def review(
+        body: ReviewIn, x_overnight_token: str | None = Header(default=None)
+    ) -> dict[str, Any]:
+        if not token_matches(x_overnight_token, token):
+            raise HTTPException(403, f"reviews need the {TOKEN_HEADER} header printed at start-up")
+        ledger = _ledger(root)
+        if ledger is None:
+            raise HTTPException(404, "no run yet")
+        try:
+            record = ledger.run(tag=body.run)
+            if record is None:
+                raise HTTPException(404, f"no run {body.run!r}" if body.run else "no run yet")
+            try:
+                stored = record_review(
+                    ledger, record, body.number, body.verdict, body.note, body.case_id
+                )
+            except UsageError as exc:
+                raise HTTPException(400, str(exc)) from None
+        finally:
+            ledger.close()
+        return dataclasses.asdict(stored)
+
+    @app.get("/static/{name}")
+    def static(name: str) -> Response:
+        if name not in STATIC:
+            return JSONResponse({"detail": "not found"}, status_code=404)
+        package, path, media_type = STATIC[name]
+        return Response(files(package).joinpath(path).read_bytes(), media_type=media_type)
+
+    return app
+
+
+def _ledger(root: Path) -> Ledger | None:
+    """The project's ledger, unless no run has created it yet (a reader never creates it)."""
+    path = root / STATE_DIR / "ledger.db"
+    return Ledger(path) if path.is_file() else None
