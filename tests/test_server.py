@@ -102,6 +102,8 @@ def test_reviews_need_the_token(client: TestClient, root: Path) -> None:
     assert client.post(
         "/api/review", json=body, headers={"X-Overnight-Token": "x"}
     ).status_code == (403)
+    assert client.post("/api/review", content=b"not json").status_code == 403  # before parsing
+    assert client.put("/api/review", json=body).status_code == 403
     assert len(reviews(root)) == before
 
     response = client.post("/api/review", json=body, headers={"X-Overnight-Token": TOKEN})

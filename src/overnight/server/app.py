@@ -14,7 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Header, HTTPException, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -65,6 +65,12 @@ def create_app(project_dir: Path | str, token: str, *, allow_remote: bool = Fals
     async def guard(request: Request, call_next: Any) -> Response:
         if not allow_remote and not is_loopback(host_name(request.headers.get("host", ""))):
             response: Response = PlainTextResponse("unknown host", status_code=400)
+        elif request.method not in ("GET", "HEAD") and not token_matches(
+            request.headers.get(TOKEN_HEADER), token
+        ):  # every write, before its body is even read
+            response = PlainTextResponse(
+                f"writing needs the {TOKEN_HEADER} header printed at start-up", status_code=403
+            )
         else:
             response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
@@ -113,11 +119,7 @@ def create_app(project_dir: Path | str, token: str, *, allow_remote: bool = Fals
         return {"version": view.version, "sections": render_sections(view)}
 
     @app.post("/api/review")
-    def review(
-        body: ReviewIn, x_overnight_token: str | None = Header(default=None)
-    ) -> dict[str, Any]:
-        if not token_matches(x_overnight_token, token):
-            raise HTTPException(403, f"reviews need the {TOKEN_HEADER} header printed at start-up")
+    def review(body: ReviewIn) -> dict[str, Any]:
         ledger = _ledger(root)
         if ledger is None:
             raise HTTPException(404, "no run yet")
