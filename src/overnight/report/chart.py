@@ -21,6 +21,7 @@ from overnight.report.data import category
 LABEL_CHARS = 28  # a kept change's label: the start of its description
 WIDTH, HEIGHT = 960, 380
 LEFT, RIGHT, TOP, BOTTOM = 64, 64, 28, 44  # margins around the plot, in pixels
+LABEL_RISE = 56  # about how far a slanted label reaches up or down, in pixels
 INSET = 14  # values stay this far inside the plot, so the axis line is left to the unmeasured
 
 
@@ -146,7 +147,7 @@ def layout(data: ChartData) -> Layout:
         top,
         bottom,
         dots,
-        _labels(dots, left, right, (top + bottom) / 2),
+        _labels(dots, left, right, top, bottom),
         _steps([(x(n), y(v)) for n, v in data.best], x(last)),
         _steps([(x(n), held_y(v)) for n, v in data.held_out], x(last)),
         [Tick(x(n), str(n)) for n in _integer_ticks(last)],
@@ -155,14 +156,22 @@ def layout(data: ChartData) -> Layout:
     )
 
 
-def _labels(dots: list[Dot], left: float, right: float, middle: float) -> list[Label]:
-    """A label per kept change, slanted away from the line: climbing from a dot in the lower
-    half, falling from one in the upper half, and leftwards near the right edge."""
-    labels = []
+def _labels(dots: list[Dot], left: float, right: float, top: float, bottom: float) -> list[Label]:
+    """A label per kept change, slanted away from the best line: falling from a keep the line
+    climbed to, climbing from one it fell to, so that keeps in a row get parallel labels that
+    cross neither the line nor each other; the other way where the plot has no room, and
+    leftwards near the right edge."""
+    labels: list[Label] = []
+    best_y: float | None = None  # where the best line stands on screen before this keep
     for dot in dots:
+        if dot.point.category == "baseline" and dot.point.value is not None:
+            best_y = dot.y
         if dot.point.category != "keep" or dot.point.value is None:
             continue
-        rising = dot.y > middle
+        rising = best_y is not None and dot.y > best_y  # the line fell: the label climbs
+        room = (dot.y - top) if rising else (bottom - dot.y)
+        rising = rising if room >= LABEL_RISE else not rising
+        best_y = dot.y
         start = dot.x < left + 0.7 * (right - left)
         labels.append(
             Label(
