@@ -243,10 +243,7 @@ class _Pruner:
         if verdict in (KEPT, CRASH):
             self.workspace.restore(Change(paths), snapshot, self.run.branch)
         elif verdict == DROPPED and not self.dry_run:
-            message = f"prune: drop experiment {keep.number}"
-            if description:
-                message += f" ({description[:200]})"
-            self.workspace.commit(Change(paths), message)
+            self.workspace.commit(Change(paths), undo_message("prune: drop", keep))
         row = Ablation(
             keep.number,
             description,
@@ -278,14 +275,18 @@ class _Pruner:
 
     def _put_back(self, touched: set[str]) -> None:
         """Every path a change touched, as it is at the branch tip: in a dry run that undoes the
-        drops, after an error or a Ctrl-C the change half taken out. Nothing else is touched."""
-        leftovers = sorted(p for p in self.workspace.state().entries if p in touched)
-        if leftovers:
-            self.workspace.restore(Change(leftovers), self.workspace.head(), self.run.branch)
+        drops, after an error or a Ctrl-C the change half taken out."""
+        self.workspace.put_back(touched, self.workspace.head(), self.run.branch)
 
     @property
     def _log_dir(self) -> Path:
         return self.project.log_dir / self.run.tag / "prune"
+
+
+def undo_message(action: str, keep: Experiment) -> str:
+    """The commit message of a kept change taken out again: ``prune: drop experiment 4 (...)``."""
+    description = " ".join(keep.description.split())
+    return f"{action} experiment {keep.number}" + (f" ({description[:200]})" if description else "")
 
 
 def _commit(keep: Experiment) -> str:

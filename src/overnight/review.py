@@ -23,7 +23,7 @@ from overnight.errors import UsageError
 from overnight.holdout import final_best, held_out_ids
 from overnight.ledger import Ledger, Revert, RunRecord
 from overnight.project import Project
-from overnight.prune import DROPPED, check_tree, finished_run
+from overnight.prune import DROPPED, check_tree, finished_run, undo_message
 from overnight.records import CaseOutput, Experiment, Review, Status, SuiteResult
 from overnight.workspace import Change, Workspace
 
@@ -321,9 +321,7 @@ class _Reverter:
             return ApplyRow(keep.number, description, ENTANGLED, detail)
         touched.update(paths)
         commit = None
-        message = f"review: revert experiment {keep.number}"
-        if description:
-            message += f" ({description[:200]})"
+        message = undo_message("review: revert", keep)
         if not self.dry_run:
             commit = self.workspace.commit(Change(paths), message)
         self.say(f"#{keep.number} {REVERTED}: {message}")
@@ -364,9 +362,7 @@ class _Reverter:
         """The branch and every path a revert touched, as they were at ``start``."""
         if self.workspace.head() != start:
             self.workspace.reset_branch(self.run.branch, start)
-        leftovers = sorted(p for p in self.workspace.state().entries if p in touched)
-        if leftovers:
-            self.workspace.restore(Change(leftovers), start, self.run.branch)
+        self.workspace.put_back(touched, start, self.run.branch)
 
 
 def _outputs(suite: SuiteResult | None) -> list[CaseOutput]:

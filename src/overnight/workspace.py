@@ -360,6 +360,14 @@ class Workspace:
                     shutil.copy2(copy, source)
         return restored
 
+    def put_back(self, paths: Iterable[str], commit: str, branch: str) -> None:
+        """Those of ``paths`` left changed in the tree, as they are at ``commit``: what undoes
+        a change half taken out. Nothing else is touched."""
+        wanted = set(paths)
+        leftovers = sorted(p for p in self.state().entries if p in wanted)
+        if leftovers:
+            self.restore(Change(leftovers), commit, branch)
+
     def reset_branch(self, branch: str, commit: str) -> None:
         """Point the run branch back at ``commit`` without touching the working tree."""
         self.git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
