@@ -418,6 +418,15 @@ class Ledger:
                 experiment.held_out = self.suite_result(run_id, experiment.number, held_out=True)
         return experiments
 
+    def finished(self, run_id: int) -> tuple[int, int]:
+        """How many experiments of the run have finished, and the last one's number (-1: none)."""
+        count, last = self._db.execute(
+            "SELECT COUNT(*), MAX(number) FROM experiments"
+            " WHERE run_id = ? AND status != 'running'",
+            (run_id,),
+        ).fetchone()
+        return count, -1 if last is None else last
+
     def running(self, run_id: int) -> Unfinished | None:
         """The experiment a killed harness left half done, if any."""
         row = self._db.execute(

@@ -134,7 +134,8 @@ class RunView:
 
     @property
     def version(self) -> str:
-        return ledger_version(self.run, self.experiments, self.reviews)
+        last = self.experiments[-1].number if self.experiments else -1
+        return ledger_version(self.run, (len(self.experiments), last), self.reviews)
 
     @property
     def state(self) -> str:
@@ -149,14 +150,13 @@ class RunView:
         return [r for r in self.reviews if r.number == number and r.case_id == case_id][-1:]
 
 
-def ledger_version(
-    run: RunRecord, experiments: Sequence[Experiment], reviews: Sequence[Review]
-) -> str:
-    """Changes whenever what the pages show changes: an experiment finished, a review was given,
-    the run stopped. A live page compares it to decide whether to fetch its sections again."""
-    last = experiments[-1].number if experiments else -1
+def ledger_version(run: RunRecord, finished: tuple[int, int], reviews: Sequence[Review]) -> str:
+    """Changes whenever what the pages show changes: an experiment finished (``finished``: how
+    many, and the last one's number), a review was given, the run stopped. A live page compares
+    it to decide whether to fetch its sections again."""
+    count, last = finished
     reviewed = max((r.at for r in reviews), default=0.0)
-    return f"{run.id}:{len(experiments)}:{last}:{len(reviews)}:{reviewed}:{run.stop_reason or ''}"
+    return f"{run.id}:{count}:{last}:{len(reviews)}:{reviewed}:{run.stop_reason or ''}"
 
 
 def load_run_view(

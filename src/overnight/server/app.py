@@ -95,15 +95,15 @@ def create_app(project_dir: Path | str, token: str, *, allow_remote: bool = Fals
             record = ledger.run(tag=run)
             if record is None:
                 return {"version": "", "run": None}
-            experiments = ledger.experiments(record.id)
+            finished = ledger.finished(record.id)  # polled every 2 s: a count, not the rows
             reviews = ledger.reviews(record.id)
             running = ledger.running(record.id)
         finally:
             ledger.close()
         return {
-            "version": ledger_version(record, experiments, reviews),
+            "version": ledger_version(record, finished, reviews),
             "run": record.tag,
-            "experiments": len(experiments),
+            "experiments": finished[0],
             "running": running.number if running else None,
             "stopped": record.stop_reason,
         }
