@@ -39,6 +39,7 @@ class RunSummary:
     run: RunRecord
     experiments: list[Experiment]
     stop_reason: str
+    checkout: str = ""  # what became of the user's checkout: one line
 
     @property
     def baseline(self) -> float | None:
@@ -71,21 +72,37 @@ def run(
     use_cache: bool = True,
     observer: Observer | None = None,
     layer: str | None = None,
+    checkout: bool = False,
 ) -> RunSummary:
-    """Run the loop until a stop rule fires; the run branch ends at the best state. A config
-    with layers runs one ``layer`` at a time."""
+    """Run the loop until a stop rule fires; the run branch ends at the best state and the
+    checkout is left as it was, unless ``checkout`` asks to switch a clean one to the branch. A
+    config with layers runs one ``layer`` at a time."""
     project = Project.open(directory, layer)
     lock = project.lock()
     lock.acquire()
     try:
-        loop = open_loop(project, RunOptions(tag, resume, experiments, hours, use_cache), observer)
+        options = RunOptions(tag, resume, experiments, hours, use_cache)
+        loop = open_loop(project, options, observer)
         try:
             reason = loop.run_until_stopped()
-            return RunSummary(loop.ledger.run(loop.run.id) or loop.run, list(loop.history), reason)
+            run = loop.ledger.run(loop.run.id) or loop.run
+            where = switch_checkout(project, run.branch) if checkout else ""
+            return RunSummary(run, list(loop.history), reason, where)
         finally:
             loop.ledger.close()
     finally:
         lock.release()
+
+
+def switch_checkout(project: Project, branch: str) -> str:
+    """Switch the checkout to ``branch`` if no tracked file has uncommitted changes (untracked
+    files stay where they are); say what happened, in one line."""
+    workspace = project.workspace()
+    dirty = workspace.git("status", "--porcelain", "--untracked-files=no").strip()
+    if dirty:
+        return f"Your checkout has uncommitted changes, so it stays as it was: git switch {branch}"
+    workspace.git("switch", "-q", branch)
+    return f"Your checkout is now on {branch}."
 
 
 def evaluate(

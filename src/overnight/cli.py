@@ -107,6 +107,12 @@ def init(directory: Path, example: str | None) -> None:
 @click.option("--tag", help="Name of the run; the branch is overnight/TAG (default: today's date).")
 @click.option("--resume", is_flag=True, help="Continue the latest run (or --tag) where it stopped.")
 @click.option("--no-cache", is_flag=True, help="Generate every output again, ignoring the cache.")
+@click.option(
+    "--checkout",
+    is_flag=True,
+    help="At the end, switch the checkout to the run branch (only if it has no uncommitted "
+    "changes). Without it the checkout is never touched.",
+)
 @LAYER
 def run(
     directory: Path,
@@ -115,9 +121,11 @@ def run(
     tag: str | None,
     resume: bool,
     no_cache: bool,
+    checkout: bool,
     layer: str | None,
 ) -> None:
-    """Improve the repository in DIRECTORY until a stop rule fires."""
+    """Improve the repository in DIRECTORY until a stop rule fires. Experiments run in
+    disposable workspaces under .overnight/worktrees/; your checkout is not touched."""
     summary = _run_live(
         directory,
         experiments=experiments,
@@ -126,6 +134,7 @@ def run(
         resume=resume,
         use_cache=not no_cache,
         layer=layer,
+        checkout=checkout,
     )
     _print_summary(directory, summary)
 
@@ -654,7 +663,8 @@ def _print_summary(directory: Path, summary: api.RunSummary) -> None:
     state = Path(directory).resolve() / ".overnight"
     tip = [e for e in summary.experiments if e.status.advances][-1]
     where = (
-        f"Branch {run.branch} is at the best state."
+        f"Branch {run.branch} is at the best state "
+        f"(see it: git diff {run.base_commit[:10]} {run.branch})."
         if best is tip
         else f"By the held-out cases the best state is experiment {best.number}: "
         f"`git checkout {best.commit}` (branch {run.branch} holds every keep)."
@@ -662,9 +672,15 @@ def _print_summary(directory: Path, summary: api.RunSummary) -> None:
     results = f"results-{run.layer}.tsv" if run.layer else "results.tsv"
     log_command = f"overnight log {directory}" + (f" --layer {run.layer}" if run.layer else "")
     console.print(
-        f"{where} Ledger: {state / 'ledger.db'}; "
-        f"results: {state / results}; `{log_command}` lists every experiment."
+        f"{where} {summary.checkout or _checkout_hint(run.branch)} Ledger: "
+        f"{state / 'ledger.db'}; results: {state / results}; `{log_command}` lists every "
+        "experiment.",
+        markup=False,
     )
+
+
+def _checkout_hint(branch: str) -> str:
+    return f"Your checkout was not touched: `git switch {branch}` (or run with --checkout)."
 
 
 VERDICT_STYLE = {DROPPED: "yellow", KEPT: "green", CRASH: "red"}

@@ -349,6 +349,23 @@ class LimitsConfig(_Strict):
     max_files: int | None = Field(default=None, ge=1)
 
 
+class SandboxConfig(_Strict):
+    """Where code under test runs. ``auto`` uses bubblewrap when it is installed, ``required``
+    refuses to start without it, ``off`` runs unconfined (a warning at every start)."""
+
+    mode: Literal["auto", "required", "off"] = "auto"
+    network: bool = False  # an evaluation that calls a model API or downloads needs it
+    expose: list[str] = Field(default_factory=list)  # read-only: data outside git, e.g. data/
+
+    @field_validator("expose")
+    @classmethod
+    def _no_empty_paths(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not path.strip():
+                raise ValueError("empty path")
+        return paths
+
+
 class BudgetConfig(_Strict):
     experiments: int | None = Field(default=100, ge=0)
     hours: float | None = Field(default=None, gt=0)
@@ -381,6 +398,7 @@ class Config(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     stop: StopConfig = Field(default_factory=StopConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
     @model_validator(mode="before")
     @classmethod

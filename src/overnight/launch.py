@@ -1,20 +1,28 @@
 """Starting a run, or resuming one, with git and the ledger made to agree first.
 
-A new run refuses a tree whose editable or frozen files are uncommitted, creates the run branch
-and backs up the user's other uncommitted files. A resume undoes whatever a killed harness left
-half done (a commit not yet recorded, a change not yet reverted) and records it as
-``interrupted`` so that numbering continues.
+A new run refuses a checkout whose editable or frozen files are uncommitted (the run starts from
+its HEAD, and those edits would silently be left out) and creates the run branch at HEAD without
+switching to it: the checkout is never touched while a run goes on. A resume checks that the
+ledger's rows are the harness's own, moves the run branch back to the last recorded best (a keep
+committed but not recorded), ends processes a killed harness left running, and records the
+unfinished experiment as ``interrupted`` so that numbering continues; its workspace is simply
+made again.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from overnight.agents import check_agent, make_agent
+from overnight.config import CommandAgentConfig
 from overnight.errors import UsageError
-from overnight.ledger import Ledger, RunRecord, Unfinished
+from overnight.isolation.guards import GitGuard
+from overnight.isolation.sandbox import Sandbox
+from overnight.isolation.tree import ExperimentTree
+from overnight.isolation.views import agent_views
+from overnight.ledger import Ledger, RunRecord
 from overnight.loop import Loop, Observer, SilentObserver
 from overnight.policy import StopRules, make_policy
 from overnight.process import kill_leftovers
@@ -23,7 +31,7 @@ from overnight.prune import DROPPED
 from overnight.records import Experiment, Status
 from overnight.review import tip_revert
 from overnight.scope import Scope, scope_for
-from overnight.workspace import Change, Workspace
+from overnight.workspace import Workspace
 
 BRANCH_PREFIX = "overnight/"
 
@@ -35,6 +43,7 @@ class RunOptions:
     experiments: int | None = None  # overrides budget.experiments (the run's total)
     hours: float | None = None  # overrides budget.hours, counted from this start
     use_cache: bool = True  # reuse cached outputs of unchanged cases
+    checkout: bool = False  # at the end, switch a clean checkout to the run branch
 
 
 def open_loop(project: Project, options: RunOptions, observer: Observer | None = None) -> Loop:
@@ -53,20 +62,39 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
     ledger = project.ledger()
     observer = observer or SilentObserver()
     if options.resume:
-        run = _resume(project, workspace, ledger, scope, options.tag, observer)
+        run = _resume(project, workspace, ledger, options.tag, observer)
     else:
         run = _start(project, workspace, ledger, scope, options.tag)
+    tree = ExperimentTree(workspace, project.state_dir / "worktrees" / run.tag)
+    tree.reset(run.base_commit)
+    frozen = scope.frozen_files(tree.files())
+    sandbox = Sandbox.create(config.sandbox, project.root, tree.path, workspace.git_dir)
+    if sandbox.confined:  # frozen files are bound read-only from copies made from git objects
+        store = tree.directory / "frozen"
+        tree.export(run.base_commit, frozen, store)
+        sandbox = replace(sandbox, frozen={path: store / path for path in frozen})
+    tree.exclude(p for p in config.sandbox.expose if not Path(p).expanduser().is_absolute())
+    observer.message(sandbox.describe())
+    views = {}
+    if isinstance(config.agent, CommandAgentConfig):  # agents that read files
+        views = agent_views(
+            [config, *project.other_layers], lambda path: workspace.show(run.base_commit, path)
+        )
     return Loop(
         project=project,
         run=run,
-        workspace=workspace,
+        tree=tree,
+        sandbox=sandbox,
         ledger=ledger,
         scope=scope,
         agent=make_agent(config.agent, project.log_dir / run.tag, config.evaluate),
-        evaluator=project.evaluator(options.use_cache),
+        evaluator=project.evaluator(options.use_cache, tree.path, sandbox),
         policy=make_policy(config.policy, config.evaluate.repeats),
         stop_rules=StopRules(budget, config.stop, config.evaluate.direction),
-        backup_dir=project.state_dir / "backup" / run.tag,
+        git_guard=None
+        if sandbox.confined
+        else GitGuard(workspace.git_dir, f"refs/heads/{run.branch}"),
+        views=views,
         observer=observer,
     )
 
@@ -86,7 +114,7 @@ def _start(
     tag = tag or _free_tag(workspace, ledger, f"{config.layer}-{day}" if config.layer else day)
     if workspace.branch_exists(BRANCH_PREFIX + tag) or ledger.run(tag=tag):
         raise UsageError(f"run {tag!r} exists already: use --resume, or another --tag")
-    workspace.create_branch(BRANCH_PREFIX + tag)
+    workspace.git("branch", "--no-track", BRANCH_PREFIX + tag, "HEAD")
     run = ledger.create_run(
         tag,
         BRANCH_PREFIX + tag,
@@ -97,9 +125,6 @@ def _start(
         config.model_dump(mode="json"),
         config.layer,
     )
-    backup = project.state_dir / "backup" / tag
-    workspace.backup_user_files(state, (), backup)
-    workspace.protect_internals(backup)
     return run
 
 
@@ -112,12 +137,7 @@ def _free_tag(workspace: Workspace, ledger: Ledger, stem: str) -> str:
 
 
 def _resume(
-    project: Project,
-    workspace: Workspace,
-    ledger: Ledger,
-    scope: Scope,
-    tag: str | None,
-    observer: Observer,
+    project: Project, workspace: Workspace, ledger: Ledger, tag: str | None, observer: Observer
 ) -> RunRecord:
     layer = project.config.layer
     run = ledger.run(tag=tag, layer=layer)
@@ -135,6 +155,7 @@ def _resume(
             if run.layer
             else f"run {run.tag!r} was made without layers; start a new run for this layer"
         )
+    ledger.verify(run.id)
     history = ledger.experiments(run.id)
     advancing = [e for e in history if e.status.advances]
     if history and not advancing:
@@ -144,63 +165,47 @@ def _resume(
             f"run {run.tag!r} was pruned, so its branch is past its last keep: start a new run,"
             " which begins from the pruned state"
         )
+    if workspace.current_branch() == run.branch:
+        raise UsageError(
+            f"your checkout is on {run.branch}, which the run moves: switch to another branch "
+            "first (git switch -), then resume"
+        )
     best = advancing[-1].commit if advancing else run.base_commit
     if revert := tip_revert(history, ledger.reverts(run.id)):  # a review took a keep out
         best = revert.commit
     assert best is not None
-    backup = project.state_dir / "backup" / run.tag
     for pgid in kill_leftovers(project.log_dir / run.tag, project.root):
         observer.message(f"ended process group {pgid}, left running by the interrupted run")
-    for name in workspace.protect_internals(backup):
-        observer.message(f"put back {name}, changed during the interrupted experiment")
-    if workspace.current_branch() != run.branch:
-        dirty = [p for p in workspace.state().entries if scope.is_editable(p) or scope.is_frozen(p)]
-        if dirty:
-            raise UsageError(
-                f"not on {run.branch} and editable files are uncommitted: {', '.join(dirty)}"
-            )
-        workspace.switch(run.branch)
-    if workspace.head() != best:  # a keep committed but not recorded
-        workspace.reset_branch(run.branch, best)
+    if workspace.branch_exists(run.branch):
+        tip = workspace.git("rev-parse", f"refs/heads/{run.branch}").strip()
+        if tip != best:  # a keep committed but not recorded
+            workspace.git("update-ref", f"refs/heads/{run.branch}", best, tip)
+    else:
+        workspace.git("update-ref", f"refs/heads/{run.branch}", best)
     unfinished = ledger.running(run.id)
-    reverted = _revert_leftovers(workspace, scope, history, unfinished, best, run.branch, backup)
     if unfinished and unfinished.number == 0:
         ledger.forget(run.id, 0)  # the baseline is simply measured again
     elif unfinished:
+        if digests := unfinished.recovery.get("git"):
+            guard = GitGuard(workspace.git_dir, f"refs/heads/{run.branch}")
+            now = GitGuard.digests(guard.snapshot())
+            if changed := GitGuard.changes(
+                {k: v.encode() for k, v in digests.items()}, {k: v.encode() for k, v in now.items()}
+            ):
+                observer.message(
+                    "changed in .git during the interrupted experiment (check them): "
+                    + ", ".join(changed)
+                )
         ledger.record(
             Experiment(
                 run_id=run.id,
                 number=unfinished.number,
                 parent_commit=unfinished.parent_commit,
                 status=Status.INTERRUPTED,
-                changed_files=reverted,
                 started_at=unfinished.started_at,
-                reason="the harness stopped during this experiment; reverted on resume",
+                reason="the harness stopped during this experiment; its workspace was discarded",
             )
         )
-        observer.message(f"experiment {unfinished.number} was interrupted; reverted and recorded")
+        observer.message(f"experiment {unfinished.number} was interrupted and recorded")
     ledger.reopen_run(run.id)
     return run
-
-
-def _revert_leftovers(
-    workspace: Workspace,
-    scope: Scope,
-    history: list[Experiment],
-    unfinished: Unfinished | None,
-    best: str,
-    branch: str,
-    backup: Path,
-) -> list[str]:
-    """Put back what a killed harness left changed: editable or frozen files, the last recorded
-    experiment's files (recorded but not yet reverted), and files new since the unfinished
-    experiment began. The user's other files are left alone."""
-    state = workspace.state()
-    suspects = {p for p in state.entries if scope.is_editable(p) or scope.is_frozen(p)}
-    if history:
-        suspects |= set(history[-1].changed_files) & set(state.entries)
-    if unfinished:
-        suspects |= set(state.entries) - set(unfinished.recovery.get("before", {}).get("paths", []))
-    if suspects:
-        workspace.restore(Change(sorted(suspects)), best, branch, backup=backup)
-    return sorted(suspects)

@@ -15,7 +15,7 @@ from pathlib import Path
 from overnight.activation.skills import read_skill
 from overnight.config import Config, TriggersEvaluateConfig
 from overnight.errors import ConfigError
-from overnight.workspace import Change
+from overnight.isolation.tree import TreeChange
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,9 @@ def owned_descriptions(
     return list(owned.values())
 
 
-def layer_violations(owned: Sequence[OwnedDescription], change: Change, root: Path) -> list[str]:
+def layer_violations(
+    owned: Sequence[OwnedDescription], change: TreeChange, root: Path
+) -> list[str]:
     """Every owned description the change rewrote, in words."""
     return [
         f"changed the description in {item.path}, which layer {item.layer} improves"

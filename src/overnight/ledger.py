@@ -3,6 +3,10 @@
 WAL mode lets a reader (``overnight status``, a dashboard) look while a run writes. Each
 experiment is one row: inserted as ``running`` when it starts, so that a killed harness leaves a
 trace that ``--resume`` can find, and completed in one transaction when it ends.
+
+Every run and experiment row the harness writes carries a seal (see ``seal.py``) over its values,
+recomputed from what the row holds right after each write, so ``forged`` can tell the rows
+overnight wrote from rows the code under test inserted or edited behind its back.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from overnight.errors import LedgerError
 from overnight.records import CaseOutput, Check, Experiment, Review, Status, SuiteResult, Usage
+from overnight.seal import key_path, load_key, matches, seal
 
 _PER_EXPERIMENT = (
     "experiments",
@@ -67,7 +72,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at REAL NOT NULL,
     ended_at REAL,
     stop_reason TEXT,
-    layer TEXT  -- the config layer the run improves; NULL without layers
+    layer TEXT,  -- the config layer the run improves; NULL without layers
+    seal TEXT  -- see seal.py; NULL or wrong: overnight did not write the row as it stands
 );
 CREATE TABLE IF NOT EXISTS experiments (
     id INTEGER PRIMARY KEY,
@@ -92,6 +98,7 @@ CREATE TABLE IF NOT EXISTS experiments (
     cost_usd REAL NOT NULL DEFAULT 0,
     agent_meta TEXT NOT NULL DEFAULT '{}',
     recovery TEXT NOT NULL DEFAULT '{}',
+    seal TEXT,  -- over the row, its measurements and usage, and which run it belongs to
     UNIQUE (run_id, number)
 );
 CREATE TABLE IF NOT EXISTS usage (
@@ -145,6 +152,21 @@ _COLUMNS = (
     "tokens_out, cost_usd, agent_meta"
 )
 
+# What the seals cover. Changing either list breaks every seal already written: the upgrade
+# that changes it must seal the rows again.
+_RUN_SEALED = (
+    "id, tag, branch, name, metric, direction, base_commit, config, started_at, ended_at,"
+    " stop_reason, layer"
+)
+_EXPERIMENT_SEALED = (
+    "run_id, number, parent_commit, commit_sha, status, metric, secondary, description, diff,"
+    " changed_files, reason, log_path, started_at, duration_s, agent_s, eval_s, tokens_in,"
+    " tokens_out, cost_usd, agent_meta, recovery"
+)
+
+# Columns added after the first ledgers were written, each TEXT.
+_ADDED_COLUMNS = {("runs", "layer"), ("runs", "seal"), ("experiments", "seal")}
+
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -197,6 +219,7 @@ class Unfinished:
 class Ledger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._key: bytes | None = None
         try:
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -204,13 +227,29 @@ class Ledger:
             self._db.executescript(
                 _SCHEMA + "".join(_SUITE_TABLES.format(prefix=p) for p in ("", "held_out_"))
             )
-            _add_missing_columns(self._db)
+            self._upgrade()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open the ledger {path}: {exc}") from None
         self.path = path
 
     def close(self) -> None:
         self._db.close()
+
+    def _upgrade(self) -> None:
+        """Ledgers written before a column existed gain it, empty, in one transaction so that two
+        harnesses opening an old ledger at once do not both alter it. A ledger from before seals
+        has its rows sealed as they stand: trusted once, on upgrade."""
+        if not _missing_columns(self._db):
+            return
+        with self._transaction():
+            missing = _missing_columns(self._db)
+            for table, column in sorted(missing):
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+            if {("runs", "seal"), ("experiments", "seal")} <= missing:
+                for (run_id,) in self._db.execute("SELECT id FROM runs").fetchall():
+                    self._seal_run(run_id)
+                for key in self._db.execute("SELECT run_id, number FROM experiments").fetchall():
+                    self._seal_experiment(*key)
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -225,21 +264,23 @@ class Ledger:
         config: dict[str, Any],
         layer: str | None = None,
     ) -> RunRecord:
-        cursor = self._db.execute(
-            "INSERT INTO runs (tag, branch, name, metric, direction, base_commit, config,"
-            " started_at, layer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                tag,
-                branch,
-                name,
-                metric,
-                direction,
-                base_commit,
-                json.dumps(config),
-                time.time(),
-                layer,
-            ),
-        )
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT INTO runs (tag, branch, name, metric, direction, base_commit, config,"
+                " started_at, layer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    tag,
+                    branch,
+                    name,
+                    metric,
+                    direction,
+                    base_commit,
+                    json.dumps(config),
+                    time.time(),
+                    layer,
+                ),
+            )
+            self._seal_run(cursor.lastrowid)
         run = self.run(cursor.lastrowid)
         assert run is not None
         return run
@@ -264,25 +305,31 @@ class Ledger:
         return [_run_record(r) for r in self._db.execute(f"{_RUN_SELECT} ORDER BY id")]
 
     def end_run(self, run_id: int, reason: str) -> None:
-        self._db.execute(
-            "UPDATE runs SET ended_at = ?, stop_reason = ? WHERE id = ?",
-            (time.time(), reason, run_id),
-        )
+        with self._transaction():
+            self._db.execute(
+                "UPDATE runs SET ended_at = ?, stop_reason = ? WHERE id = ?",
+                (time.time(), reason, run_id),
+            )
+            self._seal_run(run_id)
 
     def reopen_run(self, run_id: int) -> None:
-        self._db.execute(
-            "UPDATE runs SET ended_at = NULL, stop_reason = NULL WHERE id = ?", (run_id,)
-        )
+        with self._transaction():
+            self._db.execute(
+                "UPDATE runs SET ended_at = NULL, stop_reason = NULL WHERE id = ?", (run_id,)
+            )
+            self._seal_run(run_id)
 
     # -- experiments ----------------------------------------------------------------------
 
     def begin(self, run_id: int, number: int, parent_commit: str, recovery: dict[str, Any]) -> None:
         """Mark experiment ``number`` as started, with what a resume needs to undo it."""
-        self._db.execute(
-            "INSERT INTO experiments (run_id, number, parent_commit, status, started_at, recovery)"
-            " VALUES (?, ?, ?, 'running', ?, ?)",
-            (run_id, number, parent_commit, time.time(), json.dumps(recovery)),
-        )
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO experiments (run_id, number, parent_commit, status, started_at,"
+                " recovery) VALUES (?, ?, ?, 'running', ?, ?)",
+                (run_id, number, parent_commit, time.time(), json.dumps(recovery)),
+            )
+            self._seal_experiment(run_id, number)
 
     def record(self, experiment: Experiment) -> None:
         """Write the finished experiment in one transaction, replacing its ``running`` row."""
@@ -318,6 +365,7 @@ class Ledger:
                     for attempt, value in enumerate(values)
                 ],
             )
+            self._seal_experiment(*key)
 
     def _write_suite(self, key: tuple[int, int], suite: SuiteResult, prefix: str = "") -> None:
         self._db.executemany(
@@ -516,6 +564,90 @@ class Ledger:
         )
         return [Revert(*row) for row in rows]
 
+    # -- seals ----------------------------------------------------------------------------
+
+    def forged(self, run_id: int) -> list[str]:
+        """One line per row of the run that overnight did not write as it stands: inserted or
+        edited behind its back, or a sealed row moved to another run or number. It reads the
+        whole run, so it is for a resume or a check, not for every step."""
+        key = self._sealing_key()
+        run = self._db.execute(
+            f"SELECT {_RUN_SEALED}, seal FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        if run is None:
+            return [f"run {run_id} is not in the ledger"]
+        name = f"run {run[1]!r}"
+        problems = []
+        if not matches(key, "run", run[:-1], run[-1]):
+            problems.append(f"{name} was not written by overnight (its row was edited or forged)")
+        rows = self._db.execute(
+            f"SELECT {_EXPERIMENT_SEALED}, seal FROM experiments WHERE run_id = ? ORDER BY number",
+            (run_id,),
+        ).fetchall()
+        for row in rows:
+            if not matches(key, "experiment", self._experiment_sealed(row[:-1]), row[-1]):
+                problems.append(
+                    f"experiment {row[1]!r} of {name} was not written by overnight"
+                    " (its row was edited or forged)"
+                )
+        return problems
+
+    def verify(self, run_id: int) -> None:
+        """Raise if any row of the run is not as overnight wrote it, in one line for the CLI."""
+        problems = self.forged(run_id)
+        if not problems:
+            return
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        (rows,) = self._db.execute(
+            "SELECT COUNT(*) + 1 FROM experiments WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if len(problems) == rows > 1:  # a lost or moved key, more likely than a forger
+            more += f"; every row fails, as if sealed with a key other than {key_path()}"
+        raise LedgerError(f"{problems[0]}{more}")
+
+    def _sealing_key(self) -> bytes:
+        """Loaded on the first seal, so a reader that never writes or checks needs no key."""
+        if self._key is None:
+            self._key = load_key()
+        return self._key
+
+    def _seal_run(self, run_id: int | None) -> None:
+        row = self._db.execute(f"SELECT {_RUN_SEALED} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        self._db.execute(
+            "UPDATE runs SET seal = ? WHERE id = ?", (seal(self._sealing_key(), "run", row), run_id)
+        )
+
+    def _seal_experiment(self, run_id: int, number: int) -> None:
+        key = (run_id, number)
+        row = self._db.execute(
+            f"SELECT {_EXPERIMENT_SEALED} FROM experiments WHERE run_id = ? AND number = ?", key
+        ).fetchone()
+        sealed = seal(self._sealing_key(), "experiment", self._experiment_sealed(row))
+        self._db.execute(
+            "UPDATE experiments SET seal = ? WHERE run_id = ? AND number = ?", (sealed, *key)
+        )
+
+    def _experiment_sealed(self, row: tuple) -> list[Any]:
+        """What an experiment's seal covers: its row; its measurements, which the noise-aware
+        policy trusts, and its usage; and its run's tag and start, so that a sealed row copied
+        from another ledger sealed with the same key does not pass."""
+        key = row[:2]
+        return [
+            row,
+            self._db.execute("SELECT tag, started_at FROM runs WHERE id = ?", key[:1]).fetchone(),
+            self._db.execute(
+                "SELECT tree, attempt, value FROM measurements WHERE run_id = ? AND number = ?"
+                " ORDER BY tree, attempt",
+                key,
+            ).fetchall(),
+            self._db.execute(
+                "SELECT purpose, model, calls, tokens_in, tokens_out, cost_usd FROM usage"
+                " WHERE run_id = ? AND number = ?"
+                " ORDER BY purpose, model, calls, tokens_in, tokens_out, cost_usd",
+                key,
+            ).fetchall(),
+        ]
+
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
@@ -537,11 +669,13 @@ _RUN_SELECT = (
 )
 
 
-def _add_missing_columns(db: sqlite3.Connection) -> None:
-    """Ledgers written before a column existed gain it, empty."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-    if "layer" not in columns:
-        db.execute("ALTER TABLE runs ADD COLUMN layer TEXT")
+def _missing_columns(db: sqlite3.Connection) -> set[tuple[str, str]]:
+    present = {
+        (table, row[1])
+        for table in ("runs", "experiments")
+        for row in db.execute(f"PRAGMA table_info({table})")
+    }
+    return _ADDED_COLUMNS - present
 
 
 def _run_record(row: tuple) -> RunRecord:

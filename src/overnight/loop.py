@@ -1,16 +1,19 @@
 """The loop, in the order it happens:
 
-    baseline → (propose one change → guard its scope → evaluate → decide → record → keep or revert)*
+    baseline → (reset the workspace → propose one change → guard its scope → evaluate → decide
+                → record → keep)*
 
-Every experiment is recorded in the ledger before the tree moves on, and the run branch's tip is
+Every experiment happens in a disposable workspace made from git objects (``isolation/tree.py``)
+and is evaluated in the sandbox (``isolation/sandbox.py``); the user's checkout is never touched.
+Every experiment is recorded in the ledger before the run branch moves, and the branch's tip is
 always the best state. An experiment is a step from a base commit to a patch and a score; the
-loop alone owns git and the ledger.
+loop alone owns the run branch and the ledger.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +24,9 @@ from overnight.brief import BriefInputs, render_brief
 from overnight.config import BudgetConfig, SuiteEvaluateConfig
 from overnight.errors import AgentError, EvaluationError, SearchExhausted
 from overnight.evaluators import Evaluator
+from overnight.isolation.guards import GitGuard, Snapshot, StatGuard
+from overnight.isolation.sandbox import Sandbox
+from overnight.isolation.tree import ExperimentTree, TreeChange
 from overnight.layers import layer_violations, owned_descriptions
 from overnight.ledger import Ledger, RunRecord
 from overnight.policy import Evidence, Policy, StopRules, flips
@@ -28,9 +34,8 @@ from overnight.project import Project
 from overnight.records import Experiment, Proposal, Score, Status, SuiteResult
 from overnight.results import results_tsv
 from overnight.review import brief_notes, tip_revert
-from overnight.scope import Fingerprints, Scope, size_violations, tampered
+from overnight.scope import Scope, size_violations
 from overnight.signals import Interrupted, StopSignals
-from overnight.workspace import Change, TreeState, Workspace
 
 
 class Observer(Protocol):
@@ -60,25 +65,26 @@ class SilentObserver:
 class Loop:
     project: Project
     run: RunRecord
-    workspace: Workspace
+    tree: ExperimentTree
+    sandbox: Sandbox
     ledger: Ledger
     scope: Scope
     agent: Agent
     evaluator: Evaluator
     policy: Policy
     stop_rules: StopRules
-    backup_dir: Path
+    git_guard: GitGuard | None = None  # watches .git where untrusted code runs unconfined
+    views: dict[str, str] = field(default_factory=dict)  # held-out items removed, for agents
     observer: Observer = field(default_factory=SilentObserver)
     clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
         self.history = self.ledger.experiments(self.run.id)
         self.reverts = self.ledger.reverts(self.run.id)  # rejected keeps taken out on review
-        self.fingerprints = Fingerprints(self.project.root)
+        self._prepare(self.best_commit if self.history else self.run.base_commit)
         self.owned = owned_descriptions(
-            self.project.config, self.project.other_layers, self.project.root
+            self.project.config, self.project.other_layers, self.tree.path
         )
-        self._refresh_files()
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -100,23 +106,31 @@ class Loop:
                     reason = stop.reason
                     break
         self.ledger.end_run(self.run.id, reason)
+        self.tree.remove_files()  # the run branch holds the best; a resume makes it again
         return reason
 
     def baseline(self, signals: StopSignals) -> None:
         """Experiment 0 measures the unmodified tree; every later one is compared with the best."""
-        head = self.workspace.head()
+        head = self.run.base_commit
         self.ledger.begin(self.run.id, 0, head, {})
         self.observer.experiment_started(0, self.history)
         started = time.time()
+        record = Experiment(self.run.id, 0, head, Status.RUNNING, started_at=started)
         try:
             with signals.interruptible():
-                score, values = self._measure_baseline()
+                score, values = self._measure_baseline(record)
         except Interrupted:
             self.ledger.forget(self.run.id, 0)
             self.ledger.end_run(self.run.id, "stopped during the baseline")
             raise EvaluationError("stopped during the baseline; nothing was recorded") from None
         status = Status.BASELINE if score.ok else (score.status or Status.CRASH)
-        held_out = self._measure_held_out(0) if score.ok else None
+        if record.status is Status.VIOLATION:
+            status, score = Status.VIOLATION, replace(score, log_tail=record.reason)
+        held_out = (
+            self._guarded(record, lambda: self._measure_held_out(0), self._guarded_paths(()))
+            if status is Status.BASELINE
+            else None
+        )
         if held_out is not None:
             score = replace(
                 score, seconds=score.seconds + held_out.seconds, usage=score.usage + held_out.usage
@@ -132,7 +146,7 @@ class Loop:
             metric=score.value,
             secondary=score.secondary,
             description="baseline",
-            reason=score.log_tail if not score.ok else "",
+            reason=score.log_tail if status is not Status.BASELINE else "",
             log_path=score.log_path,
             started_at=started,
             duration_s=time.time() - started,
@@ -142,7 +156,7 @@ class Loop:
             held_out_value=held_out.value if held_out is not None else None,
         )
         self._record(experiment)
-        if not score.ok:
+        if status is not Status.BASELINE:
             self.ledger.end_run(self.run.id, f"baseline {status}")
             raise EvaluationError(f"the baseline evaluation failed ({status}):\n{score.log_tail}")
         if problem := self.evaluator.baseline_problem(score):
@@ -151,30 +165,30 @@ class Loop:
 
     def experiment(self, signals: StopSignals) -> None:
         number = self.history[-1].number + 1
-        before = self.workspace.state()
-        self.ledger.begin(self.run.id, number, self.best_commit, {"before": before.to_json()})
+        base = self.best_commit
+        self._prepare(base)
+        self._write_views()
+        snapshot = self.git_guard.snapshot() if self.git_guard else None
+        self.ledger.begin(self.run.id, number, base, self._recovery(snapshot))
         self.observer.experiment_started(number, self.history)
-        record = Experiment(
-            self.run.id, number, self.best_commit, Status.RUNNING, started_at=time.time()
-        )
+        record = Experiment(self.run.id, number, base, Status.RUNNING, started_at=time.time())
         try:
-            change = self._attempt(record, before, signals)
+            self._attempt(record, snapshot, signals)
         except SearchExhausted as exc:
             self.ledger.forget(self.run.id, number)
             raise _StopRun(f"nothing left to try: {exc}") from None
         except Interrupted:
             record.status = Status.INTERRUPTED
             record.reason = signals.stop_requested or "interrupted"
-            change, _ = self.workspace.change_since(before)
-            record.changed_files = change.paths
+            self._check_git(record, snapshot)
         record.duration_s = time.time() - record.started_at
-        self._settle(record, change, before)
+        self._settle(record)
         if record.status is Status.INTERRUPTED:
             raise _StopRun(record.reason)
         self._remeasure_incumbent(record, signals)
 
-    def _attempt(self, record: Experiment, before: TreeState, signals: StopSignals) -> Change:
-        """Propose, guard, evaluate, decide: fills in ``record`` and returns the change."""
+    def _attempt(self, record: Experiment, snapshot: Snapshot | None, signals: StopSignals) -> None:
+        """Propose, guard, evaluate, decide: fills in ``record``."""
         started, failure = time.monotonic(), None
         try:
             with signals.interruptible():
@@ -186,29 +200,54 @@ class Loop:
             failure = str(exc)
         record.agent_s = time.monotonic() - started
         _apply_proposal(record, proposal)
-        change, after = self.workspace.change_since(before)
+        problems = self._check_git(record, snapshot) + self._check_views()
+        change = self.tree.change(self._guarded_paths(()))
+        self.sandbox.link_exposed()
         record.changed_files = change.paths
-        if failure:
+        if failure and not problems:
             record.status, record.reason = Status.NO_OP, failure
-        elif change.empty:
+        elif change.empty and not problems:
             record.status, record.reason = Status.NO_OP, "the agent changed nothing"
-        elif problems := self.scope.violations(change) or layer_violations(
-            self.owned, change, self.project.root
-        ):
-            record.diff = self.workspace.stage_and_diff(change, before.head)
+        elif problems := problems + self._scope_problems(change):
+            record.diff = self.tree.diff(change.paths)
             record.status, record.reason = Status.VIOLATION, "; ".join(problems)
         else:
-            record.diff = self.workspace.stage_and_diff(change, before.head)
+            record.diff = self.tree.diff(change.paths)
             self._guard_size_and_repeats(record, change)
         if record.status is Status.RUNNING:
             with signals.interruptible():
-                self._evaluate_and_decide(record, change, after.internals)
-            if record.status is Status.VIOLATION:  # the evaluation touched guarded files:
-                change, _ = self.workspace.change_since(before)  # revert those too
-                self.workspace.stage_and_diff(change, before.head)
-        return change
+                self._evaluate_and_decide(record, change)
 
-    def _guard_size_and_repeats(self, record: Experiment, change: Change) -> None:
+    def _scope_problems(self, change: TreeChange) -> list[str]:
+        return [
+            *change.odd,
+            *self.scope.violations(change),
+            *layer_violations(self.owned, change, self.tree.path),
+        ]
+
+    def _check_git(self, record: Experiment, snapshot: Snapshot | None) -> list[str]:
+        """Unconfined only: refs or git files changed since ``snapshot`` are undone, and named
+        here and in the next brief."""
+        if self.git_guard is None or snapshot is None:
+            return []
+        changed = self.git_guard.changes(snapshot, self.git_guard.snapshot())
+        if not changed:
+            return []
+        failed = self.git_guard.undo(snapshot, changed)
+        problem = f"changed git's own files or refs: {', '.join('.git/' + n for n in changed)}"
+        if failed:
+            problem += f" (could not be undone: {', '.join(failed)})"
+        self.observer.message(f"experiment {record.number} {problem}; undone")
+        return [problem]
+
+    def _check_views(self) -> list[str]:
+        """The agent's views of the suite and query files must be as written; then the real
+        files go back, so the change and the evaluation see those."""
+        touched = [p for p, text in self.views.items() if _text_or_none(self.tree.path / p) != text]
+        self.tree.put_back(list(self.views))
+        return [f"changed frozen file {path}" for path in touched]
+
+    def _guard_size_and_repeats(self, record: Experiment, change: TreeChange) -> None:
         """One change at a time, each tried once: too large is a violation, and the same diff
         from the same parent is not evaluated again."""
         if problems := size_violations(self.project.config.limits, record.diff, change):
@@ -227,37 +266,21 @@ class Loop:
             record.status = Status.NO_OP
             record.reason = f"the same change as experiment {twin.number}, from the same state"
 
-    def _settle(self, record: Experiment, change: Change, before: TreeState) -> None:
-        """Keep (commit, then record) or revert (record, then restore): the ledger always has
-        the experiment before the tree moves on."""
+    def _settle(self, record: Experiment) -> None:
+        """Keep (commit to the run branch, then record) or just record: the workspace is reset
+        before anything runs in it again, so there is nothing to revert."""
         if record.status is Status.KEEP:
-            record.commit = self.workspace.commit(
-                change, _one_line(record.description, record.number)
+            record.commit = self.tree.commit(
+                _one_line(record.description, record.number), self.run.branch
             )
-            self._record(record)
-            self._refresh_files()
-            return
         self._record(record)
-        if not change.empty:
-            lost = self.workspace.restore(
-                change,
-                self.best_commit,
-                self.run.branch,
-                before,
-                self.backup_dir,
-                staged=record.status not in (Status.NO_OP, Status.INTERRUPTED),
-            )
-            if lost:
-                self.observer.message(
-                    f"experiment {record.number} changed files that could not be restored: "
-                    f"{', '.join(lost)}"
-                )
 
     # -- steps ----------------------------------------------------------------------------
 
     def _context(self, number: int) -> AgentContext:
         """Write the brief for experiment ``number`` and say what the agent may know."""
-        brief_path = self.project.state_dir / "brief.md"
+        brief_path = self.tree.directory / "agent" / "brief.md"
+        brief_path.parent.mkdir(parents=True, exist_ok=True)
         best_suite = self.ledger.suite_result(self.run.id, self.best.number)  # visible cases
         brief = render_brief(
             BriefInputs(
@@ -272,7 +295,7 @@ class Loop:
         )
         brief_path.write_text(brief, encoding="utf-8")
         return AgentContext(
-            root=self.project.root,
+            root=self.tree.path,
             number=number,
             editable_files=self.editable_files,
             editable_globs=self.project.config.editable,
@@ -281,17 +304,14 @@ class Loop:
             direction=self.evaluator.direction,
             brief_path=brief_path,
             best_suite=best_suite,
+            sandbox=self.sandbox,
         )
 
-    def _evaluate_and_decide(
-        self, record: Experiment, change: Change, internals: dict[str, str]
-    ) -> None:
+    def _evaluate_and_decide(self, record: Experiment, change: TreeChange) -> None:
         """Measure until the policy decides (once for greedy; for noise-aware, more only while
-        the candidate looks better but not yet credibly so). Every measurement is checked for
-        tampering, and a failed one ends the experiment."""
-        guarded = sorted(
-            {*self.frozen_files, *self.editable_files, *change.paths} - set(change.deleted)
-        )
+        the candidate looks better but not yet credibly so). Every measurement is guarded, and a
+        failed one ends the experiment."""
+        guarded = self._guarded_paths(change.paths, change.deleted)
         *others, best_tree = self._trees()
         incumbent = best_tree[-self.policy.window :]
         incumbent_suite = (  # not the tip's any more once a review took a change out
@@ -308,7 +328,7 @@ class Loop:
             return score
 
         while True:
-            score = self._guarded(record, measure, guarded, internals)
+            score = self._guarded(record, measure, guarded)
             if score is None:
                 return
             if not score.ok:
@@ -331,36 +351,39 @@ class Loop:
         record.status = Status.KEEP if decision.keep else Status.DISCARD
         record.reason = decision.reason
         if decision.keep:
-            held_out = self._guarded(
-                record, lambda: self._measure_held_out(record.number), guarded, internals
-            )
-            if held_out is not None:
+            held_out = self._guarded(record, lambda: self._measure_held_out(record.number), guarded)
+            if record.status is Status.KEEP:
                 self._judge_generality(record, held_out)
 
+    def _guarded_paths(self, changed: Sequence[str], deleted: Sequence[str] = ()) -> list[str]:
+        return sorted({*self.frozen_files, *self.editable_files, *changed} - set(deleted))
+
     def _guarded(
-        self,
-        record: Experiment,
-        measure: Callable[[], Score | None],
-        guarded: list[str],
-        internals: dict[str, str],
+        self, record: Experiment, measure: Callable[[], Score | None], guarded: list[str]
     ) -> Score | None:
-        """One measurement, checked for tampering: None (and a violation) if it touched
-        guarded files or git's internals."""
-        before = self.fingerprints.take(guarded)
+        """One measurement, guarded: None (and a violation) if it changed a guarded file (even
+        one it put back), or, unconfined, git's refs or files. Frozen files are bound read-only
+        in the sandbox, so there the check can only confirm it."""
+        files = StatGuard.take(self.tree.path, guarded)
+        snapshot = self.git_guard.snapshot() if self.git_guard else None
         score = measure()
-        changed = tampered(before, self.fingerprints.take(guarded))
-        changed += [f".git/{p}" for p in tampered(internals, self.workspace.internals())]
-        if changed:
+        changed = files.changed()
+        problems = self._check_git(record, snapshot)
+        if changed or problems:
             record.status = Status.VIOLATION
-            record.reason = (
-                f"the evaluation changed guarded files at run time: {', '.join(changed)}"
+            record.reason = "; ".join(
+                [f"the evaluation changed guarded files at run time: {', '.join(changed)}"]
+                * bool(changed)
+                + problems
             )
             return None
+        if score is not None and not score.ok and (hint := self.sandbox.hint()):
+            score = replace(score, log_tail=f"{score.log_tail}\n{hint}")
         return score
 
     def _measure_held_out(self, number: int) -> Score | None:
         log = self._log_path(number).with_suffix(".held-out.log")
-        return self.evaluator.held_out(self.project.root, log)
+        return self.evaluator.held_out(self.tree.path, log)
 
     def _judge_generality(self, record: Experiment, score: Score | None) -> None:
         """A keep must hold on the cases no agent has seen. One that loses more of them than
@@ -393,16 +416,20 @@ class Loop:
         log = self._log_path(number)
         if attempt:
             log = log.with_name(f"{number:04d}.{attempt}.log")
-        return self.evaluator.evaluate(self.project.root, log, seed=seed)
+        return self.evaluator.evaluate(self.tree.path, log, seed=seed)
 
-    def _measure_baseline(self) -> tuple[Score, list[float]]:
+    def _measure_baseline(self, record: Experiment) -> tuple[Score, list[float]]:
         """The unmodified tree, measured as often as a candidate may be: the first sample the
         noise-aware policy compares with. Times and model calls add up; the first failure ends
         it."""
         values: list[float] = []
         seconds, usage = 0.0, []
+        guarded = self._guarded_paths(())
         for attempt in range(self.policy.repeats):
-            score = self._measure(0, attempt)
+            measured = self._guarded(record, lambda a=attempt: self._measure(0, a), guarded)
+            if measured is None:  # the baseline's own code tampered: nothing to compare with
+                return Score(None, Status.VIOLATION, log_tail=record.reason), values
+            score = measured
             seconds, usage = seconds + score.seconds, [*usage, *score.usage]
             if not score.ok or score.value is None:
                 return score, values
@@ -430,22 +457,34 @@ class Loop:
         return [*(t for t in trees if t), best]
 
     def _remeasure_incumbent(self, record: Experiment, signals: StopSignals) -> None:
-        """Once the experiment is settled the tree is the best: measure it again as the policy
-        asks, so the next comparisons see what the incumbent measures now (a machine drifts), and
-        not only the measurements that won it its place (they came out high, or it would not
-        have won)."""
+        """Once the experiment is settled, measure the best tree again as the policy asks, so the
+        next comparisons see what the incumbent measures now (a machine drifts), and not only
+        the measurements that won it its place (they came out high, or it would not have won).
+        The workspace is reset to the best state first, and every re-measurement is guarded."""
         if record.status not in (Status.KEEP, Status.DISCARD):
             return
         wanted = self.policy.remeasures(
             len(record.measurements), record.status is Status.KEEP, len(self._trees()[-1])
         )
+        if not wanted:
+            return
+        self._prepare(self.best_commit)
+        guarded = self._guarded_paths(())
         for _ in range(wanted):
+            attempt = len(record.measurements) + len(record.remeasured)
+            probe = Experiment(self.run.id, record.number, self.best_commit, Status.RUNNING)
             try:
-                with signals.interruptible():
-                    attempt = len(record.measurements) + len(record.remeasured)
-                    score = self._measure(record.number, attempt)  # logs and seeds run on
+                with signals.interruptible():  # logs and seeds run on
+                    score = self._guarded(
+                        probe, lambda a=attempt: self._measure(record.number, a), guarded
+                    )
             except Interrupted:
                 raise _StopRun(signals.stop_requested or "interrupted") from None
+            if score is None:  # the incumbent's own code tampered: trust no more of it
+                self.observer.message(f"re-measuring the best state: {probe.reason}")
+                record.reason += f"; re-measuring the best state: {probe.reason}"
+                self.ledger.record(record)
+                return
             if not score.ok or score.value is None:
                 return
             record.remeasured.append(score.value)
@@ -474,10 +513,24 @@ class Loop:
             return revert.commit
         return self.best.commit or self.run.base_commit
 
-    def _refresh_files(self) -> None:
-        files = self.workspace.files()
+    def _prepare(self, commit: str) -> None:
+        """The workspace reset to ``commit``, with the exposed data linked in."""
+        self.tree.reset(commit)
+        self.sandbox.link_exposed()
+        files = self.tree.files()
         self.editable_files = self.scope.editable_files(files)
         self.frozen_files = self.scope.frozen_files(files)
+
+    def _write_views(self) -> None:
+        """The agent's views of the suite and query files, held-out items removed."""
+        for path, text in self.views.items():
+            target = self.tree.path / path
+            target.unlink(missing_ok=True)
+            target.write_text(text, encoding="utf-8")
+
+    def _recovery(self, snapshot: Snapshot | None) -> dict:
+        """What a resume needs to undo after kill -9: unconfined, the digests of git's files."""
+        return {"git": GitGuard.digests(snapshot)} if snapshot is not None else {}
 
     def _log_path(self, number: int) -> Path:
         return self.project.log_dir / self.run.tag / f"{number:04d}.log"
@@ -505,6 +558,13 @@ def _apply_score(record: Experiment, score: Score) -> None:
     record.log_path = record.log_path or score.log_path
     record.eval_s += score.seconds
     record.usage = [*record.usage, *score.usage]
+
+
+def _text_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _one_line(description: str, number: int) -> str:

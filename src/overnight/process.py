@@ -10,7 +10,7 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -62,7 +62,7 @@ def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:
 
 
 def run_logged(
-    command: str,
+    command: str | Sequence[str],
     cwd: Path,
     env: Mapping[str, str],
     timeout: float,
@@ -70,7 +70,8 @@ def run_logged(
     stdin_text: str | None = None,
     stderr_path: Path | None = None,
 ) -> Completed:
-    """Run ``command`` through the shell in a new session (its own process group).
+    """Run ``command`` through the shell (or, given a list, as that argv) in a new session (its
+    own process group).
 
     On timeout, and also after a normal exit, the whole group is killed, so background
     grandchildren never outlive the experiment. If this call is interrupted (Ctrl-C), the
@@ -82,8 +83,8 @@ def run_logged(
     started = time.monotonic()
     with log_path.open("wb") as log, _open_or_none(stderr_path) as errors:
         process = subprocess.Popen(
-            command,
-            shell=True,
+            command if isinstance(command, str) else list(command),
+            shell=isinstance(command, str),
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,

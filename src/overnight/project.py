@@ -14,9 +14,11 @@ from typing import IO
 
 from overnight.cache import OutputCache
 from overnight.config import CONFIG_NAME, Config, load_layers
-from overnight.errors import UsageError
+from overnight.errors import ConfigError, UsageError
 from overnight.evaluators import Evaluator, make_evaluator
+from overnight.isolation.sandbox import Sandbox
 from overnight.ledger import Ledger
+from overnight.scope import scope_for
 from overnight.workspace import STATE_DIR, Workspace
 
 
@@ -71,9 +73,33 @@ class Project:
     def workspace(self) -> Workspace:
         return Workspace(self.root)
 
-    def evaluator(self, use_cache: bool = True) -> Evaluator:
+    def evaluator(
+        self, use_cache: bool = True, root: Path | None = None, sandbox: Sandbox | None = None
+    ) -> Evaluator:
+        """An evaluator of the tree at ``root`` (the checkout by default), whose processes run in
+        ``sandbox`` (by default the checkout's own: see ``checkout_sandbox``)."""
         cache = OutputCache(self.state_dir / "cache", enabled=use_cache)
-        return make_evaluator(self.config.evaluate, self.root, cache)
+        sandbox = sandbox or self.checkout_sandbox()
+        return make_evaluator(self.config.evaluate, root or self.root, cache, sandbox)
+
+    def checkout_sandbox(self) -> Sandbox:
+        """For commands that measure the checkout itself (eval, prune, review --apply): writable,
+        with its ``.git`` and ``.overnight/`` hidden and the frozen files read-only in place."""
+        workspace = self.workspace()
+        files = workspace.files()
+        try:
+            frozen = scope_for(self.config, files, other_layers=self.other_layers).frozen_files(
+                files
+            )
+        except ConfigError:
+            frozen = []
+        return Sandbox.create(
+            self.config.sandbox,
+            self.root,
+            self.root,
+            workspace.git_dir,
+            {path: self.root / path for path in frozen},
+        )
 
     def lock(self) -> RunLock:
         return RunLock(self.state_dir / "lock")

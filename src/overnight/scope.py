@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,8 @@ from pathlib import Path
 from overnight import globs
 from overnight.config import CONFIG_NAME, Config, LimitsConfig
 from overnight.errors import ConfigError
-from overnight.workspace import STATE_DIR, Change
+from overnight.isolation.tree import TreeChange
+from overnight.workspace import STATE_DIR
 
 ALWAYS_FROZEN = (CONFIG_NAME, ".gitignore", ".gitattributes", ".gitmodules")
 
@@ -44,13 +46,9 @@ class Scope:
     def frozen_files(self, files: Iterable[str]) -> list[str]:
         return [p for p in files if self.is_frozen(p) and not p.startswith(STATE_DIR + "/")]
 
-    def violations(self, change: Change) -> list[str]:
+    def violations(self, change: TreeChange) -> list[str]:
         """Every way the change left its scope, in words; empty when it stayed inside."""
         found = []
-        if change.internals:
-            found.append(f"changed git internals: {', '.join(change.internals)}")
-        if change.head_moved:
-            found.append("moved HEAD (made a commit or switched branch); only the harness commits")
         for path in change.paths:
             if self.is_frozen(path):
                 found.append(f"changed frozen file {path}")
@@ -61,7 +59,7 @@ class Scope:
         return found
 
 
-def size_violations(limits: LimitsConfig, diff: str, change: Change) -> list[str]:
+def size_violations(limits: LimitsConfig, diff: str, change: TreeChange) -> list[str]:
     """How the change is larger than one change may be, in words; empty when it fits."""
     found = []
     if limits.max_files is not None and len(change.paths) > limits.max_files:
@@ -139,13 +137,14 @@ class Fingerprints:
         cached = self._cache.get(path)
         if cached and cached[0] == key:
             return cached[1]
-        if full.is_symlink():
+        if stat.S_ISLNK(st.st_mode):
             digest = "link:" + os.readlink(full)
+        elif not stat.S_ISREG(st.st_mode):  # never opened: a FIFO would hang the reader
+            digest = f"mode:{stat.S_IFMT(st.st_mode):o}"
         else:
-            digest = hashlib.blake2b(full.read_bytes(), digest_size=16).hexdigest()
+            try:
+                digest = hashlib.blake2b(full.read_bytes(), digest_size=16).hexdigest()
+            except OSError:
+                digest = "unreadable"
         self._cache[path] = (key, digest)
         return digest
-
-
-def tampered(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))

@@ -20,10 +20,17 @@ from pathlib import Path
 from overnight.errors import WorkspaceError
 
 STATE_DIR = ".overnight"
-_GIT_ENV = {"GIT_LITERAL_PATHSPECS": "1", "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
+# Replace refs are ignored: a planted ``refs/replace/<blob>`` must not change what the harness
+# reads from git objects (a frozen scorer, a base to reset to).
+GIT_ENV = {
+    "GIT_LITERAL_PATHSPECS": "1",
+    "GIT_OPTIONAL_LOCKS": "0",
+    "GIT_NO_REPLACE_OBJECTS": "1",
+    "LC_ALL": "C",
+}
 # Settings that could make git run a program are pinned, so a planted hook or fsmonitor never
 # runs inside the harness's own git commands.
-_SAFE_CONFIG = (
+SAFE_CONFIG = (
     "-c",
     "core.hooksPath=/dev/null",
     "-c",
@@ -77,7 +84,7 @@ class Workspace:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self._env = {**os.environ, **_GIT_ENV}
+        self._env = {**os.environ, **GIT_ENV}
         top = self._git_or_none("rev-parse", "--show-toplevel")
         if top is None:
             raise WorkspaceError(f"{self.root} is not inside a git repository (run `git init`)")
@@ -90,7 +97,9 @@ class Workspace:
             raise WorkspaceError("the repository has no commit yet: commit your files first")
         self.internals_backup: Path | None = None
         self.git_dir = Path(self.git("rev-parse", "--absolute-git-dir").strip())
+        self.identity: dict[str, str] = {}
         if not self._git_or_none("config", "user.email"):
+            self.identity = dict(_FALLBACK_IDENTITY)
             self._env.update(_FALLBACK_IDENTITY)
 
     # -- plumbing -------------------------------------------------------------------------
@@ -110,7 +119,7 @@ class Workspace:
         self, args: Sequence[str], stdin: str | None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["git", *_SAFE_CONFIG, *args],
+            ["git", *SAFE_CONFIG, *args],
             cwd=self.root,
             env={**self._env, **(env or {})},
             input=stdin,

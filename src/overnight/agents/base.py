@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from overnight.isolation.sandbox import Sandbox
 from overnight.records import Experiment, Proposal, SuiteResult
 
 
@@ -18,15 +19,16 @@ from overnight.records import Experiment, Proposal, SuiteResult
 class AgentContext:
     """What an agent may know when it proposes experiment ``number``."""
 
-    root: Path  # the repository's working tree; the agent edits files here
+    root: Path  # the experiment's workspace (never the user's checkout); the agent edits here
     number: int
     editable_files: Sequence[str]  # paths relative to root that currently match the editable globs
     editable_globs: Sequence[str]  # new files matching these are allowed too
     history: Sequence[Experiment]  # this run's experiments so far, oldest first, baseline included
     best_metric: float | None
     direction: str  # "minimize" or "maximize"
-    brief_path: Path  # the brief (program, files, history) written for this experiment
+    brief_path: Path  # the brief (program, files, history), in a folder the agent may write to
     best_suite: SuiteResult | None = None  # the best state's visible matrix, for suites
+    sandbox: Sandbox | None = None  # where a tool the agent runs is confined, if anywhere
 
 
 class Agent(ABC):

@@ -1,7 +1,9 @@
 """The ``command`` agent: any program that edits the tree, e.g. a coding agent run headless.
 
-It runs in the repository with the brief's path in ``OVERNIGHT_BRIEF``; whatever it changes is the
-proposal. Its description is the last non-empty line it prints, or the content of
+It runs in the experiment's workspace with the brief's path in ``OVERNIGHT_BRIEF``; whatever it
+changes there is the proposal. In the sandbox it keeps its network, its home directory and the
+secrets it needs, but sees neither the user's checkout nor ``.overnight/`` nor the harness.
+Its description is the last non-empty line it prints, or the content of
 ``description_file`` when configured.
 
 With a ``preset`` (see ``presets.py``) the command line of a known coding agent is built here:
@@ -27,7 +29,8 @@ from overnight.agents.presets import (
 )
 from overnight.config import CommandAgentConfig
 from overnight.errors import AgentError, UsageError
-from overnight.process import read_tail, run_logged, scrubbed_environment
+from overnight.isolation.sandbox import Sandbox
+from overnight.process import read_tail, scrubbed_environment
 from overnight.records import Proposal
 
 MAX_DESCRIPTION = 200
@@ -59,6 +62,8 @@ class CommandAgent(Agent):
             "OVERNIGHT_BRIEF": str(context.brief_path),
             "OVERNIGHT_EXPERIMENT": str(context.number),
             "OVERNIGHT_EDITABLE": "\n".join(context.editable_files),
+            # git must not find the user's repository above the workspace
+            "GIT_CEILING_DIRECTORIES": str(context.root.parent),
         }
         passthrough = list(self.config.env_passthrough)
         if self.preset is not None:
@@ -67,7 +72,10 @@ class CommandAgent(Agent):
         command = self._command(context)
         env = scrubbed_environment(passthrough, extra)
         log = self.log_dir / f"{context.number:04d}.agent.log"
-        done = run_logged(command, context.root, env, self.config.timeout, log)
+        sandbox = context.sandbox or Sandbox.none(context.root)
+        done = sandbox.run_tool(
+            command, log, self.config.timeout, env, writable=[context.brief_path.parent]
+        )
         if done.timed_out:
             raise AgentError(f"{self.name} timed out after {self.config.timeout:g} s")
         if done.returncode != 0:
@@ -84,15 +92,20 @@ class CommandAgent(Agent):
             model=self.config.model,
             extra=self.config.command,
             files=context.editable_files,
-            state_dir=self.log_dir,
+            state_dir=context.brief_path.parent,
         )
 
     def _prepare_prompt(self, context: AgentContext) -> Path:
-        """Write this experiment's prompt next to its log, where the tool (and a reviewer in the
-        morning) can read it; refuse one too long to pass as a single argument."""
+        """Write this experiment's prompt beside the brief, where the tool can read it, and a copy
+        beside its log for a reviewer in the morning; refuse one too long to pass as a single
+        argument."""
         assert self.preset is not None
-        path = self.log_dir / f"{context.number:04d}.prompt.md"
-        size = len(write_prompt(context.brief_path, path).encode("utf-8"))
+        path = context.brief_path.parent / "prompt.md"
+        text = write_prompt(context.brief_path, path)
+        copy = self.log_dir / f"{context.number:04d}.prompt.md"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(text, encoding="utf-8")
+        size = len(text.encode("utf-8"))
         if self.preset.prompt_in_argument and size > MAX_ARGUMENT_BYTES:
             raise AgentError(
                 f"the prompt for {self.preset.executable} is {size // 1000} kB, more than one "

@@ -81,7 +81,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="codex",
             executable="codex",
-            options=("exec", PROMPT_TEXT, "--sandbox", "workspace-write"),
+            options=("exec", PROMPT_TEXT, "--sandbox", "workspace-write", "--skip-git-repo-check"),
             install="npm install -g @openai/codex",
             secrets=("OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_BASE_URL"),
         ),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from overnight.config import EvaluateConfig
 from overnight.evaluators.base import Evaluator
-from overnight.process import run_logged, scrubbed_environment
+from overnight.isolation.sandbox import Sandbox
 from overnight.records import Score, Status
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity)"
@@ -26,8 +26,14 @@ def parse_metrics(text: str) -> dict[str, float]:
 
 
 class CommandEvaluator(Evaluator):
-    def __init__(self, config: EvaluateConfig, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: EvaluateConfig,
+        extra_env: dict[str, str] | None = None,
+        sandbox: Sandbox | None = None,
+    ) -> None:
         self.config = config
+        self.sandbox = sandbox
         self.metric = config.metric
         self.direction = config.direction
         self._regex = re.compile(config.regex, re.MULTILINE) if config.regex else None
@@ -35,8 +41,15 @@ class CommandEvaluator(Evaluator):
 
     def evaluate(self, root: Path, log_path: Path, seed: int = 0) -> Score:
         extra = {"OVERNIGHT_SEED": str(seed), **self._extra_env}
-        env = scrubbed_environment(self.config.env_passthrough, extra)
-        done = run_logged(self.config.command, root, env, self.config.timeout, log_path)
+        sandbox = self.sandbox or Sandbox.none(root)
+        done = sandbox.run(
+            self.config.command,
+            log_path,
+            self.config.timeout,
+            self.config.env_passthrough,
+            extra,
+            cwd=root,
+        )
         log = log_path.as_posix()
         if done.timed_out:
             return Score(

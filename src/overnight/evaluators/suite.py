@@ -8,7 +8,6 @@ goes on. Only a suite where every case failed is a crash.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,8 @@ from overnight.evaluators.assertions import Assertion, CheckContext, parse_asser
 from overnight.evaluators.base import Evaluator
 from overnight.generators import GenerationError, make_generator
 from overnight.holdout import split_cases
+from overnight.isolation.sandbox import Sandbox
+from overnight.isolation.tree import tree_files
 from overnight.records import CaseOutput, Check, Score, Status, SuiteResult, Usage
 from overnight.scope import Fingerprints
 
@@ -31,13 +32,19 @@ class SuiteEvaluator(Evaluator):
     metric = "score"
     direction = "maximize"
 
-    def __init__(self, config: SuiteEvaluateConfig, root: Path, cache: OutputCache) -> None:
+    def __init__(
+        self,
+        config: SuiteEvaluateConfig,
+        root: Path,
+        cache: OutputCache,
+        sandbox: Sandbox | None = None,
+    ) -> None:
         if config.judge is not None:
             llm.require_litellm()
         self.config = config
         self.root = root
         self.cache = cache
-        self.generator = make_generator(config.generate, root)
+        self.generator = make_generator(config.generate, root, sandbox)
         self.repeats = (
             config.generate.repeats if isinstance(config.generate, LLMGenerateConfig) else 1
         )
@@ -187,14 +194,7 @@ class SuiteEvaluator(Evaluator):
 
     def _tree_digest(self) -> str:
         """What a command or python generator could read: every file git would see."""
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=self.root,
-            capture_output=True,
-            text=True,
-        )
-        files = sorted(p for p in listed.stdout.split("\0") if p and (self.root / p).is_file())
-        return OutputCache.key(self.fingerprints.take(files))
+        return OutputCache.key(self.fingerprints.take(tree_files(self.root)))
 
 
 def _call(function: Callable[[], CaseOutput]) -> CaseOutput:

@@ -26,6 +26,7 @@ from overnight.config import QueryConfig, TriggersEvaluateConfig
 from overnight.errors import ConfigError, OvernightError
 from overnight.evaluators.base import Evaluator
 from overnight.evaluators.suite import merge_usage
+from overnight.isolation.sandbox import Sandbox
 from overnight.records import CaseOutput, Check, Score, Status, SuiteResult, Usage
 
 NONE = "(none)"  # how "no skill" is written in outputs and checks
@@ -34,11 +35,13 @@ NONE = "(none)"  # how "no skill" is written in outputs and checks
 class TriggersEvaluator(Evaluator):
     direction = "maximize"
 
-    def __init__(self, config: TriggersEvaluateConfig, root: Path) -> None:
+    def __init__(
+        self, config: TriggersEvaluateConfig, root: Path, sandbox: Sandbox | None = None
+    ) -> None:
         self.config = config
         self.metric = config.metric
         self.root = root
-        self.router: Router = make_router(config.router, root)
+        self.router: Router = make_router(config.router, root, sandbox)
         skills = self._skills()
         known = {skill.name for skill in skills}
         for index, query in enumerate(config.queries):

@@ -1,8 +1,9 @@
 """The ``command`` generator: a command per case prints the output.
 
 The case's variables arrive as JSON on stdin and in the environment (``OVERNIGHT_VARS`` as JSON,
-and one ``OVERNIGHT_VAR_<NAME>`` per variable), with the user's secrets scrubbed as for any
-evaluation. The output is what it prints on stdout; a non-zero exit is a case error.
+and one ``OVERNIGHT_VAR_<NAME>`` per variable), in the sandbox and with the allow-listed
+environment of any evaluation. The output is what it prints on stdout; a non-zero exit is a case
+error.
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ from overnight.generators.base import (
     Prepared,
     safe_name,
 )
-from overnight.process import read_tail, run_logged, scrubbed_environment
+from overnight.isolation.sandbox import Sandbox
+from overnight.process import read_tail
 
 
 class CommandGenerator(Generator):
-    def __init__(self, config: CommandGenerateConfig, root: Path) -> None:
+    def __init__(
+        self, config: CommandGenerateConfig, root: Path, sandbox: Sandbox | None = None
+    ) -> None:
         self.config = config
         self.root = root
+        self.sandbox = sandbox or Sandbox.none(root)
 
     def prepare(
         self, case: CaseConfig, repeat: int, tree: str, work_dir: str, seed: int = 0
@@ -36,7 +41,7 @@ class CommandGenerator(Generator):
         def produce() -> Generated:
             return run_case(
                 self.config.command,
-                self.root,
+                self.sandbox,
                 self.config.timeout,
                 case,
                 repeat,
@@ -50,7 +55,7 @@ class CommandGenerator(Generator):
 
 def run_case(
     command: str,
-    root: Path,
+    sandbox: Sandbox,
     timeout: float,
     case: CaseConfig,
     repeat: int,
@@ -58,14 +63,16 @@ def run_case(
     seed: int = 0,
     passthrough: Sequence[str] = (),
 ) -> Generated:
-    """Run ``command`` for one case like any evaluation (scrubbed environment, own process
-    group, timeout); its stdout is the output, its stderr says why it failed."""
+    """Run ``command`` for one case like any evaluation (sandbox, allow-listed environment, own
+    process group, timeout); its stdout is the output, its stderr says why it failed."""
     stem = Path(work_dir) / f"{safe_name(case.id)}-{repeat}"
-    env = scrubbed_environment(passthrough, variables_env(case.vars))
-    env["OVERNIGHT_REPEAT"] = str(repeat)
-    env["OVERNIGHT_SEED"] = str(seed)
+    extra = variables_env(case.vars)
+    extra["OVERNIGHT_REPEAT"] = str(repeat)
+    extra["OVERNIGHT_SEED"] = str(seed)
     out, err = stem.with_suffix(".out"), stem.with_suffix(".err")
-    done = run_logged(command, root, env, timeout, out, json.dumps(case.vars), err)
+    done = sandbox.run(
+        command, out, timeout, passthrough, extra, stdin_text=json.dumps(case.vars), stderr_path=err
+    )
     if done.timed_out:
         raise GenerationError(f"timed out after {timeout:g} s")
     if done.returncode != 0:

@@ -1,8 +1,9 @@
 """The ``python`` generator: a function returns the output, given the case's variables.
 
 It runs in a child Python process, not in the harness: the function lives in the repository and
-may be code an agent wrote, so it gets the scrubbed environment, a timeout and a process group
-like any evaluation, and it sees a fresh copy of the files on every call.
+may be code an agent wrote, so it runs in the sandbox with the allow-listed environment, a
+timeout and a process group like any evaluation, and it sees a fresh copy of the files on every
+call.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from overnight.generators.base import (
     Prepared,
 )
 from overnight.generators.command import run_case
+from overnight.isolation.sandbox import Sandbox
 
 # Runs in the child: load "file.py:name" or "package.module:name", call it with the variables.
 BOOTSTRAP = """\
@@ -37,9 +39,12 @@ sys.stdout.write(result if isinstance(result, str) else json.dumps(result))
 
 
 class PythonGenerator(Generator):
-    def __init__(self, config: PythonGenerateConfig, root: Path) -> None:
+    def __init__(
+        self, config: PythonGenerateConfig, root: Path, sandbox: Sandbox | None = None
+    ) -> None:
         self.config = config
         self.root = root
+        self.sandbox = sandbox or Sandbox.none(root)
         self.command = " ".join(
             shlex.quote(part) for part in (sys.executable, "-c", BOOTSTRAP, config.function)
         )
@@ -52,7 +57,7 @@ class PythonGenerator(Generator):
         def produce() -> Generated:
             try:
                 return run_case(
-                    self.command, self.root, self.config.timeout, case, repeat, work_dir, seed
+                    self.command, self.sandbox, self.config.timeout, case, repeat, work_dir, seed
                 )
             except GenerationError as exc:
                 raise GenerationError(f"{self.config.function}: {exc}") from None

@@ -13,10 +13,12 @@ from overnight.config import (
     RegexDetectConfig,
     RouterConfig,
 )
+from overnight.isolation.sandbox import Sandbox
 
 
-def make_router(config: RouterConfig, root: Path) -> Router:
-    """The router the config names; a command router runs its agent in the repository."""
+def make_router(config: RouterConfig, root: Path, sandbox: Sandbox | None = None) -> Router:
+    """The router the config names; a command router runs its agent in the workspace, confined
+    like a coding agent when ``sandbox`` is."""
     if isinstance(config, LLMRouterConfig):
         return LLMRouter(config)
     if isinstance(config, CommandRouterConfig):
@@ -25,7 +27,9 @@ def make_router(config: RouterConfig, root: Path) -> Router:
             if isinstance(config.detect, RegexDetectConfig)
             else JsonLinesRule(config.detect.tool, config.detect.field)
         )
-        return CommandRouter(config.command, detect, root, config.timeout, config.env_passthrough)
+        return CommandRouter(
+            config.command, detect, root, config.timeout, config.env_passthrough, sandbox
+        )
     if config.threshold is None:
         return EmbeddingRouter(model_name=config.model)
     return EmbeddingRouter(config.threshold, config.model)

@@ -43,7 +43,8 @@ from typing import Any
 
 from overnight.activation.routers.base import Router, Routing, RoutingError
 from overnight.activation.skills import Skill
-from overnight.process import read_tail, run_logged, scrubbed_environment
+from overnight.isolation.sandbox import Sandbox
+from overnight.process import read_tail, scrubbed_environment
 
 QUERY = "{query}"
 DEFAULT_TIMEOUT_S = 300.0
@@ -129,6 +130,7 @@ class CommandRouter(Router):
         cwd: Path,
         timeout: float = DEFAULT_TIMEOUT_S,
         env_passthrough: Sequence[str] = (),
+        sandbox: Sandbox | None = None,
     ) -> None:
         if QUERY not in command:
             raise ValueError(f"the command needs {QUERY} where the query goes")
@@ -137,13 +139,16 @@ class CommandRouter(Router):
         self.cwd = cwd
         self.timeout = timeout
         self.env_passthrough = tuple(env_passthrough)
+        self.sandbox = sandbox or Sandbox.none(cwd)
 
     def route(self, query: str, skills: Sequence[Skill]) -> Routing:
         command = self.command.replace(QUERY, shlex.quote(query))
         env = scrubbed_environment(self.env_passthrough)
         with tempfile.TemporaryDirectory(prefix="overnight-route-") as folder:
             out, err = Path(folder) / "stdout", Path(folder) / "stderr"
-            done = run_logged(command, self.cwd, env, self.timeout, out, stderr_path=err)
+            done = self.sandbox.run_tool(
+                command, out, self.timeout, env, cwd=self.cwd, stderr_path=err
+            )
             stdout = out.read_text(encoding="utf-8", errors="replace")
             if done.timed_out:
                 raise RoutingError(f"timed out after {self.timeout:g} s")

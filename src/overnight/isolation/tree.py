@@ -1,0 +1,249 @@
+"""The experiment's workspace: a disposable working tree made from git objects.
+
+Each worker owns one directory under ``.overnight/worktrees/<run>/``: the tree the agent edits
+and the evaluation runs in, and an index of its own. Before every experiment the tree is reset to
+the base commit (only files that differ are rewritten) and everything else is deleted, ignored
+files and bytecode caches included, so nothing an earlier experiment left can carry a score into
+a later one. The tree holds no ``.git``: the harness reaches the repository's objects through
+``GIT_DIR``, ``GIT_WORK_TREE`` and ``GIT_INDEX_FILE``, so neither the code under test nor an agent
+finds a repository to move, and the user's checkout, HEAD and index are never touched. A keep
+becomes a commit on the run branch with ``commit-tree`` and a compare-and-swap ``update-ref``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from overnight.errors import WorkspaceError
+from overnight.workspace import GIT_ENV, SAFE_CONFIG, Workspace
+
+_TREE_CONFIG = (*SAFE_CONFIG, "-c", "core.autocrlf=false")
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFDIR: "a directory",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+}
+
+
+@dataclass(frozen=True)
+class TreeChange:
+    """What an experiment changed against its base, read from the tree itself."""
+
+    paths: list[str]
+    symlinks: list[str]
+    deleted: list[str]
+    odd: list[str]  # guarded paths that are no longer regular files, in words
+
+    @property
+    def empty(self) -> bool:
+        return not (self.paths or self.odd)
+
+
+class ExperimentTree:
+    """One worker's disposable tree of the repository behind ``repo``."""
+
+    def __init__(self, repo: Workspace, directory: Path) -> None:
+        self.repo = repo
+        self.directory = directory
+        self.path = directory / "tree"
+        self.index = directory / "index"
+        self.excludes = directory / "exclude"
+        self.base: str | None = None
+        self._env = {
+            **os.environ,
+            **GIT_ENV,
+            **repo.identity,
+            "GIT_DIR": str(repo.git_dir),
+            "GIT_WORK_TREE": str(self.path),
+            "GIT_INDEX_FILE": str(self.index),
+        }
+        for name in ("GIT_CEILING_DIRECTORIES", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"):
+            self._env.pop(name, None)
+
+    def exclude(self, paths: Iterable[str]) -> None:
+        """Paths git must treat as ignored in this tree (the exposed data links). The file
+        replaces the user's global ignore file, which is not read: an agent that wrote to it
+        could hide a file from the harness while the code under test still imports it."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.excludes.write_text("".join(f"/{p.strip('/')}\n" for p in paths), encoding="utf-8")
+
+    def git(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        if not self.excludes.exists():
+            self.exclude(())
+        result = subprocess.run(
+            ["git", *_TREE_CONFIG, "-c", f"core.excludesFile={self.excludes}", *args],
+            cwd=self.directory,
+            env=self._env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+        )
+        if check and result.returncode != 0:
+            lines = (result.stderr or result.stdout).strip().splitlines()
+            raise WorkspaceError(f"git {args[0]} failed: {lines[-1] if lines else '?'}")
+        return result.stdout
+
+    # -- per experiment -------------------------------------------------------------------
+
+    def reset(self, commit: str) -> None:
+        """The tree exactly as ``commit``, with nothing else in it. A tree that git cannot clean
+        (a directory made unwritable, a path turned into something odd) is rebuilt from
+        scratch."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(self.path / ".git"):  # git never cleans its own name away
+            _remove_tree(self.path / ".git")
+        try:
+            self.git("read-tree", "--reset", "-u", commit)
+            self.git("clean", "-ffdxq")
+        except WorkspaceError:
+            self.remove_files()
+            self.path.mkdir(parents=True)
+            self.git("read-tree", "--reset", "-u", commit)
+        self.base = commit
+
+    def files(self) -> list[str]:
+        """The files of the base commit (the tree holds nothing else after a reset)."""
+        assert self.base is not None
+        out = self.git("ls-tree", "-r", "-z", "--name-only", self.base)
+        return [p for p in out.split("\0") if p]
+
+    def change(self, guarded: Iterable[str]) -> TreeChange:
+        """Stage everything the agent did and say what it was; ignored files it left (caches,
+        planted bytecode, a module git would not see) are deleted, so what is evaluated is
+        exactly what would be committed. ``guarded`` paths (editable and frozen) must still be
+        regular files or absent: anything else is named in ``odd``."""
+        assert self.base is not None
+        odd = self.odd_paths(guarded)
+        if os.path.lexists(self.path / ".git"):
+            odd.append("made .git in the workspace (git's own files are off limits)")
+        self.git("add", "-A", "--ignore-errors", check=False)
+        self.git("clean", "-ffdXq", check=False)
+        out = self.git("diff", "--cached", "-z", "--raw", "--no-renames", self.base)
+        paths, symlinks, deleted = [], [], []
+        fields = out.split("\0")
+        for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+            if not meta.startswith(":"):
+                continue
+            _, new_mode, *_, status = meta[1:].split(" ")
+            paths.append(path)
+            if new_mode == "120000":
+                symlinks.append(path)
+            if status == "D":
+                deleted.append(path)
+        return TreeChange(sorted(paths), sorted(symlinks), sorted(deleted), odd)
+
+    def odd_paths(self, guarded: Iterable[str]) -> list[str]:
+        """Guarded paths that are not plain readable files any more: a FIFO would hang whoever
+        reads it, a directory or an unreadable file would crash a naive reader."""
+        found = []
+        for path in guarded:
+            full = self.path / path
+            try:
+                mode = os.lstat(full).st_mode
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                found.append(f"{path} cannot be examined ({exc.strerror})")
+                continue
+            kind = _KINDS.get(stat.S_IFMT(mode))
+            if kind:
+                found.append(f"{path} was replaced by {kind}")
+            elif stat.S_ISREG(mode) and not os.access(full, os.R_OK):
+                found.append(f"{path} was made unreadable")
+        return found
+
+    def diff(self, paths: Sequence[str]) -> str:
+        """The staged change as a patch against the base."""
+        if not paths:
+            return ""
+        assert self.base is not None
+        return self.git(
+            "diff", "--cached", "--no-color", "--no-ext-diff", "-M", self.base, "--", *paths
+        )
+
+    def put_back(self, paths: Sequence[str]) -> None:
+        """Rewrite ``paths`` from the base commit, in the tree and the index."""
+        assert self.base is not None
+        if paths:
+            self.git("restore", f"--source={self.base}", "--staged", "--worktree", "--", *paths)
+
+    def commit(self, message: str, branch: str) -> str:
+        """The staged tree as a commit on ``branch`` whose parent is the base; the branch moves
+        only if it still points at the base (no one else moved it meanwhile)."""
+        assert self.base is not None
+        tree = self.git("write-tree").strip()
+        commit = self.git("commit-tree", tree, "-p", self.base, stdin=message).strip()
+        self.git("update-ref", f"refs/heads/{branch}", commit, self.base)
+        self.base = commit
+        return commit
+
+    def export(self, commit: str, paths: Sequence[str], into: Path) -> None:
+        """Write ``paths`` as they are at ``commit`` under ``into``, read-only: the copies the
+        sandbox binds over the frozen files. Made afresh from git objects at every start."""
+        _remove_tree(into)
+        into.mkdir(parents=True)
+        env = {**self._env, "GIT_INDEX_FILE": str(into) + ".index", "GIT_WORK_TREE": str(into)}
+        for args in (("read-tree", commit), ("checkout-index", "-f", "-q", "--", *paths)):
+            done = subprocess.run(
+                ["git", *_TREE_CONFIG, *args], env=env, capture_output=True, text=True
+            )
+            if done.returncode != 0:
+                raise WorkspaceError(f"git {args[0]} failed: {done.stderr.strip()}")
+        Path(str(into) + ".index").unlink(missing_ok=True)
+        for path in paths:
+            os.chmod(into / path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+
+    def remove_files(self) -> None:
+        """Delete the tree, whatever the code under test did to its permissions."""
+        _remove_tree(self.path)
+        self.index.unlink(missing_ok=True)
+
+
+def tree_files(root: Path) -> list[str]:
+    """Every file git would see in ``root``: a checkout is asked through git; an experiment's
+    workspace holds nothing git would not see (a reset and the ignored-file sweep see to that),
+    so it is walked."""
+    if (root / ".git").exists():
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            env={**os.environ, **GIT_ENV},
+            capture_output=True,
+            text=True,
+        )
+        return sorted(p for p in listed.stdout.split("\0") if p and (root / p).is_file())
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        base = os.path.relpath(folder, root)
+        found += [name if base == "." else f"{base}/{name}" for name in files]
+    return sorted(p for p in found if (root / p).is_file() and not (root / p).is_symlink())
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete ``path`` (a file or a folder), whatever was done to its permissions."""
+    if not os.path.isdir(path) or os.path.islink(path):
+        if os.path.lexists(path):
+            os.unlink(path)
+        return
+    for folder, dirs, _ in os.walk(path):
+        for name in dirs:
+            _make_writable(os.path.join(folder, name))
+    _make_writable(str(path))
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _make_writable(path: str) -> None:
+    try:
+        if not os.path.islink(path):
+            os.chmod(path, stat.S_IRWXU)
+    except OSError:
+        pass
