@@ -30,6 +30,7 @@ from pathlib import Path
 from overnight.config import SandboxConfig
 from overnight.errors import UsageError
 from overnight.process import Completed, run_logged
+from overnight.seal import key_path
 
 # The environment of code under test is built from these names only (plus the config's
 # ``env_passthrough``): a deny-list cannot know every secret a user keeps in the environment.
@@ -112,6 +113,9 @@ class Sandbox:
         git_dir = git_dir.resolve()
         if not _within(git_dir, repo_root) or workspace == repo_root:
             (inside if _within(git_dir, workspace) else hidden).append(git_dir)
+        keys = key_path().parent.resolve()  # the ledger's sealing key, wherever it lives
+        if not _within(keys, Path.home().resolve()) and keys.is_dir():
+            hidden.append(keys)
         return cls(settings, repo_root, workspace, dict(frozen or {}), hidden, inside, executable)
 
     @classmethod
