@@ -184,13 +184,40 @@ def test_eval_of_a_crashing_tree_exits_1(make_repo) -> None:
 
 def test_run_completes_with_exit_0(make_repo) -> None:
     root = make_repo(config=default_config(agent=command_agent("improve")))
+    head = rev(root, "HEAD")
     result = run_cli("run", str(root), "--experiments", "2", "--tag", "cli")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "score: baseline 1 -> best 3" in " ".join(result.stdout.split())
+    out = " ".join(result.stdout.split())
+    assert "score: baseline 1 -> best 3" in out
     assert [r["status"] for r in ledger_rows(root)] == ["baseline", "keep", "keep"]
-    assert git(root, "branch", "--show-current") == "overnight/cli"
+    # the best state is on the run branch; the checkout was not touched, and the user is told
+    assert git(root, "show", "overnight/cli:value.txt") == "3.0"
+    assert "Your checkout was not touched: `git switch overnight/cli`" in out
+    assert git(root, "branch", "--show-current") == "main" and rev(root, "HEAD") == head
+    assert (root / "value.txt").read_text() == "1.0\n" and porcelain(root) == ""
     # the same tag again is refused
     assert_one_line_error(run_cli("run", str(root), "--tag", "cli"), 2, "exists already")
+
+
+@pytest.mark.parametrize("dirty", [False, True], ids=["clean", "dirty"])
+def test_run_with_checkout_switches_only_a_clean_checkout(make_repo, dirty: bool) -> None:
+    root = make_repo({"README.md": "readme\n"}, default_config(agent=command_agent("improve")))
+    head = rev(root, "HEAD")
+    if dirty:  # tracked, but neither editable nor frozen: the run may start
+        (root / "README.md").write_text("my edit\n")
+    result = run_cli("run", str(root), "--experiments", "1", "--tag", "co", "--checkout")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = " ".join(result.stdout.split())
+    assert git(root, "show", "overnight/co:value.txt") == "2.0"
+    if dirty:
+        assert "Your checkout has uncommitted changes, so it stays as it was" in out
+        assert git(root, "branch", "--show-current") == "main" and rev(root, "HEAD") == head
+        assert (root / "README.md").read_text() == "my edit\n"
+        assert (root / "value.txt").read_text() == "1.0\n"
+    else:
+        assert "Your checkout is now on overnight/co." in out
+        assert git(root, "branch", "--show-current") == "overnight/co"
+        assert (root / "value.txt").read_text() == "2.0\n" and porcelain(root) == ""
 
 
 def test_baseline_crash_exits_1(make_repo) -> None:

@@ -121,13 +121,16 @@ def answer(word):
 """
 
 # 1: a general improvement; 2: one that learns the visible cases and breaks the rest;
-# 3: a general improvement again. Every brief it was given is copied to BRIEFS.
+# 3: a general improvement again. Every brief it was given is copied to BRIEFS, and the
+# overnight.yaml it finds in its workspace (where the cases are written) to CONFIGS.
 AGENT = """\
 import os, sys
 from pathlib import Path
 number = int(os.environ["OVERNIGHT_EXPERIMENT"])
 with open(sys.argv[1], "a") as briefs:
     briefs.write(Path(os.environ["OVERNIGHT_BRIEF"]).read_text() + "\\n=====\\n")
+with open(sys.argv[2], "a") as configs:
+    configs.write(Path("overnight.yaml").read_text() + "\\n=====\\n")
 rules = {
     1: "general",
     2: "general only-specials special:v1 special:v2 special:v3",
@@ -161,7 +164,10 @@ def holdout_project(tmp_path: Path, overfit: dict | None = None) -> tuple[Path, 
             ],
             **({"overfit": overfit} if overfit else {}),
         },
-        "agent": {"kind": "command", "command": f"{sys.executable} agent.py {briefs}"},
+        "agent": {
+            "kind": "command",
+            "command": f"{sys.executable} agent.py {briefs} {tmp_path / 'configs.txt'}",
+        },
         "budget": {"experiments": 3},
     }
     (root / CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False))
@@ -185,7 +191,8 @@ def test_held_out_cases_never_reach_the_agent_and_overfit_is_rejected(tmp_path: 
     held = {e.number: (e.held_out.passed, e.held_out.total) for e in summary.experiments[:4]}
     assert held == {0: (0, 4), 1: (2, 4), 2: (0, 4), 3: (4, 4)}
     assert summary.best_experiment.number == 3
-    assert "special:*" in (root / "rules.txt").read_text()
+    assert "special:*" in git(root, "show", f"{summary.run.branch}:rules.txt")
+    assert (root / "rules.txt").read_text() == "nothing\n"  # the checkout is never touched
 
     # The wall: three briefs were written, and not one mentions a held-out case or output.
     written = briefs.read_text()
@@ -193,7 +200,19 @@ def test_held_out_cases_never_reach_the_agent_and_overfit_is_rejected(tmp_path: 
     assert "v1" in written  # the visible cases are there
     for leak in (SECRET, "held-1", "held-2"):
         assert leak not in written
-    # ...while the ledger has every held-out output, apart from the visible ones.
+    # The overnight.yaml the agent could read in its workspace lists the visible cases only,
+    # while the checkout's and the branch's keep every case (the evaluation used them all).
+    seen = (tmp_path / "configs.txt").read_text().split("\n=====\n")[:-1]
+    assert len(seen) == 3
+    for text in seen:
+        assert [c["id"] for c in yaml.safe_load(text)["evaluate"]["cases"]] == ["v1", "v2", "v3"]
+        assert SECRET not in text and "held-" not in text
+    for text in (
+        (root / CONFIG_NAME).read_text(),
+        git(root, "show", f"{summary.run.branch}:{CONFIG_NAME}"),
+    ):
+        assert SECRET in text and "held-2" in text
+    # The ledger has every held-out output, apart from the visible ones.
     ledger = Ledger(root / ".overnight" / "ledger.db")
     try:
         stored = ledger.suite_result(summary.run.id, 2, held_out=True)

@@ -1,32 +1,36 @@
 """End-to-end runs of the loop: the real digits example, every way out of scope, crashes,
 timeouts, no-ops and stopping by signal. Each test checks what a user would look at in the
-morning: the ledger's rows, the run branch and its commits, and the files on disk."""
+morning: the ledger's rows, the run branch and its commits, and a checkout left as it was."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import sys
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import overnight
-from conftest import SCORE_PY, default_config, git
+from conftest import default_config, git
 from overnight.errors import EvaluationError
 from overnight.examples import create_from_example
+from overnight.isolation.sandbox import bubblewrap
 from overnight.records import Status
 from stand_ins.support import (
     BIN,
+    agent_command,
     command_agent,
     ledger_rows,
-    pid_alive,
     porcelain,
+    processes_naming,
     rev,
     run_rows,
     start_cli,
-    wait_for_file,
     wait_until,
 )
 
@@ -48,6 +52,43 @@ def commits_on(root: Path, base: str, branch: str = BRANCH) -> list[tuple[str, s
     return [tuple(line.split(" ", 1)) for line in out.splitlines()]  # type: ignore[misc]
 
 
+def checkout_state(root: Path) -> dict[str, Any]:
+    """Everything of the user's checkout a run must leave alone: HEAD and its branch, the
+    index, every file of the working tree, git's config, hooks and info, and every ref but the
+    run branches (which the runs move)."""
+    git_dir = root / ".git"
+
+    def contents(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+        return {
+            path.relative_to(folder).as_posix(): (
+                os.readlink(path) if path.is_symlink() else path.read_bytes()
+            )
+            for path in sorted(folder.rglob("*"))
+            if (path.is_file() or path.is_symlink())
+            and path.relative_to(folder).parts[0] not in skip
+        }
+
+    info = contents(git_dir / "info")
+    if "exclude" in info:  # a run adds one line there: it hides .overnight/ from git
+        info["exclude"] = info["exclude"].replace(b"/.overnight/\n", b"")
+    refs = git(root, "for-each-ref", "--format=%(refname) %(objectname)").splitlines()
+    return {
+        "HEAD": (git_dir / "HEAD").read_text(),
+        "head": rev(root, "HEAD"),
+        "index": (git_dir / "index").read_bytes(),
+        "files": contents(root, skip=(".git", ".overnight")),
+        "config": (git_dir / "config").read_bytes(),
+        "hooks": contents(git_dir / "hooks"),
+        "info": info,
+        "refs": [r for r in refs if not r.startswith("refs/heads/overnight/")],
+    }
+
+
+def confined(mode: str) -> bool:
+    """Whether evaluations of a run with ``sandbox.mode`` ``mode`` run in the sandbox here."""
+    return mode != "off" and bubblewrap() is not None
+
+
 # -- the digits example, for real ---------------------------------------------------------------
 
 
@@ -56,6 +97,7 @@ def test_digits_example_short_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
     root = create_from_example("digits", tmp_path / "digits")
     base = rev(root, "HEAD")
+    before = checkout_state(root)
     day_before = time.strftime("%Y-%m-%d")
 
     summary = overnight.run(root, experiments=5)
@@ -101,7 +143,6 @@ def test_digits_example_short_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     # the branch: each keep is one commit whose message is its description, in order, each on
     # top of the previous best; its tip is the best state
-    assert git(root, "branch", "--show-current") == branch
     assert commits_on(root, base, branch) == [(k.commit, k.description) for k in keeps]
     previous = base
     for k in keeps:
@@ -109,16 +150,18 @@ def test_digits_example_short_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert git(root, "diff-tree", "--no-commit-id", "--name-only", "-r", k.commit) == "train.py"
         assert k.parent_commit == previous
         previous = k.commit or ""
-    assert rev(root, branch) == keeps[-1].commit == rev(root, "HEAD")
+    assert rev(root, branch) == keeps[-1].commit
     assert summary.best == keeps[-1].metric and summary.best < baseline.metric  # minimize
-    assert rev(root, "main") == base  # the user's branch is left alone
     for e in experiments:
         if e.status is not Status.KEEP and e.number:
             assert e.commit is None
 
-    # the working tree is the best state, clean
-    assert porcelain(root) == ""
-    assert (root / "train.py").read_text() == git(root, "show", f"{branch}:train.py") + "\n"
+    # the checkout was never touched: still on main at the base, every file as it was; the
+    # experiments' workspace is gone
+    assert checkout_state(root) == before
+    assert git(root, "branch", "--show-current") == "main" and rev(root, "main") == base
+    assert porcelain(root) == "" and summary.checkout == ""
+    assert not (root / ".overnight" / "worktrees" / tag / "tree").exists()
 
     # results.tsv in .overnight/, autoresearch-style
     lines = (root / ".overnight" / "results.tsv").read_text().splitlines()
@@ -126,11 +169,15 @@ def test_digits_example_short_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert [line.split("\t")[2] for line in lines[1:]] == [str(e.status) for e in experiments]
     assert lines[1].split("\t")[0] == base[:7]
 
-    # a second run on the same day gets a suffixed tag and starts from the best state
-    again = overnight.run(root, experiments=1)
+    # the user switches to the best state; a second run on the same day gets a suffixed tag,
+    # starts from there, and at the end, asked to, switches the clean checkout to its branch
+    git(root, "switch", "-q", branch)
+    again = overnight.run(root, experiments=1, checkout=True)
     assert again.run.tag == f"{tag}-2"
     assert again.run.base_commit == keeps[-1].commit
+    assert again.checkout == f"Your checkout is now on overnight/{tag}-2."
     assert git(root, "branch", "--show-current") == f"overnight/{tag}-2"
+    assert rev(root, "HEAD") == rev(root, f"overnight/{tag}-2") and porcelain(root) == ""
     assert rev(root, branch) == keeps[-1].commit  # the first run's branch is untouched
     assert [r["tag"] for r in run_rows(root)] == [tag, f"{tag}-2"]
 
@@ -138,6 +185,11 @@ def test_digits_example_short_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 # -- out of scope -------------------------------------------------------------------------------
 
 GITIGNORE = "*.log\n"
+MADE_GIT = "made .git in the workspace"
+
+# The workspace holds no repository: an agent's git finds none (see the next test). These make
+# one there first, as an agent told "not a git repository" might, so git can write .git/...
+MAKE_A_REPOSITORY = 'if [ "$OVERNIGHT_EXPERIMENT" = 1 ]; then git init -q && git add -A; fi'
 
 VIOLATIONS = {
     # mode: (words the reason must contain, text the recorded diff must contain or None)
@@ -145,23 +197,24 @@ VIOLATIONS = {
     "config": (["changed frozen file overnight.yaml"], "+# looser rules"),
     "gitignore": (["changed frozen file .gitignore"], "+score.py"),
     "newfile": (["notes/new.txt", "outside the editable globs"], "+an agent's file"),
-    "hook": ([".git/hooks/pre-commit", "git internals"], None),
-    "gitconfig": ([".git/config", "git internals"], None),
+    "hook": ([MADE_GIT], None),  # writes .git/hooks/pre-commit where it stands
+    "gitconfig": ([MADE_GIT], None),
     "symlink": (["value.txt", "symbolic link"], "value.txt"),
-    "commit": (["moved HEAD"], "+2.0"),
+    "commit": ([MADE_GIT], "+2.0"),
 }
 
 
 @pytest.mark.parametrize("mode", list(VIOLATIONS))
-def test_out_of_scope_change_is_a_violation_and_undone(make_repo, mode: str) -> None:
+def test_out_of_scope_change_is_a_violation_and_the_checkout_untouched(make_repo, mode) -> None:
+    command = agent_command(f"{mode},improve")
+    if mode in ("gitconfig", "commit"):
+        command = f"{MAKE_A_REPOSITORY} && {command}"
     root = make_repo(
         {".gitignore": GITIGNORE},
-        default_config(agent=command_agent(f"{mode},improve"), budget={"experiments": 2}),
+        default_config(agent={"kind": "command", "command": command}, budget={"experiments": 2}),
     )
     base = rev(root, "HEAD")
-    config_text = (root / "overnight.yaml").read_text()
-    hooks_before = sorted(p.name for p in (root / ".git" / "hooks").iterdir())
-    git_config = (root / ".git" / "config").read_text()
+    before = checkout_state(root)
 
     summary = run(root)
 
@@ -176,23 +229,44 @@ def test_out_of_scope_change_is_a_violation_and_undone(make_repo, mode: str) -> 
     row = ledger_rows(root)[1]
     assert row["status"] == "violation" and row["diff"] == violation.diff
 
-    # the tree was restored before the next experiment: it started from the same best state and
-    # saw value.txt as it was (1.0 -> 2.0), not the violation's leftovers
+    # the next experiment started afresh from the same best state: it saw value.txt as it was
+    # (1.0 -> 2.0), not the violation's leftovers (a .git among them)
     assert kept.status is Status.KEEP, kept.reason
     assert kept.parent_commit == base
     assert commits_on(root, base) == [(kept.commit, "set value to 2.0")]
     assert rev(root, BRANCH) == kept.commit
     assert git(root, "diff-tree", "--no-commit-id", "--name-only", "-r", kept.commit) == "value.txt"
+    assert git(root, "show", f"{BRANCH}:value.txt") == "2.0"
 
-    assert not (root / "value.txt").is_symlink()
-    assert (root / "value.txt").read_text() == "2.0\n"
-    assert (root / "score.py").read_text() == SCORE_PY
-    assert (root / "overnight.yaml").read_text() == config_text
-    assert (root / ".gitignore").read_text() == GITIGNORE
-    assert not (root / "notes" / "new.txt").exists()
-    assert sorted(p.name for p in (root / ".git" / "hooks").iterdir()) == hooks_before
-    assert (root / ".git" / "config").read_text() == git_config
+    # nothing reached the checkout: HEAD, branch, index, files, .git's config, hooks and refs
+    assert checkout_state(root) == before
     assert porcelain(root) == ""
+
+
+@pytest.mark.parametrize("sandbox", ["off", "auto"])
+def test_git_run_by_an_agent_finds_no_repository(make_repo, sandbox: str) -> None:
+    """Unconfined the checkout's .git lies above the workspace on disk; git must not find it."""
+    root = make_repo(
+        config=default_config(
+            agent=command_agent("gitconfig,commit,improve"),
+            budget={"experiments": 3},
+            sandbox={"mode": sandbox},
+        )
+    )
+    base = rev(root, "HEAD")
+    before = checkout_state(root)
+
+    summary = run(root)
+
+    statuses = [e.status for e in summary.experiments]
+    assert statuses == [Status.BASELINE, Status.NO_OP, Status.NO_OP, Status.KEEP]
+    for e in summary.experiments[1:3]:
+        assert "exited with code 1" in e.reason and "returned non-zero exit status" in e.reason
+        log = (root / ".overnight" / "logs" / TAG / f"{e.number:04d}.agent.log").read_text()
+        assert "fatal: not a git repository" in log or "fatal: not in a git directory" in log
+    assert summary.experiments[3].parent_commit == base
+    assert checkout_state(root) == before
+    assert "fsmonitor" not in (root / ".git" / "config").read_text()
 
 
 PREPARE = "DATA = [1, 2, 3]\n"
@@ -208,8 +282,11 @@ print(f"score: {{value}}")
 """
 
 
+@pytest.mark.parametrize("sandbox", ["off", "auto"])
 @pytest.mark.parametrize("target", ["score.py", "prepare.py"])
-def test_evaluation_rewriting_a_frozen_file_is_a_violation(make_repo, target: str) -> None:
+def test_evaluation_rewriting_a_frozen_file_is_a_violation(
+    make_repo, target: str, sandbox: str
+) -> None:
     score = TAMPERING_SCORE.format(target=target)
     root = make_repo(
         {"score.py": score, "prepare.py": PREPARE},
@@ -217,25 +294,34 @@ def test_evaluation_rewriting_a_frozen_file_is_a_violation(make_repo, target: st
             frozen=["score.py", "prepare.py"],
             agent=command_agent("improve,set=3.0"),
             budget={"experiments": 2},
+            sandbox={"mode": sandbox},
         ),
     )
     base = rev(root, "HEAD")
+    before = checkout_state(root)
 
     summary = run(root)
 
-    statuses = [e.status for e in summary.experiments]
-    assert statuses == [Status.BASELINE, Status.VIOLATION, Status.VIOLATION]
-    for e, measured in zip(summary.experiments[1:], (2.0, 3.0), strict=True):
-        assert "at run time" in e.reason and target in e.reason
-        assert e.metric == measured  # measured, but not to be trusted
-    # the frozen file is back as committed: the second experiment was measured by the real
-    # evaluation, and the tree ends as it began
-    assert (root / "score.py").read_text() == score
-    assert (root / "prepare.py").read_text() == PREPARE
-    assert (root / "value.txt").read_text() == "1.0\n"
-    assert not (root / "output.txt").exists()  # everything the experiment did is undone
+    tampering = summary.experiments[1:]
+    if confined(sandbox):
+        # the frozen file is bound read-only: the write fails, so the code under test crashes
+        # and nothing it measured counts
+        assert [e.status for e in tampering] == [Status.CRASH, Status.CRASH]
+        for e in tampering:
+            assert "Read-only file system" in e.reason and target in e.reason
+            assert e.metric is None
+    else:
+        # unconfined the write succeeds: caught afterwards, measured but not to be trusted
+        assert [e.status for e in tampering] == [Status.VIOLATION, Status.VIOLATION]
+        for e, measured in zip(tampering, (2.0, 3.0), strict=True):
+            assert "the evaluation changed guarded files at run time" in e.reason
+            assert target in e.reason
+            assert e.metric == measured
+    # nothing was kept, and the checkout saw none of it (output.txt went with the workspace)
+    assert all(e.commit is None for e in tampering)
     assert rev(root, BRANCH) == base
-    assert porcelain(root) == ""
+    assert checkout_state(root) == before
+    assert not (root / "output.txt").exists() and porcelain(root) == ""
 
 
 def test_users_untracked_file_survives_violation_discard_and_keep(make_repo) -> None:
@@ -299,10 +385,10 @@ def test_crash_and_missing_metric(make_repo) -> None:
     assert "printed no score" in silent.reason and "finished without a metric" in silent.reason
     assert log_path(root, 2).is_file()
 
-    # both were reverted: the third experiment started from 1.0
+    # neither was kept: the third experiment started from 1.0, and only it reached the branch
     assert kept.status is Status.KEEP and kept.metric == 2.0
-    assert (root / "value.txt").read_text() == "2.0\n"
-    assert porcelain(root) == ""
+    assert git(root, "show", f"{BRANCH}:value.txt") == "2.0"
+    assert (root / "value.txt").read_text() == "1.0\n" and porcelain(root) == ""
 
 
 def test_baseline_crash_fails_the_run(make_repo) -> None:
@@ -321,19 +407,22 @@ def test_baseline_crash_fails_the_run(make_repo) -> None:
     assert rev(root, "HEAD") == base and porcelain(root) == ""
 
 
-def test_timeout_kills_the_evaluations_grandchildren(make_repo, tmp_path: Path) -> None:
-    pid_file = tmp_path / "grandchild.pid"
+@pytest.mark.parametrize("sandbox", ["off", "auto"])
+def test_timeout_kills_the_evaluations_grandchildren(make_repo, sandbox: str) -> None:
+    marker = f"grandchild-{uuid.uuid4().hex}"
     score = f"""\
 import subprocess, sys, time
 from pathlib import Path
 value = float(Path("value.txt").read_text())
 if value > 1.0:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    Path({str(pid_file)!r}).write_text(str(child.pid))
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)  # {marker}"])
+    print("started a grandchild", flush=True)
     time.sleep(60)
 print(f"score: {{value}}")
 """
-    config = default_config(agent=command_agent("improve"), budget={"experiments": 1})
+    config = default_config(
+        agent=command_agent("improve"), budget={"experiments": 1}, sandbox={"mode": sandbox}
+    )
     config["evaluate"]["timeout"] = 1.5
     root = make_repo({"score.py": score}, config)
     started = time.monotonic()
@@ -343,9 +432,8 @@ print(f"score: {{value}}")
     assert time.monotonic() - started < 20
     timed_out = summary.experiments[1]
     assert timed_out.status is Status.TIMEOUT and timed_out.metric is None
-    assert log_path(root, 1).is_file()
-    grandchild = int(pid_file.read_text())
-    wait_until(lambda: not pid_alive(grandchild), 5, "the evaluation's grandchild to die")
+    assert "started a grandchild" in log_path(root, 1).read_text()
+    wait_until(lambda: not processes_naming(marker), 5, "the evaluation's grandchild to die")
     assert (root / "value.txt").read_text() == "1.0\n"
     assert rev(root, BRANCH) == summary.run.base_commit and porcelain(root) == ""
 
@@ -372,41 +460,53 @@ def test_no_op(make_repo, mode: str, words: list[str]) -> None:
 
 # -- stopping by signal -------------------------------------------------------------------------
 
+# The first experiment's evaluation (value 2.0) says so in its log and waits for the test to let
+# it go: ``go`` in the control folder, which the sandbox shows read-only.
 GATED_SCORE = """\
-import os, time
+import time
 from pathlib import Path
-ctl = Path({ctl!r})
 value = float(Path("value.txt").read_text())
-n = len(list(ctl.glob("eval-*")))
-(ctl / f"eval-{{n}}").write_text(str(os.getpid()))
-if n == 1:  # the first experiment's evaluation waits for the test to let it go
+if value > 1.0:
+    print("waiting for the gate", flush=True)
     deadline = time.monotonic() + 30
-    while not (ctl / "go").exists() and time.monotonic() < deadline:
+    while not Path({go!r}).exists() and time.monotonic() < deadline:
         time.sleep(0.02)
 print(f"score: {{value}}")
 """
 
 
 @pytest.fixture
-def gated_repo(make_repo, tmp_path: Path) -> tuple[Path, Path]:
+def gated_repo(make_repo, tmp_path: Path) -> tuple[Path, Path, str]:
+    """(the repository, the control folder, a marker on the evaluation's command line)."""
     ctl = tmp_path / "ctl"
     ctl.mkdir()
-    root = make_repo(
-        {"score.py": GATED_SCORE.format(ctl=str(ctl))},
-        default_config(agent=command_agent("improve"), budget={"experiments": 5}),
+    marker = f"gated-{uuid.uuid4().hex}"
+    config = default_config(
+        agent=command_agent("improve"),
+        budget={"experiments": 5},
+        sandbox={"expose": [str(ctl)]},
     )
-    return root, ctl
+    config["evaluate"]["command"] = f"{sys.executable} score.py {marker}"
+    root = make_repo({"score.py": GATED_SCORE.format(go=str(ctl / "go"))}, config)
+    return root, ctl, marker
+
+
+def waiting_at_the_gate(root: Path) -> bool:
+    log = log_path(root, 1)
+    return log.is_file() and "waiting for the gate" in log.read_text()
 
 
 STOPPING = "stopping after this experiment"
 
 
 def test_sigint_finishes_the_experiment_then_stops(gated_repo, tmp_path: Path) -> None:
-    root, ctl = gated_repo
+    root, ctl, _ = gated_repo
+    base = rev(root, "HEAD")
+    before = checkout_state(root)
     out = tmp_path / "out.txt"
     proc = start_cli(["run", str(root), "--tag", TAG], out)
     try:
-        wait_for_file(ctl / "eval-1")
+        wait_until(lambda: waiting_at_the_gate(root), 30, "the first experiment's evaluation")
         proc.send_signal(signal.SIGINT)
         wait_until(lambda: STOPPING in out.read_text(), 20, "the stop message")
         (ctl / "go").write_text("")
@@ -420,9 +520,10 @@ def test_sigint_finishes_the_experiment_then_stops(gated_repo, tmp_path: Path) -
     assert [(r["number"], r["status"]) for r in rows] == [(0, "baseline"), (1, "keep")]
     (run_row,) = run_rows(root)
     assert run_row["stop_reason"] == "stopped by SIGINT"
-    assert rev(root, BRANCH) == rows[1]["commit_sha"] == rev(root, "HEAD")
-    assert (root / "value.txt").read_text() == "2.0\n" and porcelain(root) == ""
-    assert not (ctl / "eval-2").exists()  # no further experiment started
+    assert rev(root, BRANCH) == rows[1]["commit_sha"] != base
+    assert git(root, "show", f"{BRANCH}:value.txt") == "2.0"
+    assert checkout_state(root) == before and porcelain(root) == ""
+    assert not log_path(root, 2).exists()  # no further experiment started
 
 
 @pytest.mark.parametrize(
@@ -431,12 +532,14 @@ def test_sigint_finishes_the_experiment_then_stops(gated_repo, tmp_path: Path) -
 def test_sigterm_abandons_the_experiment_at_once(
     gated_repo, tmp_path: Path, signals: list[int]
 ) -> None:
-    root, ctl = gated_repo
+    root, _, marker = gated_repo
     base = rev(root, "HEAD")
+    before = checkout_state(root)
     out = tmp_path / "out.txt"
     proc = start_cli(["run", str(root), "--tag", TAG], out)
     try:
-        wait_for_file(ctl / "eval-1")
+        wait_until(lambda: waiting_at_the_gate(root), 30, "the first experiment's evaluation")
+        assert processes_naming(marker)
         for number, signum in enumerate(signals):
             if number:
                 wait_until(lambda: STOPPING in out.read_text(), 20, "the stop message")
@@ -456,7 +559,6 @@ def test_sigterm_abandons_the_experiment_at_once(
     assert json.loads(rows[1]["changed_files"]) == ["value.txt"]
     (run_row,) = run_rows(root)
     assert run_row["stop_reason"] == f"stopped by {name}"
-    evaluation = int((ctl / "eval-1").read_text())
-    wait_until(lambda: not pid_alive(evaluation), 5, "the evaluation to be killed")
-    assert (root / "value.txt").read_text() == "1.0\n"
-    assert rev(root, BRANCH) == base == rev(root, "HEAD") and porcelain(root) == ""
+    wait_until(lambda: not processes_naming(marker), 5, "the evaluation to be killed")
+    assert rev(root, BRANCH) == base
+    assert checkout_state(root) == before and porcelain(root) == ""

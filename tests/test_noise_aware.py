@@ -167,8 +167,7 @@ from pathlib import Path
 text = Path("value.txt").read_text()
 seed = os.environ["OVERNIGHT_SEED"]
 noise = random.Random(f"{seed}|{text}").gauss(0, 1)
-with open(os.environ["SEED_LOG"], "a") as log:
-    log.write(seed + "\\n")
+print(f"seed={seed}")
 print(f"score: {float(text.splitlines()[0]) + noise}")
 """
 
@@ -182,33 +181,34 @@ print(f"neutral change {number}")
 """
 
 
-def noisy_run(make_repo, tmp_path: Path, name: str, policy: dict, evaluate: dict):
-    seed_log = tmp_path / f"{name}.seeds"
+def seeds_used(root: Path) -> list[str]:
+    """The seed of every measurement, from the evaluations' logs (one log per measurement)."""
+    logs = sorted((root / ".overnight" / "logs" / "t").glob("*.log"))
+    lines = [line for log in logs for line in log.read_text().splitlines()]
+    return [line.removeprefix("seed=") for line in lines if line.startswith("seed=")]
+
+
+def noisy_run(make_repo, name: str, policy: dict, evaluate: dict):
     config = default_config(
         frozen=["score.py", "agent.py"],
         agent={"kind": "command", "command": f"{sys.executable} agent.py"},
         policy=policy,
         budget={"experiments": 12},
     )
-    config["evaluate"] = {
-        **config["evaluate"],
-        "command": f"SEED_LOG={seed_log} {sys.executable} score.py",
-        **evaluate,
-    }
+    config["evaluate"] = {**config["evaluate"], **evaluate}
     root = make_repo(
         {"score.py": NOISY_SCORE, "agent.py": NEUTRAL_AGENT, "value.txt": "10.0\n"},
         config,
         name=name,
     )
     summary = overnight.run(root, tag="t")
-    return summary, seed_log.read_text().split()
+    return summary, seeds_used(root)
 
 
-def test_greedy_keeps_noise_and_noise_aware_does_not(make_repo, tmp_path: Path) -> None:
-    greedy, greedy_seeds = noisy_run(make_repo, tmp_path, "greedy", {"kind": "greedy"}, {})
+def test_greedy_keeps_noise_and_noise_aware_does_not(make_repo) -> None:
+    greedy, greedy_seeds = noisy_run(make_repo, "greedy", {"kind": "greedy"}, {})
     aware, aware_seeds = noisy_run(
         make_repo,
-        tmp_path,
         "aware",
         {"kind": "noise-aware"},
         {"repeats": 5, "seeds": "vary"},
@@ -253,20 +253,14 @@ print("raise the value" if number == 1 else f"neutral change {number}")
 """
 
 
-def test_a_real_gain_is_kept_and_the_new_best_is_measured_afresh(make_repo, tmp_path: Path) -> None:
-    seed_log = tmp_path / "seeds"
+def test_a_real_gain_is_kept_and_the_new_best_is_measured_afresh(make_repo) -> None:
     config = default_config(
         frozen=["score.py", "agent.py"],
         agent={"kind": "command", "command": f"{sys.executable} agent.py"},
         policy={"kind": "noise-aware"},
         budget={"experiments": 6},
     )
-    config["evaluate"] = {
-        **config["evaluate"],
-        "command": f"SEED_LOG={seed_log} {sys.executable} score.py",
-        "repeats": 4,
-        "seeds": "vary",
-    }
+    config["evaluate"] = {**config["evaluate"], "repeats": 4, "seeds": "vary"}
     root = make_repo(
         {"score.py": NOISY_SCORE, "agent.py": ONE_REAL_GAIN_AGENT, "value.txt": "10.0\n"}, config
     )

@@ -44,7 +44,8 @@ def test_a_change_beyond_the_limits_is_a_violation_named_in_the_next_brief(make_
     assert wide.status is Status.VIOLATION
     assert "changed 2 files, limit 1" in wide.reason and "changed 43 lines, limit 10" in wide.reason
     assert small.status is Status.KEEP
-    brief = (root / ".overnight" / "brief.md").read_text()  # the one written for experiment 2
+    agent_dir = root / ".overnight" / "worktrees" / summary.run.tag / "agent"
+    brief = (agent_dir / "brief.md").read_text()  # the one written for experiment 2
     assert "changed 43 lines, limit 10" in brief
     assert "at most 10 changed lines and at most 1 files" in brief
 

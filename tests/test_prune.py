@@ -22,7 +22,7 @@ from overnight.ledger import Ablation
 from overnight.project import Project
 from overnight.prune import CRASH, DROPPED, ENTANGLED, KEPT, removal_hurts
 from overnight.records import Status
-from stand_ins.support import porcelain, rev, run_cli, start_cli, wait_for_file, wait_until
+from stand_ins.support import porcelain, rev, run_cli, start_cli, wait_until
 
 SCORE = """\
 from pathlib import Path
@@ -40,27 +40,27 @@ if b > 0 and a == 0:
 print(f"score: {max(a, b) + c}")
 """
 
-# Noise of sd 1, drawn afresh for every seed and every tree; each seed is logged.
+# Noise of sd 1, drawn afresh for every seed and every tree; each seed is printed to the
+# measurement's log (the sandbox lets an evaluation write nowhere but its tree).
 NOISY = """\
 import os, random
 from pathlib import Path
 texts = [Path(f"parts/{name}.txt").read_text() for name in "abc"]
 a, b, c = (float(t) for t in texts)
 seed = os.environ["OVERNIGHT_SEED"]
-with open(os.environ["SEED_LOG"], "a") as log:
-    log.write(seed + "\\n")
+print(f"seed: {seed}")
 noise = random.Random(seed + "|" + "|".join(texts)).gauss(0, 1)
 print(f"score: {max(a, b) + c + noise}")
 """
 
-# Hangs when measuring the tree without experiment 2 (a is back at 0), once HANG_DIR says so.
+# Hangs when measuring the tree without experiment 2 (a is back at 0) while HANG is set (passed
+# through to the evaluation), after a line in its log.
 HANGS = """\
 import os, time
 from pathlib import Path
 a, b, c = (float(Path(f"parts/{name}.txt").read_text()) for name in "abc")
-hang = os.environ.get("HANG_DIR")
-if a == 0 and hang and Path(hang, "armed").exists():
-    Path(hang, "hanging").write_text(str(os.getpid()))
+if a == 0 and os.environ.get("HANG"):
+    print("hanging", flush=True)
     time.sleep(60)
 print(f"score: {max(a, b) + c}")
 """
@@ -300,8 +300,7 @@ def test_noise_aware_keeps_only_a_credible_loss() -> None:
     )
 
 
-def test_noise_aware_prune_with_repeats_and_varied_seeds(make_repo, tmp_path: Path) -> None:
-    seed_log = tmp_path / "seeds"
+def test_noise_aware_prune_with_repeats_and_varied_seeds(make_repo) -> None:
     plan = [
         ("add b", {"parts/b.txt": "10\n"}),
         ("add a, larger than b", {"parts/a.txt": "20\n"}),
@@ -312,14 +311,9 @@ def test_noise_aware_prune_with_repeats_and_varied_seeds(make_repo, tmp_path: Pa
         plan,
         score=NOISY,
         policy={"kind": "noise-aware", "alpha": 0.05},
-        evaluate={
-            "command": f"SEED_LOG={seed_log} {sys.executable} score.py",
-            "repeats": 5,
-            "seeds": "vary",
-        },
+        evaluate={"repeats": 5, "seeds": "vary"},
     )
     assert statuses(root) == [Status.BASELINE, Status.KEEP, Status.KEEP, Status.KEEP]
-    seed_log.write_text("")
 
     result = overnight.prune(root)
 
@@ -328,7 +322,14 @@ def test_noise_aware_prune_with_repeats_and_varied_seeds(make_repo, tmp_path: Pa
     assert result.rows[1].worth == pytest.approx(20, abs=2)
     assert result.best == pytest.approx(30, abs=1.5)
     # the best state and three trees without a change, each measured with seeds 0..4
-    assert seed_log.read_text().split() == ["0", "1", "2", "3", "4"] * 4
+    logs = root / ".overnight" / "logs" / "t" / "prune"
+    for name in ("best", "0001", "0002", "0003"):
+        seeds = [
+            (logs / (f"{name}.{n}.log" if n else f"{name}.log")).read_text().split()[1]
+            for n in range(5)
+        ]
+        assert seeds == ["0", "1", "2", "3", "4"], name
+    assert len(list(logs.glob("*.log"))) == 4 * 5
     assert git(root, "show", "overnight/t:parts/b.txt") == "0"
 
 
@@ -409,7 +410,7 @@ def test_refuses_when_every_keep_was_dropped_already(make_repo) -> None:
 
 def test_switches_to_the_run_branch_when_clean(make_repo) -> None:
     root = planned_run(make_repo, REDUNDANT_B)
-    git(root, "switch", "-q", "main")
+    assert git(root, "branch", "--show-current") == "main"  # a run never switches the checkout
 
     result = overnight.prune(root)
 
@@ -420,7 +421,6 @@ def test_switches_to_the_run_branch_when_clean(make_repo) -> None:
 
 def test_refuses_to_switch_from_a_dirty_tree(make_repo) -> None:
     root = planned_run(make_repo, REDUNDANT_B)
-    git(root, "switch", "-q", "main")
     (root / "parts" / "a.txt").write_text("9\n")
 
     with pytest.raises(UsageError, match="uncommitted changes"):
@@ -433,6 +433,7 @@ def test_refuses_to_switch_from_a_dirty_tree(make_repo) -> None:
 def test_refuses_when_the_best_state_no_longer_evaluates(make_repo) -> None:
     root = planned_run(make_repo, REDUNDANT_B)
     tip = rev(root, "overnight/t")
+    git(root, "switch", "-q", "overnight/t")  # the evaluation breaks on the run branch itself
     (root / "score.py").write_text("import sys\nsys.exit(3)\n")
     git(root, "commit", "-q", "-am", "break the evaluation")
 
@@ -478,16 +479,14 @@ def test_an_error_in_the_middle_leaves_the_tree_at_the_tip(make_repo, monkeypatc
 
 
 def test_ctrl_c_twice_abandons_the_measurement_and_cleans_up(make_repo, tmp_path: Path) -> None:
-    root = planned_run(make_repo, REDUNDANT_B, score=HANGS)
+    root = planned_run(make_repo, REDUNDANT_B, score=HANGS, evaluate={"env_passthrough": ["HANG"]})
     tip = rev(root, "overnight/t")
-    hang = tmp_path / "hang"
-    hang.mkdir()
-    (hang / "armed").write_text("")
     out = tmp_path / "prune.out"
+    log = root / ".overnight" / "logs" / "t" / "prune" / "0002.log"
 
-    process = start_cli(["prune", str(root)], out, HANG_DIR=str(hang))
+    process = start_cli(["prune", str(root)], out, HANG="1")
     try:
-        wait_for_file(hang / "hanging")
+        wait_until(lambda: log.is_file() and "hanging" in log.read_text(), what="the hang")
         process.send_signal(signal.SIGINT)
         wait_until(lambda: "stopping after this measurement" in out.read_text(), what="notice")
         process.send_signal(signal.SIGINT)

@@ -402,6 +402,11 @@ def test_apply_reverts_a_rejected_keep_and_keeps_the_later_one(night) -> None:
     assert [row.number for row in pruned.rows] == [1, 4]
     assert "skipping #3: taken out on review" in messages
 
+    # --apply left the checkout on the run branch, which a resume moves: it asks to switch away.
+    with pytest.raises(UsageError, match="your checkout is on overnight/t"):
+        overnight.run(root, tag="t", resume=True, experiments=5)
+    git(root, "switch", "-q", "main")
+
     # Resumed, the run builds on the reverted tip, and a candidate is compared with what that
     # tip measured (6), not with the best before the review (9).
     summary = overnight.run(root, tag="t", resume=True, experiments=5)
@@ -409,7 +414,10 @@ def test_apply_reverts_a_rejected_keep_and_keeps_the_later_one(night) -> None:
     fifth = summary.experiments[-1]
     assert (fifth.number, fifth.parent_commit, fifth.status) == (5, revert.commit, Status.KEEP)
     assert git(root, "rev-parse", "overnight/t~1") == revert.commit
-    assert post(root) == ["style: VERY GOOD", "tone: BRIGHT SHINY"]
+    shown = git(root, "show", "overnight/t:post.txt").splitlines()
+    assert shown == ["style: VERY GOOD", "tone: BRIGHT SHINY"]
+    assert post(root) == ["style: plain", "tone: flat"]  # the checkout stayed on main
+    assert porcelain(root) == "?? notes.txt"
 
 
 def test_an_entangled_rejection_is_reported_and_left(night) -> None:

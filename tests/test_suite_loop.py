@@ -97,7 +97,8 @@ def test_run_improves_the_skill_to_a_full_score_and_stops_on_target(tmp_path, ll
     assert [e.status for e in summary.experiments] == [Status.BASELINE] + [Status.KEEP] * 3
     assert [e.metric for e in summary.experiments] == [0.0, 3.0, 6.0, 9.0]
     assert summary.stop_reason.startswith("target reached")
-    assert (root / "SKILL.md").read_text().splitlines()[1:] == RULES
+    assert git(root, "show", f"{summary.run.branch}:SKILL.md").splitlines()[1:] == RULES
+    assert (root / "SKILL.md").read_text() == "Write a LinkedIn post.\n"  # checkout untouched
     ledger = Ledger(root / ".overnight" / "ledger.db")
     try:
         best = ledger.suite_result(summary.run.id, 3)

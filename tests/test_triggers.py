@@ -13,8 +13,9 @@ import yaml
 import overnight
 from conftest import git
 from overnight.activation.skills import read_skill
-from overnight.config import CONFIG_NAME
+from overnight.config import CONFIG_NAME, TriggersEvaluateConfig, load_config
 from overnight.errors import ConfigError, EvaluationError
+from overnight.evaluators.triggers import TriggersEvaluator
 from overnight.records import Status
 
 # A stand-in agent CLI: it "uses" the skill whose description shares the most words with the
@@ -48,7 +49,7 @@ QUERIES = [
 ]
 
 
-def activation_project(tmp_path: Path, **evaluate) -> Path:
+def activation_project(tmp_path: Path, agent: dict | None = None, **evaluate) -> Path:
     root = tmp_path / "skills-repo"
     for name, description in (("pdf", "Works with pdf files."), ("commit", "Git helper.")):
         (root / "skills" / name).mkdir(parents=True)
@@ -73,7 +74,7 @@ def activation_project(tmp_path: Path, **evaluate) -> Path:
             "holdout": 0.34,
             **evaluate,
         },
-        "agent": {"kind": "phrases"},
+        "agent": agent or {"kind": "phrases"},
         "budget": {"experiments": 12},
         "stop": {"target": 1.0},
     }
@@ -112,26 +113,71 @@ def test_phrases_agent_and_the_router_improve_descriptions_offline(tmp_path: Pat
     assert kept, [(e.status, e.description, e.reason) for e in summary.experiments]
     assert summary.best > summary.baseline
     assert all(e.description.startswith(("add ", "remove ")) for e in kept)
+    branch = summary.run.branch
     for name in ("pdf", "commit"):  # the bodies are untouched
-        assert (root / f"skills/{name}/SKILL.md").read_text().endswith("The body stays.\n")
+        assert git(root, "show", f"{branch}:skills/{name}/SKILL.md").endswith("The body stays.")
     best = summary.best_experiment
     assert best.held_out_value is not None and summary.experiments[0].held_out_value is not None
-    assert read_skill(root / "skills/commit/SKILL.md").description != "Git helper."
+    improved = tmp_path / "best-SKILL.md"
+    improved.write_text(git(root, "show", f"{branch}:skills/commit/SKILL.md") + "\n")
+    assert read_skill(improved).description != "Git helper."
+    assert read_skill(root / "skills/commit/SKILL.md").description == "Git helper."  # checkout
+
+
+def held_out_queries(root: Path) -> list[str]:
+    config = load_config(root / CONFIG_NAME).evaluate
+    assert isinstance(config, TriggersEvaluateConfig)
+    return [q.query for q in TriggersEvaluator(config, root).held_out_queries]
 
 
 def test_held_out_queries_never_reach_the_brief(tmp_path: Path) -> None:
     root = activation_project(tmp_path, holdout=0.5)
-    overnight.run(root, experiments=2)
-    from overnight.config import load_config
-    from overnight.evaluators.triggers import TriggersEvaluator
+    summary = overnight.run(root, experiments=2)
 
-    config = load_config(root / CONFIG_NAME).evaluate
-    held_out = TriggersEvaluator(config, root).held_out_queries  # type: ignore[arg-type]
-    brief = (root / ".overnight" / "brief.md").read_text()
+    held_out = held_out_queries(root)
+    brief = (root / ".overnight" / "worktrees" / summary.run.tag / "agent" / "brief.md").read_text()
 
     assert held_out
+    assert any(q["query"] in brief for q in QUERIES if q["query"] not in held_out)  # failures
     for query in held_out:
-        assert query.query not in brief
+        assert query not in brief
+
+
+# A coding agent run as a command: it copies the queries file it finds in its workspace out,
+# then gives the commit skill a description that names what its queries ask for.
+READING_AGENT = """\
+import sys
+from pathlib import Path
+Path(sys.argv[1]).write_text(Path("queries.yaml").read_text())
+skill = Path("skills/commit/SKILL.md")
+skill.write_text(skill.read_text().replace("Git helper.", "Writes and rewords commit messages."))
+print("describe what the commit skill writes")
+"""
+
+
+def test_held_out_queries_are_removed_from_the_file_a_command_agent_reads(
+    tmp_path: Path,
+) -> None:
+    agent, seen = tmp_path / "agent.py", tmp_path / "seen.yaml"
+    agent.write_text(READING_AGENT)
+    command = {"kind": "command", "command": f"{sys.executable} {agent} {seen}"}
+    root = activation_project(tmp_path, holdout=0.5, agent=command)
+    original = (root / "queries.yaml").read_text()
+
+    summary = overnight.run(root, experiments=1)
+
+    changed = summary.experiments[1]
+    assert changed.status is Status.KEEP, changed.reason  # the view it read is no change
+    assert changed.changed_files == ["skills/commit/SKILL.md"]
+    held_out = held_out_queries(root)
+    visible = [q["query"] for q in yaml.safe_load(seen.read_text())]
+    assert held_out and visible
+    assert sorted(visible + held_out) == sorted(q["query"] for q in QUERIES)
+    assert not set(visible) & set(held_out)
+    # the evaluation measured the held-out queries from the real file, which stays whole
+    assert changed.held_out_value is not None
+    assert (root / "queries.yaml").read_text() == original
+    assert git(root, "show", f"{summary.run.branch}:queries.yaml") == original.strip()
 
 
 def test_a_router_that_never_triggers_is_refused_at_the_baseline(tmp_path: Path) -> None:

@@ -1,12 +1,12 @@
-"""Workspace against real git repositories: what an experiment changed, keep, and revert."""
+"""Workspace against real git repositories: what changed, commit, restore, and never a planted
+global filter or hook."""
 
 import os
 import subprocess
-import time
 
 import pytest
 
-from conftest import git
+from conftest import GIT_IDENTITY, git
 from overnight.errors import WorkspaceError
 from overnight.workspace import STATE_DIR, Workspace
 
@@ -21,11 +21,19 @@ def ws(repo):
     return Workspace(repo)
 
 
-def change_after(ws, act):
-    before = ws.state()
-    act()
-    change, _ = ws.change_since(before)
-    return change
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A private HOME and XDG_CONFIG_HOME, with no identity from the environment, so that the
+    only git config outside the repository is what a test writes to ``home/.gitconfig``."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    for key in GIT_IDENTITY:
+        monkeypatch.delenv(key, raising=False)
+    return home
 
 
 def status(root):
@@ -38,6 +46,12 @@ def status(root):
         check=True,
     )
     return result.stdout.rstrip("\n")
+
+
+def commit_all(repo, message):
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
 
 
 # -- opening ---------------------------------------------------------------------------------
@@ -100,7 +114,8 @@ def test_exclude_state_dir_writes_the_exclude_once_and_leaves_gitignore_alone(re
     (repo / STATE_DIR / "logs").mkdir(parents=True)
     (repo / STATE_DIR / "logs" / "eval.log").write_text("x\n")
     assert status(repo) == ""
-    assert ws.state().entries == {}
+    assert ws.changed_files() == []
+    assert not any(p.startswith(f"{STATE_DIR}/") for p in ws.files())
 
 
 def test_exclude_state_dir_creates_a_missing_exclude_file(repo, ws):
@@ -129,209 +144,119 @@ def test_files_lists_tracked_and_untracked_but_not_ignored(repo, ws):
     ]
 
 
-def test_show_and_dirty(repo, ws):
+def test_show_reads_a_file_at_a_commit_not_the_tree(repo, ws):
     (repo / "value.txt").write_text("2.0\n")
 
     assert ws.show("HEAD", "value.txt") == "1.0\n"
-    assert ws.dirty(["value.txt", "README.md"]) == ["value.txt"]
+    assert ws.show("HEAD", "src/model.py") == "LAYERS = 2\n"
 
 
-# -- what changed ------------------------------------------------------------------------------
+def test_switch_and_branch_exists(repo, ws):
+    git(repo, "branch", "overnight/night1")
+
+    assert ws.branch_exists("overnight/night1")
+    assert not ws.branch_exists("overnight/other")
+    ws.switch("overnight/night1")
+    assert ws.current_branch() == "overnight/night1"
+    ws.switch("main")
+    assert ws.current_branch() == "main"
 
 
-def test_clean_tree_has_an_empty_change(ws):
-    change = change_after(ws, lambda: None)
+def test_current_branch_is_none_on_a_detached_head(repo, ws):
+    git(repo, "switch", "-q", "--detach", "HEAD")
 
-    assert change.empty
-    assert change.paths == []
-
-
-def test_detects_a_modified_file(repo, ws):
-    change = change_after(ws, lambda: (repo / "value.txt").write_text("2.0\n"))
-
-    assert change.paths == ["value.txt"]
-    assert not change.head_moved
-    assert change.internals == change.symlinks == change.deleted == []
-    assert not change.empty
+    assert ws.current_branch() is None
 
 
-def test_detects_a_new_file_in_a_new_directory(repo, ws):
-    def add():
-        (repo / "src" / "layers").mkdir()
-        (repo / "src" / "layers" / "attention.py").write_text("HEADS = 4\n")
-
-    assert change_after(ws, add).paths == ["src/layers/attention.py"]
+# -- what changed ----------------------------------------------------------------------------
 
 
-def test_detects_a_deleted_file(repo, ws):
-    change = change_after(ws, (repo / "README.md").unlink)
-
-    assert change.paths == ["README.md"]
-    assert change.deleted == ["README.md"]
+def test_changed_files_of_a_clean_tree_is_empty(ws):
+    assert ws.changed_files() == []
 
 
-def test_detects_a_rename_with_git_mv(repo, ws):
-    change = change_after(ws, lambda: git(repo, "mv", "src/model.py", "src/net.py"))
-
-    assert change.paths == ["src/model.py", "src/net.py"]
-    assert change.deleted == ["src/model.py"]
-
-
-def test_detects_a_file_swapped_for_a_symlink(repo, ws):
-    def swap():
-        (repo / "value.txt").unlink()
-        os.symlink("score.py", repo / "value.txt")
-
-    change = change_after(ws, swap)
-
-    assert change.paths == ["value.txt"]
-    assert change.symlinks == ["value.txt"]
-
-
-def test_detects_a_second_edit_of_an_already_dirty_file(repo, ws):
-    (repo / "value.txt").write_text("2.0\n")
-    before = ws.state()
-    time.sleep(0.05)
-
-    (repo / "value.txt").write_text("3.0\n")
-    change, after = ws.change_since(before)
-
-    assert change.paths == ["value.txt"]
-    assert after.entries.keys() == before.entries.keys()
-
-
-def test_detects_an_edit_that_reverts_a_dirty_file(repo, ws):
+def test_changed_files_lists_a_modified_file(repo, ws):
     (repo / "value.txt").write_text("2.0\n")
 
-    change = change_after(ws, lambda: (repo / "value.txt").write_text("1.0\n"))
-
-    assert change.paths == ["value.txt"]
+    assert ws.changed_files() == ["value.txt"]
 
 
-def test_user_dirty_files_that_stay_untouched_are_not_in_the_change(repo, ws):
-    (repo / "notes.txt").write_text("mine\n")
-    (repo / "README.md").write_text("# edited by the user\n")
+def test_changed_files_lists_an_untracked_file_in_a_new_subfolder_by_its_own_path(repo, ws):
+    (repo / "src" / "layers").mkdir()
+    (repo / "src" / "layers" / "attention.py").write_text("HEADS = 4\n")
 
-    change = change_after(ws, lambda: (repo / "value.txt").write_text("2.0\n"))
-
-    assert change.paths == ["value.txt"]
+    assert ws.changed_files() == ["src/layers/attention.py"]
 
 
-def test_detects_a_new_commit(repo, ws):
-    def commit():
-        (repo / "value.txt").write_text("2.0\n")
-        git(repo, "commit", "-q", "-am", "agent commits on its own")
+def test_changed_files_lists_both_names_of_a_staged_rename(repo, ws):
+    git(repo, "mv", "src/model.py", "src/net.py")
+    assert status(repo) == "R  src/model.py -> src/net.py"  # git did record it as a rename
 
-    change = change_after(ws, commit)
-
-    assert change.head_moved
-    assert change.paths == ["value.txt"]
-    assert not change.empty
+    assert ws.changed_files() == ["src/model.py", "src/net.py"]
 
 
-def test_detects_a_branch_switch(repo, ws):
-    change = change_after(ws, lambda: git(repo, "switch", "-q", "-c", "elsewhere"))
+def test_changed_files_lists_a_deleted_file(repo, ws):
+    (repo / "README.md").unlink()
 
-    assert change.head_moved
-    assert change.paths == []
-
-
-@pytest.mark.parametrize("name", ["hooks/pre-commit", "hooks/post-checkout", "info/attributes"])
-def test_detects_a_changed_git_internal_file(repo, ws, name):
-    def plant():
-        target = repo / ".git" / name
-        target.write_text("#!/bin/sh\ncurl evil.example\n")
-        target.chmod(0o755)
-
-    change = change_after(ws, plant)
-
-    assert change.internals == [f".git/{name}"]
-    assert change.paths == []
-    assert not change.empty
+    assert ws.changed_files() == ["README.md"]
 
 
-def test_detects_a_changed_git_config(repo, ws):
-    change = change_after(ws, lambda: git(repo, "config", "core.fsmonitor", "evil.sh"))
+def test_changed_files_lists_staged_and_unstaged_changes_together(repo, ws):
+    (repo / "value.txt").write_text("2.0\n")
+    git(repo, "add", "value.txt")
+    git(repo, "rm", "-q", "README.md")
+    (repo / "src" / "model.py").write_text("LAYERS = 3\n")
+    (repo / "a name with spaces.txt").write_text("x\n")
 
-    assert change.internals == [".git/config"]
-
-
-def test_state_to_json(repo, ws):
-    (repo / "notes.txt").write_text("mine\n")
-
-    data = ws.state().to_json()
-
-    assert data == {"head": ws.head(), "branch": "main", "paths": ["notes.txt"]}
-
-
-# -- keep ------------------------------------------------------------------------------------
+    assert ws.changed_files() == [
+        "README.md",
+        "a name with spaces.txt",
+        "src/model.py",
+        "value.txt",
+    ]
 
 
-def test_stage_and_diff_returns_the_change(repo, ws):
-    def edit():
-        (repo / "value.txt").write_text("2.0\n")
-        (repo / "extra.txt").write_text("new file\n")
-
-    change = change_after(ws, edit)
-
-    diff = ws.stage_and_diff(change)
-
-    assert "diff --git a/value.txt b/value.txt" in diff
-    assert "-1.0\n+2.0\n" in diff
-    assert "+new file\n" in diff
-    assert "README.md" not in diff
+# -- commit ----------------------------------------------------------------------------------
 
 
-def test_stage_and_diff_of_nothing_is_empty(ws):
-    assert ws.stage_and_diff(change_after(ws, lambda: None)) == ""
-
-
-def test_stage_and_diff_shows_a_rename(repo, ws):
-    change = change_after(ws, lambda: (repo / "README.md").rename(repo / "README.txt"))
-
-    diff = ws.stage_and_diff(change)
-
-    assert "rename from README.md" in diff
-    assert "rename to README.txt" in diff
-
-
-def test_commit_commits_only_the_changed_paths(repo, ws):
+def test_commit_commits_only_the_given_paths_and_leaves_other_staged_paths_staged(repo, ws):
     (repo / "notes.txt").write_text("user's staged work\n")
     git(repo, "add", "notes.txt")
     parent = ws.head()
+    (repo / "value.txt").write_text("2.0\n")
 
-    change = change_after(ws, lambda: (repo / "value.txt").write_text("2.0\n"))
-    ws.stage_and_diff(change)
-    commit = ws.commit(change, "raise value to 2.0")
+    commit = ws.commit(["value.txt"], "raise value to 2.0")
 
     assert commit == ws.head() != parent
     assert git(repo, "log", "-1", "--format=%s") == "raise value to 2.0"
     assert git(repo, "rev-parse", "HEAD~1") == parent
     assert git(repo, "show", "--name-only", "--format=", "HEAD") == "value.txt"
+    assert ws.show("HEAD", "value.txt") == "2.0\n"
     assert git(repo, "diff", "--cached", "--name-only") == "notes.txt"
     assert status(repo) == "A  notes.txt"
 
 
-def test_commit_does_not_run_the_users_hooks(repo, ws):
-    hook = repo / ".git" / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\necho refused >&2\nexit 1\n")
-    hook.chmod(0o755)
+def test_commit_does_not_run_the_repositorys_hooks(repo, ws):
+    marker = repo.parent / "post-commit-ran"
+    hooks = repo / ".git" / "hooks"
+    (hooks / "pre-commit").write_text("#!/bin/sh\necho refused >&2\nexit 1\n")
+    (hooks / "post-commit").write_text(f"#!/bin/sh\ntouch '{marker}'\n")
+    for hook in ("pre-commit", "post-commit"):
+        (hooks / hook).chmod(0o755)
+    (repo / "value.txt").write_text("2.0\n")
 
-    change = change_after(ws, lambda: (repo / "value.txt").write_text("2.0\n"))
-    ws.stage_and_diff(change)
-    ws.commit(change, "kept")
+    ws.commit(["value.txt"], "kept")
 
     assert ws.show("HEAD", "value.txt") == "2.0\n"
+    assert not marker.exists()
 
 
-def test_commit_of_a_deletion_and_a_new_file(repo, ws):
-    def edit():
-        (repo / "README.md").unlink()
-        (repo / "NEW.md").write_text("new\n")
+def test_commit_of_a_staged_deletion_and_a_staged_new_file(repo, ws):
+    git(repo, "rm", "-q", "README.md")
+    (repo / "NEW.md").write_text("new\n")
+    git(repo, "add", "NEW.md")
 
-    change = change_after(ws, edit)
-    ws.stage_and_diff(change)
-    ws.commit(change, "swap readme")
+    ws.commit(["README.md", "NEW.md"], "swap readme")
 
     assert git(repo, "ls-files").splitlines() == [
         "NEW.md",
@@ -340,184 +265,111 @@ def test_commit_of_a_deletion_and_a_new_file(repo, ws):
         "src/model.py",
         "value.txt",
     ]
+    assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD").splitlines()) == [
+        "NEW.md",
+        "README.md",
+    ]
     assert status(repo) == ""
 
 
-# -- revert ----------------------------------------------------------------------------------
+def test_commit_of_a_path_git_does_not_know_is_a_workspace_error(repo, ws):
+    (repo / "untracked.txt").write_text("x\n")
+    head = ws.head()
+
+    with pytest.raises(WorkspaceError, match="git commit failed"):
+        ws.commit(["untracked.txt"], "nope")
+    assert ws.head() == head
 
 
-def test_restore_undoes_modified_new_and_deleted_files(repo, ws):
-    (repo / "notes.txt").write_text("user's untracked file\n")
+# -- restore and put back --------------------------------------------------------------------
+
+
+def test_restore_brings_back_modified_new_and_deleted_files_and_nothing_else(repo, ws):
     best = ws.head()
-    before = ws.state()
-
+    (repo / "notes.txt").write_text("user's untracked file\n")
+    (repo / "src" / "model.py").write_text("LAYERS = 9\n")  # changed, but not named
     (repo / "value.txt").write_text("2.0\n")
     (repo / "src" / "new_module.py").write_text("X = 1\n")
     (repo / "README.md").unlink()
-    change, _ = ws.change_since(before)
-    ws.stage_and_diff(change)
 
-    lost = ws.restore(change, best, "main", before=before, staged=True)
+    ws.restore(["value.txt", "src/new_module.py", "README.md"], best)
 
-    assert lost == []
     assert (repo / "value.txt").read_text() == "1.0\n"
     assert not (repo / "src" / "new_module.py").exists()
     assert (repo / "README.md").read_text() == "# project\n"
     assert (repo / "notes.txt").read_text() == "user's untracked file\n"
-    assert status(repo) == "?? notes.txt"
+    assert (repo / "src" / "model.py").read_text() == "LAYERS = 9\n"
+    assert status(repo).splitlines() == [" M src/model.py", "?? notes.txt"]
     assert ws.head() == best
 
 
-def test_restore_of_unstaged_changes_including_a_git_rm(repo, ws):
+def test_restore_of_staged_changes_including_a_git_rm(repo, ws):
     best = ws.head()
+    (repo / "value.txt").write_text("2.0\n")
+    (repo / "new.txt").write_text("new\n")
+    git(repo, "add", "value.txt", "new.txt")
+    git(repo, "rm", "-q", "README.md")
 
-    def edit():
-        (repo / "value.txt").write_text("2.0\n")
-        (repo / "new.txt").write_text("new\n")
-        git(repo, "rm", "-q", "README.md")
+    ws.restore(["value.txt", "new.txt", "README.md"], best)
 
-    change = change_after(ws, edit)
-    lost = ws.restore(change, best, "main")
-
-    assert lost == []
     assert (repo / "value.txt").read_text() == "1.0\n"
     assert not (repo / "new.txt").exists()
     assert (repo / "README.md").read_text() == "# project\n"
     assert status(repo) == ""
 
 
-def test_restore_undoes_a_symlink_swap_and_a_rename(repo, ws):
-    best = ws.head()
+def test_restore_from_an_older_commit_leaves_head_and_the_branch_alone(repo, ws):
+    old = ws.head()
+    (repo / "value.txt").write_text("2.0\n")
+    (repo / "added.txt").write_text("x\n")
+    later = commit_all(repo, "later")
 
-    def edit():
-        (repo / "value.txt").unlink()
-        os.symlink("score.py", repo / "value.txt")
-        git(repo, "mv", "src/model.py", "src/net.py")
+    ws.restore(["value.txt", "added.txt"], old)
 
-    change = change_after(ws, edit)
-    ws.restore(change, best, "main")
-
-    assert not (repo / "value.txt").is_symlink()
-    assert (repo / "value.txt").read_text() == "1.0\n"
-    assert (repo / "src" / "model.py").read_text() == "LAYERS = 2\n"
-    assert not (repo / "src" / "net.py").exists()
-    assert status(repo) == ""
-
-
-def test_restore_after_the_agent_committed_resets_the_branch(repo, ws):
-    best = ws.head()
-
-    def commit():
-        (repo / "value.txt").write_text("2.0\n")
-        (repo / "added.txt").write_text("x\n")
-        git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m", "agent commit")
-
-    change = change_after(ws, commit)
-    ws.restore(change, best, "main")
-
-    assert ws.head() == best
-    assert git(repo, "rev-parse", "main") == best
+    assert ws.head() == later
     assert ws.current_branch() == "main"
     assert (repo / "value.txt").read_text() == "1.0\n"
     assert not (repo / "added.txt").exists()
-    assert status(repo) == ""
+    assert status(repo).splitlines() == ["D  added.txt", "M  value.txt"]
 
 
-def test_restore_after_the_agent_switched_branch(repo, ws):
-    best = ws.head()
-
-    def switch():
-        git(repo, "switch", "-q", "-c", "elsewhere")
-        (repo / "value.txt").write_text("2.0\n")
-        git(repo, "commit", "-q", "-am", "on another branch")
-
-    change = change_after(ws, switch)
-    ws.restore(change, best, "main")
-
-    assert ws.current_branch() == "main"
-    assert ws.head() == best
-    assert (repo / "value.txt").read_text() == "1.0\n"
-    assert status(repo) == ""
-
-
-def test_backup_and_restore_put_back_a_users_files_that_an_experiment_overwrote(repo, ws, tmp_path):
-    (repo / "notes.txt").write_text("user's untracked notes\n")
-    (repo / "README.md").write_text("# user's uncommitted edit\n")
-    best = ws.head()
-    before = ws.state()
-    backup = tmp_path / "backup"
-
-    assert ws.backup_user_files(before, skip=[], into=backup) == []
-    (repo / "notes.txt").write_text("trampled\n")
-    (repo / "README.md").unlink()
+def test_restore_from_an_index_tree_snapshot(repo, ws):
     (repo / "value.txt").write_text("2.0\n")
-    change, _ = ws.change_since(before)
-    ws.stage_and_diff(change)
+    git(repo, "add", "value.txt")
+    snapshot = ws.index_tree()
+    (repo / "value.txt").write_text("3.0\n")
+    git(repo, "add", "value.txt")
 
-    lost = ws.restore(change, best, "main", before=before, backup=backup, staged=True)
+    ws.restore(["value.txt"], snapshot)
 
-    assert lost == []
-    assert (repo / "notes.txt").read_text() == "user's untracked notes\n"
-    assert (repo / "README.md").read_text() == "# user's uncommitted edit\n"
+    assert (repo / "value.txt").read_text() == "2.0\n"
+    assert status(repo) == "M  value.txt"
+
+
+def test_put_back_restores_only_changed_paths_among_those_named(repo, ws):
+    best = ws.head()
+    (repo / "value.txt").write_text("2.0\n")
+    (repo / "created.txt").write_text("new\n")
+    (repo / "README.md").unlink()
+    (repo / "notes.txt").write_text("user's own\n")  # changed, but not named
+
+    ws.put_back(["value.txt", "created.txt", "README.md", "src/model.py"], best)
+
     assert (repo / "value.txt").read_text() == "1.0\n"
-    assert status(repo).splitlines() == [" M README.md", "?? notes.txt"]
+    assert not (repo / "created.txt").exists()
+    assert (repo / "README.md").read_text() == "# project\n"
+    assert (repo / "src" / "model.py").read_text() == "LAYERS = 2\n"
+    assert (repo / "notes.txt").read_text() == "user's own\n"
+    assert status(repo) == "?? notes.txt"
 
 
-def test_restore_without_a_backup_reports_the_users_file_as_lost(repo, ws):
-    (repo / "notes.txt").write_text("user's notes\n")
-    best = ws.head()
-    before = ws.state()
+def test_put_back_with_nothing_changed_touches_nothing(repo, ws):
+    (repo / "notes.txt").write_text("user's own\n")
+    before = status(repo)
 
-    (repo / "notes.txt").write_text("trampled\n")
-    change, _ = ws.change_since(before)
+    ws.put_back(["value.txt", "README.md"], ws.head())
 
-    assert ws.restore(change, best, "main", before=before) == ["notes.txt"]
-
-
-def test_restore_removes_a_planted_hook_and_reports_a_changed_config(repo, ws):
-    best = ws.head()
-    before = ws.state()
-
-    def tamper():
-        hook = repo / ".git" / "hooks" / "pre-commit"
-        hook.write_text("#!/bin/sh\nexit 0\n")
-        git(repo, "config", "core.fsmonitor", "evil.sh")
-
-    change = change_after(ws, tamper)
-    lost = ws.restore(change, best, "main", before=before)
-
-    assert not (repo / ".git" / "hooks" / "pre-commit").exists()
-    assert lost == [".git/config"]
-
-
-def test_restore_puts_back_a_changed_config_from_the_internals_backup(repo, ws, tmp_path):
-    backup = tmp_path / "backup"
-    ws.protect_internals(backup)
-    original = (repo / ".git" / "config").read_bytes()
-    best = ws.head()
-    before = ws.state()
-
-    change = change_after(ws, lambda: git(repo, "config", "core.fsmonitor", "evil.sh"))
-    assert change.internals == [".git/config"]
-    assert (repo / ".git" / "config").read_bytes() == original  # put back before git ran again
-    assert ws.restore(change, best, "main", before=before, backup=backup) == []
-
-
-def test_backup_skips_listed_symlinked_and_large_files(repo, ws, tmp_path):
-    (repo / "notes.txt").write_text("small\n")
-    (repo / "big.bin").write_bytes(b"x" * 2000)
-    (repo / "skip.txt").write_text("skip me\n")
-    os.symlink("notes.txt", repo / "link.txt")
-    backup = tmp_path / "backup"
-
-    too_large = ws.backup_user_files(
-        ws.state(), skip=["skip.txt"], into=backup, max_file_bytes=1000
-    )
-
-    assert too_large == ["big.bin"]
-    assert sorted(p.name for p in backup.rglob("*")) == ["notes.txt"]
-    assert (backup / "notes.txt").read_text() == "small\n"
+    assert status(repo) == before == "?? notes.txt"
 
 
 def test_reset_branch_moves_the_branch_without_touching_files(repo, ws):
@@ -529,29 +381,162 @@ def test_reset_branch_moves_the_branch_without_touching_files(repo, ws):
     ws.reset_branch("main", best)
 
     assert ws.head() == best
+    assert git(repo, "rev-parse", "main") == best
     assert (repo / "value.txt").read_text() == "2.0\n"
     assert (repo / "notes.txt").read_text() == "mine\n"
+    assert status(repo).splitlines() == [" M value.txt", "?? notes.txt"]
 
 
-def test_create_and_switch_branches(ws):
-    ws.create_branch("overnight/night1")
-
-    assert ws.current_branch() == "overnight/night1"
-    assert ws.branch_exists("overnight/night1")
-    assert not ws.branch_exists("overnight/other")
-    ws.switch("main")
-    assert ws.current_branch() == "main"
+# -- pruning ---------------------------------------------------------------------------------
 
 
-def test_protect_internals_on_resume_puts_back_what_a_killed_run_left(repo, ws, tmp_path):
-    backup = tmp_path / "backup"
-    assert ws.protect_internals(backup) == []
-    original = (repo / ".git" / "config").read_bytes()
-    git(repo, "config", "core.fsmonitor", "evil.sh")
-    (repo / ".git" / "hooks" / "post-checkout").write_text("#!/bin/sh\n")
+def test_changed_paths_take_out_and_comes_out_of(repo, ws):
+    (repo / "value.txt").write_text("2.0\n")
+    (repo / "extra.txt").write_text("x\n")
+    first = commit_all(repo, "first")
+    (repo / "src" / "model.py").write_text("LAYERS = 3\n")
+    second = commit_all(repo, "second")
 
-    restored = ws.protect_internals(backup)
+    assert ws.changed_paths(first) == ["extra.txt", "value.txt"]
+    assert ws.comes_out_of(first, second)
+    assert status(repo) == ""  # the check touched nothing
 
-    assert sorted(restored) == [".git/config", ".git/hooks/post-checkout"]
-    assert (repo / ".git" / "config").read_bytes() == original
-    assert not (repo / ".git" / "hooks" / "post-checkout").exists()
+    assert ws.take_out(first)
+    assert (repo / "value.txt").read_text() == "1.0\n"
+    assert not (repo / "extra.txt").exists()
+    assert (repo / "src" / "model.py").read_text() == "LAYERS = 3\n"
+    assert status(repo).splitlines() == ["D  extra.txt", "M  value.txt"]
+
+
+def test_take_out_of_an_entangled_commit_touches_nothing(repo, ws):
+    (repo / "value.txt").write_text("2.0\n")
+    first = commit_all(repo, "first")
+    (repo / "value.txt").write_text("3.0\n")
+    second = commit_all(repo, "second")
+
+    assert not ws.comes_out_of(first, second)
+    assert not ws.take_out(first)
+    assert (repo / "value.txt").read_text() == "3.0\n"
+    assert status(repo) == ""
+
+
+# -- identity --------------------------------------------------------------------------------
+
+
+def test_identity_comes_from_the_users_global_config(repo, home):
+    (home / ".gitconfig").write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@example.org\n")
+    ws = Workspace(repo)
+    (repo / "value.txt").write_text("2.0\n")
+
+    ws.commit(["value.txt"], "by ada")
+
+    assert ws.identity["GIT_AUTHOR_NAME"] == ws.identity["GIT_COMMITTER_NAME"] == "Ada Lovelace"
+    assert (
+        ws.identity["GIT_AUTHOR_EMAIL"] == ws.identity["GIT_COMMITTER_EMAIL"] == ("ada@example.org")
+    )
+    assert git(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>") == (
+        "Ada Lovelace <ada@example.org>|Ada Lovelace <ada@example.org>"
+    )
+
+
+def test_identity_from_the_repositorys_config_wins_over_the_global_one(repo, home):
+    (home / ".gitconfig").write_text("[user]\n\tname = Global\n\temail = global@example.org\n")
+    git(repo, "config", "user.name", "Local Name")
+    git(repo, "config", "user.email", "local@example.org")
+    ws = Workspace(repo)
+    (repo / "value.txt").write_text("2.0\n")
+
+    ws.commit(["value.txt"], "by the repo's user")
+
+    assert ws.identity["GIT_AUTHOR_NAME"] == "Local Name"
+    assert ws.identity["GIT_AUTHOR_EMAIL"] == "local@example.org"
+    assert git(repo, "log", "-1", "--format=%an <%ae>") == "Local Name <local@example.org>"
+
+
+def test_identity_falls_back_to_overnight_when_none_is_configured(repo, home):
+    assert not (home / ".gitconfig").exists()
+    ws = Workspace(repo)
+    (repo / "value.txt").write_text("2.0\n")
+
+    ws.commit(["value.txt"], "by nobody in particular")
+
+    assert ws.identity == {
+        "GIT_AUTHOR_NAME": "overnight",
+        "GIT_AUTHOR_EMAIL": "overnight@localhost",
+        "GIT_COMMITTER_NAME": "overnight",
+        "GIT_COMMITTER_EMAIL": "overnight@localhost",
+    }
+    assert git(repo, "log", "-1", "--format=%an <%ae>|%ce") == (
+        "overnight <overnight@localhost>|overnight@localhost"
+    )
+
+
+def test_identity_from_the_environment_wins(repo, home, monkeypatch):
+    (home / ".gitconfig").write_text("[user]\n\tname = Global\n\temail = global@example.org\n")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "From Env")
+
+    ws = Workspace(repo)
+
+    assert ws.identity["GIT_AUTHOR_NAME"] == "From Env"
+    assert ws.identity["GIT_COMMITTER_NAME"] == "Global"
+    assert ws.identity["GIT_AUTHOR_EMAIL"] == "global@example.org"
+
+
+# -- a hostile global config -----------------------------------------------------------------
+
+
+def plant_hostile_global_config(home):
+    """A ~/.gitconfig whose clean filter (for every file) and hooks each touch a marker."""
+    filter_marker = home / "filter-ran"
+    hook_marker = home / "hook-ran"
+    attributes = home / "attributes"
+    attributes.write_text("* filter=x\n")
+    hooks = home / "hooks"
+    hooks.mkdir()
+    for name in ("pre-commit", "post-commit", "post-checkout"):
+        (hooks / name).write_text(f"#!/bin/sh\ntouch '{hook_marker}'\n")
+        (hooks / name).chmod(0o755)
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Planted\n\temail = planted@example.org\n"
+        f'[filter "x"]\n\tclean = "sh -c \'touch {filter_marker}; cat\'"\n'
+        f"[core]\n\tattributesFile = {attributes}\n\thooksPath = {hooks}\n"
+    )
+    return filter_marker, hook_marker
+
+
+def test_a_hostile_global_config_never_runs_in_the_workspaces_git(repo, home):
+    best = git(repo, "rev-parse", "HEAD")
+    (repo / "value.txt").write_text("2.0\n")
+    (repo / "notes.txt").write_text("new\n")
+    (repo / "src" / "model.py").write_text("LAYERS = 3\n")
+    filter_marker, hook_marker = plant_hostile_global_config(home)
+
+    ws = Workspace(repo)
+    assert ws.files() == [
+        "README.md",
+        "notes.txt",
+        "overnight.yaml",
+        "score.py",
+        "src/model.py",
+        "value.txt",
+    ]
+    assert ws.changed_files() == ["notes.txt", "src/model.py", "value.txt"]
+    ws.restore(["src/model.py", "notes.txt"], best)
+    ws.commit(["value.txt"], "while a filter is planted")
+    ws.put_back(["value.txt"], best)
+
+    assert not filter_marker.exists()
+    assert not hook_marker.exists()
+    assert ws.show("HEAD", "value.txt") == "2.0\n"
+    assert ws.identity["GIT_AUTHOR_NAME"] == "Planted"  # the identity was still read
+    assert (repo / "src" / "model.py").read_text() == "LAYERS = 2\n"
+    assert not (repo / "notes.txt").exists()
+
+    # The planted config is live for a plain git: what the workspace did not run, git would.
+    (repo / "value.txt").write_text("4.0\n")
+    subprocess.run(["git", "add", "value.txt"], cwd=repo, check=True, env=dict(os.environ))
+    subprocess.run(
+        ["git", "commit", "-q", "-m", "plain"], cwd=repo, check=True, env=dict(os.environ)
+    )
+    assert filter_marker.exists()
+    assert hook_marker.exists()

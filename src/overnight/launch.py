@@ -43,7 +43,6 @@ class RunOptions:
     experiments: int | None = None  # overrides budget.experiments (the run's total)
     hours: float | None = None  # overrides budget.hours, counted from this start
     use_cache: bool = True  # reuse cached outputs of unchanged cases
-    checkout: bool = False  # at the end, switch a clean checkout to the run branch
 
 
 def open_loop(project: Project, options: RunOptions, observer: Observer | None = None) -> Loop:
@@ -91,9 +90,7 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
         evaluator=project.evaluator(options.use_cache, tree.path, sandbox),
         policy=make_policy(config.policy, config.evaluate.repeats),
         stop_rules=StopRules(budget, config.stop, config.evaluate.direction),
-        git_guard=None
-        if sandbox.confined
-        else GitGuard(workspace.git_dir, f"refs/heads/{run.branch}"),
+        git_guard=None if sandbox.confined else GitGuard(workspace.git_dir),
         views=views,
         observer=observer,
     )
@@ -102,8 +99,7 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
 def _start(
     project: Project, workspace: Workspace, ledger: Ledger, scope: Scope, tag: str | None
 ) -> RunRecord:
-    state = workspace.state()
-    dirty = [p for p in state.entries if scope.is_editable(p) or scope.is_frozen(p)]
+    dirty = [p for p in workspace.changed_files() if scope.is_editable(p) or scope.is_frozen(p)]
     if dirty:
         raise UsageError(
             f"uncommitted changes in editable or frozen files: {', '.join(sorted(dirty))} "
@@ -165,9 +161,10 @@ def _resume(
             f"run {run.tag!r} was pruned, so its branch is past its last keep: start a new run,"
             " which begins from the pruned state"
         )
-    if workspace.current_branch() == run.branch:
+    if (holder := workspace.checked_out_at(run.branch)) is not None:
+        where = "your checkout is" if holder.resolve() == workspace.root else f"{holder} is"
         raise UsageError(
-            f"your checkout is on {run.branch}, which the run moves: switch to another branch "
+            f"{where} on {run.branch}, which the run moves: switch it to another branch "
             "first (git switch -), then resume"
         )
     best = advancing[-1].commit if advancing else run.base_commit
@@ -187,7 +184,7 @@ def _resume(
         ledger.forget(run.id, 0)  # the baseline is simply measured again
     elif unfinished:
         if digests := unfinished.recovery.get("git"):
-            guard = GitGuard(workspace.git_dir, f"refs/heads/{run.branch}")
+            guard = GitGuard(workspace.git_dir)
             now = GitGuard.digests(guard.snapshot())
             if changed := GitGuard.changes(
                 {k: v.encode() for k, v in digests.items()}, {k: v.encode() for k, v in now.items()}

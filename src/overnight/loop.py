@@ -24,6 +24,7 @@ from overnight.brief import BriefInputs, render_brief
 from overnight.config import BudgetConfig, SuiteEvaluateConfig
 from overnight.errors import AgentError, EvaluationError, SearchExhausted
 from overnight.evaluators import Evaluator
+from overnight.isolation.files import remove_tree, write_fresh
 from overnight.isolation.guards import GitGuard, Snapshot, StatGuard
 from overnight.isolation.sandbox import Sandbox
 from overnight.isolation.tree import ExperimentTree, TreeChange
@@ -81,6 +82,7 @@ class Loop:
     def __post_init__(self) -> None:
         self.history = self.ledger.experiments(self.run.id)
         self.reverts = self.ledger.reverts(self.run.id)  # rejected keeps taken out on review
+        self._listed: str | None = None  # the commit that editable_files and frozen_files are of
         self._prepare(self.best_commit if self.history else self.run.base_commit)
         self.owned = owned_descriptions(
             self.project.config, self.project.other_layers, self.tree.path
@@ -172,8 +174,9 @@ class Loop:
         self.ledger.begin(self.run.id, number, base, self._recovery(snapshot))
         self.observer.experiment_started(number, self.history)
         record = Experiment(self.run.id, number, base, Status.RUNNING, started_at=time.time())
+        change = None
         try:
-            self._attempt(record, snapshot, signals)
+            change = self._attempt(record, snapshot, signals)
         except SearchExhausted as exc:
             self.ledger.forget(self.run.id, number)
             raise _StopRun(f"nothing left to try: {exc}") from None
@@ -182,13 +185,15 @@ class Loop:
             record.reason = signals.stop_requested or "interrupted"
             self._check_git(record, snapshot)
         record.duration_s = time.time() - record.started_at
-        self._settle(record)
+        self._settle(record, change)
         if record.status is Status.INTERRUPTED:
             raise _StopRun(record.reason)
         self._remeasure_incumbent(record, signals)
 
-    def _attempt(self, record: Experiment, snapshot: Snapshot | None, signals: StopSignals) -> None:
-        """Propose, guard, evaluate, decide: fills in ``record``."""
+    def _attempt(
+        self, record: Experiment, snapshot: Snapshot | None, signals: StopSignals
+    ) -> TreeChange:
+        """Propose, guard, evaluate, decide: fills in ``record``, returns the change."""
         started, failure = time.monotonic(), None
         try:
             with signals.interruptible():
@@ -217,6 +222,7 @@ class Loop:
         if record.status is Status.RUNNING:
             with signals.interruptible():
                 self._evaluate_and_decide(record, change)
+        return change
 
     def _scope_problems(self, change: TreeChange) -> list[str]:
         return [
@@ -266,12 +272,13 @@ class Loop:
             record.status = Status.NO_OP
             record.reason = f"the same change as experiment {twin.number}, from the same state"
 
-    def _settle(self, record: Experiment) -> None:
+    def _settle(self, record: Experiment, change: TreeChange | None) -> None:
         """Keep (commit to the run branch, then record) or just record: the workspace is reset
         before anything runs in it again, so there is nothing to revert."""
         if record.status is Status.KEEP:
+            assert change is not None
             record.commit = self.tree.commit(
-                _one_line(record.description, record.number), self.run.branch
+                change.tree, _one_line(record.description, record.number), self.run.branch
             )
         self._record(record)
 
@@ -279,8 +286,11 @@ class Loop:
 
     def _context(self, number: int) -> AgentContext:
         """Write the brief for experiment ``number`` and say what the agent may know."""
-        brief_path = self.tree.directory / "agent" / "brief.md"
-        brief_path.parent.mkdir(parents=True, exist_ok=True)
+        agent_dir = self.tree.directory / "agent"
+        if agent_dir.is_symlink() or not agent_dir.is_dir():  # unconfined agents could swap it
+            remove_tree(agent_dir)
+            agent_dir.mkdir(parents=True)
+        brief_path = agent_dir / "brief.md"
         best_suite = self.ledger.suite_result(self.run.id, self.best.number)  # visible cases
         brief = render_brief(
             BriefInputs(
@@ -293,7 +303,7 @@ class Loop:
                 reviews=brief_notes(self.ledger, self.run, self.project.config),
             )
         )
-        brief_path.write_text(brief, encoding="utf-8")
+        write_fresh(brief_path, brief)
         return AgentContext(
             root=self.tree.path,
             number=number,
@@ -514,12 +524,15 @@ class Loop:
         return self.best.commit or self.run.base_commit
 
     def _prepare(self, commit: str) -> None:
-        """The workspace reset to ``commit``, with the exposed data linked in."""
+        """The workspace reset to ``commit``, with the exposed data linked in. The file lists
+        change only with the commit (a keep), so most experiments reuse them."""
         self.tree.reset(commit)
         self.sandbox.link_exposed()
-        files = self.tree.files()
-        self.editable_files = self.scope.editable_files(files)
-        self.frozen_files = self.scope.frozen_files(files)
+        if self._listed != commit:
+            files = self.tree.files()
+            self.editable_files = self.scope.editable_files(files)
+            self.frozen_files = self.scope.frozen_files(files)
+            self._listed = commit
 
     def _write_views(self) -> None:
         """The agent's views of the suite and query files, held-out items removed."""

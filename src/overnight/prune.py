@@ -27,7 +27,7 @@ from overnight.project import Project
 from overnight.records import Experiment, Score, Status
 from overnight.scope import scope_for
 from overnight.signals import Interrupted, StopSignals
-from overnight.workspace import Change, Workspace
+from overnight.workspace import Workspace
 
 DROPPED = "dropped"  # removing it did not hurt: it is gone from the branch
 KEPT = "kept"  # removing it hurt: it stays
@@ -138,7 +138,7 @@ def check_tree(project: Project, workspace: Workspace, run: RunRecord, say: Say)
     out."""
     scope = scope_for(project.config, workspace.files())
     dirty = sorted(
-        p for p in workspace.state().entries if scope.is_editable(p) or scope.is_frozen(p)
+        p for p in workspace.changed_files() if scope.is_editable(p) or scope.is_frozen(p)
     )
     if dirty:
         raise UsageError(
@@ -241,9 +241,9 @@ class _Pruner:
                 note = f"{self.run.metric} without it {mean} (worth {loss:+.4g})"
         description = " ".join(keep.description.split())
         if verdict in (KEPT, CRASH):
-            self.workspace.restore(Change(paths), snapshot, self.run.branch)
+            self.workspace.restore(paths, snapshot)
         elif verdict == DROPPED and not self.dry_run:
-            self.workspace.commit(Change(paths), undo_message("prune: drop", keep))
+            self.workspace.commit(paths, undo_message("prune: drop", keep))
         row = Ablation(
             keep.number,
             description,
@@ -276,7 +276,7 @@ class _Pruner:
     def _put_back(self, touched: set[str]) -> None:
         """Every path a change touched, as it is at the branch tip: in a dry run that undoes the
         drops, after an error or a Ctrl-C the change half taken out."""
-        self.workspace.put_back(touched, self.workspace.head(), self.run.branch)
+        self.workspace.put_back(touched, self.workspace.head())
 
     @property
     def _log_dir(self) -> Path:

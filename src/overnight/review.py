@@ -25,7 +25,7 @@ from overnight.ledger import Ledger, Revert, RunRecord
 from overnight.project import Project
 from overnight.prune import DROPPED, check_tree, finished_run, undo_message
 from overnight.records import CaseOutput, Experiment, Review, Status, SuiteResult
-from overnight.workspace import Change, Workspace
+from overnight.workspace import Workspace
 
 OUTPUT_VERDICTS = ("up", "down")  # on one output: a case of an experiment
 KEEP_VERDICTS = ("accept", "reject")  # on a kept experiment as a whole
@@ -323,7 +323,7 @@ class _Reverter:
         commit = None
         message = undo_message("review: revert", keep)
         if not self.dry_run:
-            commit = self.workspace.commit(Change(paths), message)
+            commit = self.workspace.commit(paths, message)
         self.say(f"#{keep.number} {REVERTED}: {message}")
         return ApplyRow(keep.number, description, REVERTED, message, commit)
 
@@ -362,7 +362,7 @@ class _Reverter:
         """The branch and every path a revert touched, as they were at ``start``."""
         if self.workspace.head() != start:
             self.workspace.reset_branch(self.run.branch, start)
-        self.workspace.put_back(touched, start, self.run.branch)
+        self.workspace.put_back(touched, start)
 
 
 def _outputs(suite: SuiteResult | None) -> list[CaseOutput]:

@@ -1,40 +1,45 @@
-"""Git, through its command line: the run branch, what an experiment changed, keep and revert.
+"""Git, through its command line: the user's checkout, where a run starts and where ``prune``
+and ``review`` edit the run branch afterwards.
 
-The harness never runs ``git reset --hard`` or ``git clean``: a revert touches only the paths the
-experiment changed, so a user's untracked and uncommitted files outside the editable globs
-survive any run. Hooks never run (``core.hooksPath`` points nowhere), so an agent that plants a
-hook gains nothing, and a user's slow pre-commit hook does not slow every keep.
+Experiments never happen here (see ``isolation.tree``). The harness never runs ``git reset
+--hard`` or ``git clean`` in a checkout: an edit touches only the paths it names, so a user's
+untracked and uncommitted files survive. Hooks never run (``core.hooksPath`` points nowhere), so
+a planted hook gains nothing, and a user's slow pre-commit hook does not slow every commit.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import stat
 import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from overnight.errors import WorkspaceError
 
 STATE_DIR = ".overnight"
 # Replace refs are ignored: a planted ``refs/replace/<blob>`` must not change what the harness
-# reads from git objects (a frozen scorer, a base to reset to).
+# reads from git objects (a frozen scorer, a base to reset to). Global and system config and
+# attributes are not read: code that ran unconfined could have written ~/.gitconfig, and a clean
+# filter or a diff driver planted there would run inside the harness, with its environment.
 GIT_ENV = {
     "GIT_LITERAL_PATHSPECS": "1",
     "GIT_OPTIONAL_LOCKS": "0",
     "GIT_NO_REPLACE_OBJECTS": "1",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_ATTR_NOSYSTEM": "1",
     "LC_ALL": "C",
 }
-# Settings that could make git run a program are pinned, so a planted hook or fsmonitor never
-# runs inside the harness's own git commands.
+# Settings that could make git run a program are pinned, so a planted hook, fsmonitor or
+# attributes file never acts inside the harness's own git commands.
 SAFE_CONFIG = (
     "-c",
     "core.hooksPath=/dev/null",
     "-c",
     "core.fsmonitor=false",
+    "-c",
+    "core.attributesFile=/dev/null",
     "-c",
     "core.quotePath=false",
 )
@@ -44,39 +49,6 @@ _FALLBACK_IDENTITY = {
     "GIT_COMMITTER_NAME": "overnight",
     "GIT_COMMITTER_EMAIL": "overnight@localhost",
 }
-# Inside .git, what an agent could use to run code or redirect the repository. Refs, index,
-# objects and logs change with every keep and are checked through HEAD instead.
-_INTERNALS = ("config", "hooks", "info", "objects/info", "modules", "commondir")
-
-
-@dataclass(frozen=True)
-class TreeState:
-    """``git status`` at one moment, plus a stat signature per listed path, so that a second edit
-    of an already-dirty file still shows up as a change."""
-
-    head: str
-    branch: str | None
-    entries: dict[str, tuple[str, tuple[int, ...] | None]]
-    internals: dict[str, str]
-
-    def to_json(self) -> dict:
-        return {"head": self.head, "branch": self.branch, "paths": sorted(self.entries)}
-
-
-@dataclass(frozen=True)
-class Change:
-    """What happened to the tree between two states."""
-
-    paths: list[str]
-    head_moved: bool = False
-    internals: list[str] = field(default_factory=list)
-    symlinks: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    unrestorable: list[str] = field(default_factory=list)  # internals with no backup to return to
-
-    @property
-    def empty(self) -> bool:
-        return not (self.paths or self.head_moved or self.internals)
 
 
 class Workspace:
@@ -95,12 +67,9 @@ class Workspace:
             )
         if self._git_or_none("rev-parse", "--verify", "-q", "HEAD") is None:
             raise WorkspaceError("the repository has no commit yet: commit your files first")
-        self.internals_backup: Path | None = None
         self.git_dir = Path(self.git("rev-parse", "--absolute-git-dir").strip())
-        self.identity: dict[str, str] = {}
-        if not self._git_or_none("config", "user.email"):
-            self.identity = dict(_FALLBACK_IDENTITY)
-            self._env.update(_FALLBACK_IDENTITY)
+        self.identity = _identity(self.root)
+        self._env.update(self.identity)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -153,229 +122,56 @@ class Workspace:
     def branch_exists(self, name: str) -> bool:
         return self._git_or_none("rev-parse", "--verify", "-q", f"refs/heads/{name}") is not None
 
-    def create_branch(self, name: str) -> None:
-        self.git("switch", "-q", "-c", name)
+    def checked_out_at(self, branch: str) -> Path | None:
+        """The working tree (this one or a linked one) that has ``branch`` checked out."""
+        tree = None
+        for line in self.git("worktree", "list", "--porcelain").splitlines():
+            if line.startswith("worktree "):
+                tree = Path(line.removeprefix("worktree "))
+            elif line == f"branch refs/heads/{branch}":
+                return tree
+        return None
 
     def switch(self, name: str) -> None:
         self.git("switch", "-q", name)
 
-    def dirty(self, paths: Iterable[str]) -> list[str]:
-        wanted = set(paths)
-        return sorted(p for p in self.state().entries if p in wanted)
-
     def show(self, commit: str, path: str) -> str:
         return self.git("show", f"{commit}:{path}")
 
-    # -- per experiment -------------------------------------------------------------------
-
-    def state(self) -> TreeState:
-        out = self.git("status", "--porcelain=v2", "-z", "--untracked-files=all", "--branch")
-        head, branch, entries = "", None, {}
+    def changed_files(self) -> list[str]:
+        """Paths that differ from HEAD in the index or the tree, untracked ones included."""
+        out = self.git("status", "--porcelain=v1", "-z", "--untracked-files=all")
         records = iter(out.split("\0"))
+        found = set()
         for record in records:
-            if record.startswith("# branch.oid "):
-                head = record.removeprefix("# branch.oid ")
-            elif record.startswith("# branch.head "):
-                name = record.removeprefix("# branch.head ")
-                branch = None if name == "(detached)" else name
-            elif record.startswith(("1 ", "u ")):
-                parts = record.split(" ", 8 if record[0] == "1" else 10)
-                entries[parts[-1]] = parts[1]
-            elif record.startswith("2 "):
-                parts = record.split(" ", 9)
-                entries[parts[-1]] = parts[1]
-                entries[next(records)] = "R-"
-            elif record.startswith("? "):
-                entries[record[2:]] = "?"
-        signed = {path: (code, self._signature(path)) for path, code in entries.items()}
-        return TreeState(head, branch, signed, self.internals())
-
-    def _signature(self, path: str) -> tuple[int, ...] | None:
-        try:
-            st = os.lstat(self.root / path)
-        except OSError:
-            return None
-        return (st.st_mode, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-    def internals(self) -> dict[str, str]:
-        """A signature per file inside .git that could run code or redirect the repository.
-        ctime changes on every write and cannot be set back by user code, so stat suffices."""
-        found: dict[str, str] = {}
-        pending = [os.path.join(self.git_dir, name) for name in _INTERNALS]
-        while pending:
-            path = pending.pop()
-            try:
-                st = os.lstat(path)
-            except OSError:
+            if not record:
                 continue
-            if stat.S_ISDIR(st.st_mode):
-                pending.extend(entry.path for entry in os.scandir(path))
-            else:
-                signature = (st.st_mode, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-                found[os.path.relpath(path, self.git_dir)] = repr(signature)
-        return found
+            found.add(record[3:])
+            if record[0] in "RC":
+                found.add(next(records))  # the source of a rename or copy
+        return sorted(found)
 
-    def change_since(self, before: TreeState) -> tuple[Change, TreeState]:
-        """What changed since ``before``. Git internals are checked and put back first, before
-        git itself runs again, so a filter or config an agent planted never executes."""
-        now = self.internals()
-        touched = sorted(
-            name
-            for name in before.internals.keys() | now.keys()
-            if before.internals.get(name) != now.get(name)
-        )
-        unrestorable = self._restore_internals(touched, before.internals)
-        after = self.state()
-        paths = {
-            p
-            for p in before.entries.keys() | after.entries.keys()
-            if before.entries.get(p) != after.entries.get(p)
-        }
-        head_moved = after.head != before.head or after.branch != before.branch
-        if head_moved and after.head and before.head:
-            out = self._git_or_none("diff", "--name-only", "-z", before.head, after.head) or ""
-            paths.update(p for p in out.split("\0") if p)
-        symlinks = sorted(p for p in paths if (self.root / p).is_symlink())
-        deleted = sorted(p for p in paths if not os.path.lexists(self.root / p))
-        internals = [f".git/{name}" for name in touched]
-        change = Change(sorted(paths), head_moved, internals, symlinks, deleted, unrestorable)
-        return change, after
-
-    def _restore_internals(self, names: list[str], before: dict[str, str]) -> list[str]:
-        """A planted file goes; a changed one comes back from the backup taken at the start."""
-        unrestorable = []
-        for relative in names:
-            target = self.git_dir / relative
-            saved = self.internals_backup / ".git" / relative if self.internals_backup else None
-            if relative not in before:
-                target.unlink(missing_ok=True)
-            elif saved is not None and saved.is_file():
-                target.unlink(missing_ok=True)
-                shutil.copy2(saved, target)
-            else:
-                unrestorable.append(f".git/{relative}")
-        return unrestorable
-
-    def stage_and_diff(self, change: Change, base: str = "HEAD") -> str:
-        """Stage exactly the changed paths and return their diff against ``base`` (the commit the
-        experiment started from, which is no longer HEAD if the agent committed by itself)."""
-        if not change.paths:
-            return ""
-        self.git("add", "-A", "--", *change.paths)
-        return self.git(
-            "diff", "--cached", "--no-color", "--no-ext-diff", "-M", base, "--", *change.paths
-        )
-
-    def commit(self, change: Change, message: str) -> str:
-        """Commit only the experiment's paths, whatever else the user has staged."""
+    def commit(self, paths: Sequence[str], message: str) -> str:
+        """Commit only ``paths``, whatever else the user has staged."""
         self.git(
-            "commit",
-            "-q",
-            "--no-verify",
-            "--allow-empty-message",
-            "-m",
-            message,
-            "--",
-            *change.paths,
+            "commit", "-q", "--no-verify", "--allow-empty-message", "-m", message, "--", *paths
         )
         return self.head()
 
-    def restore(
-        self,
-        change: Change,
-        best: str,
-        branch: str,
-        before: TreeState | None = None,
-        backup: Path | None = None,
-        staged: bool = False,
-    ) -> list[str]:
-        """Put every path the change touched back as it was at ``best`` (or, for a user's
-        uncommitted file, as it was in the backup); return the paths that could not be restored.
-        ``staged`` says the paths are already in the index (``stage_and_diff`` ran)."""
-        if change.head_moved:
-            self.git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
-            self.git("update-ref", f"refs/heads/{branch}", best)
-            self.git("reset", "-q", best)
-        user_files = set(before.entries) if before else set()
-        from_git = [p for p in change.paths if p not in user_files]
-        lost = []
-        for path in change.paths:
-            if path in user_files and not self._restore_backup(path, backup):
-                lost.append(path)
-        if touched_user_files := sorted(user_files & set(change.paths)):
-            # stage_and_diff staged them; a user's untracked file must not end up in the index
-            self.git("reset", "-q", best, "--", *touched_user_files)
-        lost += change.unrestorable  # the rest of the internals went back in change_since
-        if from_git:
-            # Only paths still on disk need adding (so that new files become known to git);
-            # `git add` fails on a path already gone from both the tree and the index.
-            present = [p for p in from_git if os.path.lexists(self.root / p)]
-            if present and (not staged or change.head_moved):
-                self.git("add", "-A", "--ignore-errors", "--", *present)
-            self.git("restore", f"--source={best}", "--staged", "--worktree", "--", *from_git)
-        return lost
+    def restore(self, paths: Sequence[str], commit: str) -> None:
+        """Put ``paths`` back as they are at ``commit``, in the index and the tree."""
+        # Only paths still on disk need adding (so that new files become known to git);
+        # `git add` fails on a path already gone from both the tree and the index.
+        if present := [p for p in paths if os.path.lexists(self.root / p)]:
+            self.git("add", "-A", "--ignore-errors", "--", *present)
+        self.git("restore", f"--source={commit}", "--staged", "--worktree", "--", *paths)
 
-    def _restore_backup(self, path: str, backup: Path | None) -> bool:
-        saved = backup / path if backup else None
-        target = self.root / path
-        if saved is None or not saved.is_file():
-            return False
-        if target.is_symlink() or target.is_file():
-            target.unlink()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(saved, target)
-        return True
-
-    def backup_user_files(
-        self, state: TreeState, skip: Iterable[str], into: Path, max_file_bytes: int = 5_000_000
-    ) -> list[str]:
-        """Copy the user's uncommitted files so that an experiment that tramples them can be
-        undone; return the ones too large to keep."""
-        skipped = set(skip)
-        too_large = []
-        for path in state.entries:
-            source = self.root / path
-            if path in skipped or source.is_symlink() or not source.is_file():
-                continue
-            if source.stat().st_size > max_file_bytes:
-                too_large.append(path)
-                continue
-            target = into / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-        return too_large
-
-    def protect_internals(self, into: Path) -> list[str]:
-        """Copy git's own files that an agent could abuse (config, hooks, info), so a violation
-        that edits ``.git/config`` is undone, not just reported. When the copy exists already
-        (a resumed run), put back whatever differs from it instead; return what was put back."""
-        self.internals_backup = into
-        saved = into / ".git"
-        if not saved.is_dir():
-            for relative in self.internals():
-                source = self.git_dir / relative
-                if source.is_file() and not source.is_symlink():
-                    (saved / relative).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(source, saved / relative)
-            return []
-        restored = []
-        for relative in self.internals():
-            source, copy = self.git_dir / relative, saved / relative
-            planted = not copy.exists() and relative.startswith("hooks/")
-            if planted or (copy.is_file() and copy.read_bytes() != _bytes_or_none(source)):
-                restored.append(f".git/{relative}")
-                source.unlink(missing_ok=True)
-                if copy.is_file():
-                    shutil.copy2(copy, source)
-        return restored
-
-    def put_back(self, paths: Iterable[str], commit: str, branch: str) -> None:
+    def put_back(self, paths: Iterable[str], commit: str) -> None:
         """Those of ``paths`` left changed in the tree, as they are at ``commit``: what undoes
         a change half taken out. Nothing else is touched."""
         wanted = set(paths)
-        leftovers = sorted(p for p in self.state().entries if p in wanted)
-        if leftovers:
-            self.restore(Change(leftovers), commit, branch)
+        if leftovers := [p for p in self.changed_files() if p in wanted]:
+            self.restore(leftovers, commit)
 
     def reset_branch(self, branch: str, commit: str) -> None:
         """Point the run branch back at ``commit`` without touching the working tree."""
@@ -428,8 +224,18 @@ class Workspace:
         )
 
 
-def _bytes_or_none(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes() if not path.is_symlink() else None
-    except OSError:
-        return None
+def _identity(root: Path) -> dict[str, str]:
+    """Who the run's commits are by: the user's configured name and email, read once with
+    their global config (a plain read runs nothing), since every later git command skips it."""
+    found = {}
+    for key, variables in (
+        ("user.name", ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME")),
+        ("user.email", ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL")),
+    ):
+        read = subprocess.run(
+            ["git", "config", "--get", key], cwd=root, capture_output=True, text=True
+        )
+        value = read.stdout.strip() if read.returncode == 0 else ""
+        for variable in variables:
+            found[variable] = os.environ.get(variable) or value or _FALLBACK_IDENTITY[variable]
+    return found

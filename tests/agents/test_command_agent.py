@@ -16,7 +16,7 @@ from overnight.agents import AgentContext, CommandAgent
 from overnight.config import CommandAgentConfig
 from overnight.errors import AgentError
 from overnight.records import Status
-from stand_ins.support import command_agent, pid_alive, porcelain, rev, wait_until
+from stand_ins.support import command_agent, porcelain, processes_naming, rev, wait_until
 
 PROGRAM = "Try raising the value in value.txt, one step at a time.\n"
 
@@ -51,10 +51,18 @@ def test_agent_reads_the_brief_and_its_last_line_is_the_description(
         git(root, "log", "-1", "--format=%s", "overnight/t")
         == "set value to 3.0 after reading the brief"
     )
+    assert git(root, "show", "overnight/t:value.txt") == "3.0"
+    # the run moved its branch only: the checkout is still on main, as it was
+    assert git(root, "branch", "--show-current") == "main"
+    assert (root / "value.txt").read_text() == "1.0\n" and porcelain(root) == ""
 
     seen = json.loads((ctl / "brief-1.json").read_text())
     assert seen["exists"], "OVERNIGHT_BRIEF must name an existing file"
-    assert Path(seen["path"]).is_relative_to(root / ".overnight")
+    run_dir = root / ".overnight" / "worktrees" / "t"
+    assert Path(seen["path"]) == run_dir / "agent" / "brief.md"
+    assert Path(seen["cwd"]) == run_dir / "tree"  # the workspace, never the checkout
+    assert (run_dir / "agent" / "brief.md").is_file()  # the brief outlives the run...
+    assert not (run_dir / "tree").exists()  # ...the workspace does not
     brief = seen["text"]
     assert "Make exactly ONE change" in brief and "value.txt" in brief
     assert PROGRAM.strip() in brief  # the program's instructions
@@ -94,8 +102,8 @@ def test_description_file(make_repo) -> None:
     assert kept.description == "described in a file"
     assert kept.changed_files == ["value.txt"]
     assert git(root, "log", "-1", "--format=%s", "overnight/t") == "described in a file"
-    assert not (root / "DESCRIPTION.txt").exists()
-    assert porcelain(root) == ""
+    assert "DESCRIPTION.txt" not in git(root, "ls-tree", "-r", "--name-only", "overnight/t")
+    assert not (root / "DESCRIPTION.txt").exists() and porcelain(root) == ""
 
 
 def test_agent_timeout_is_a_no_op_and_kills_it(make_repo, ctl: Path) -> None:
@@ -109,10 +117,11 @@ def test_agent_timeout_is_a_no_op_and_kills_it(make_repo, ctl: Path) -> None:
     experiment = summary.experiments[1]
     assert experiment.status is Status.NO_OP
     assert "timed out after 1 s" in experiment.reason
-    pid = int((ctl / "agent-1.pid").read_text())
-    wait_until(lambda: not pid_alive(pid), 5, "the timed-out agent to die")
-    assert (root / "value.txt").read_text() == "1.0\n"  # its half-made edit was reverted
-    assert rev(root, "overnight/t") == summary.run.base_commit and porcelain(root) == ""
+    assert (ctl / "agent-1.pid").is_file()  # it did start
+    wait_until(lambda: not processes_naming(str(ctl)), 5, "the timed-out agent to die")
+    # its half-made edit went with the workspace: neither the branch nor the checkout has it
+    assert rev(root, "overnight/t") == summary.run.base_commit == rev(root, "HEAD")
+    assert (root / "value.txt").read_text() == "1.0\n" and porcelain(root) == ""
 
 
 # -- CommandAgent.propose directly -------------------------------------------------------------

@@ -318,8 +318,9 @@ def test_a_byte_order_mark_is_kept_and_binary_files_are_refused(tmp_path: Path) 
 
 # -- properties -----------------------------------------------------------------------------
 
+# U+FEFF is left out: at the start of a file it is a byte order mark, which edits keep apart
 LINE = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\ufeff"),
     max_size=12,
 )
 

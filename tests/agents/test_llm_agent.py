@@ -290,7 +290,9 @@ def test_a_run_keeps_a_gain_rejects_a_frozen_edit_and_records_a_failed_answer(
     assert git(root, "log", "-1", "--format=%s", "overnight/t") == "raise the value to 2.0"
     assert "score.py" in violation.reason and "score.py" in violation.changed_files
     assert "no DESCRIPTION line" in failed.reason and "after 1 repair" in failed.reason
-    assert (root / "value.txt").read_text() == "2.0\n"
+    assert git(root, "show", "overnight/t:value.txt") == "2.0"  # the best, on the branch
+    assert git(root, "show", "overnight/t:score.py") == git(root, "show", "main:score.py")
+    assert (root / "value.txt").read_text() == "1.0\n"  # the checkout is never touched
     assert git(root, "status", "--porcelain", "--untracked-files=no") == ""
     assert baseline.usage == []
     for experiment, calls in ((kept, 1), (violation, 1), (failed, 2)):

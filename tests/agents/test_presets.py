@@ -27,7 +27,7 @@ from overnight.agents.presets import (
 from overnight.config import CommandAgentConfig
 from overnight.errors import AgentError, UsageError
 from overnight.records import Status
-from stand_ins.support import STAND_INS, pid_alive, porcelain, run_cli, wait_until
+from stand_ins.support import STAND_INS, porcelain, processes_naming, run_cli, wait_until
 
 TOOLS = STAND_INS / "bin"
 KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "CODEX_API_KEY", "GEMINI_API_KEY")
@@ -45,7 +45,7 @@ HEADLESS_OPTIONS = {
         "--permission-mode",
         "acceptEdits",
     ],
-    "codex": ["exec", "<prompt>", "--sandbox", "workspace-write"],
+    "codex": ["exec", "<prompt>", "--sandbox", "workspace-write", "--skip-git-repo-check"],
     "aider": ["--message-file", "<prompt file>", "--yes-always", "--no-auto-commits", "--no-git"],
     "gemini": ["-p", "<prompt>", "--yolo"],
 }
@@ -188,8 +188,9 @@ def test_aider_gets_the_editable_files_after_its_options(
     assert argv[-6:] == ["--edit-format", "whole", "--", *editable]
     assert proposal.description == "raise value to 2.0"
     assert not (root / "pwned").exists()
-    logs = tmp_path / "logs"  # aider's own history files stay out of the repository
-    assert (logs / "aider.chat.history.md").is_file()
+    # aider's own history files go beside the brief (the agent's folder), out of the repository
+    assert (tmp_path / "aider.chat.history.md").is_file()
+    assert not (root / ".aider.chat.history.md").exists()
     assert {"--chat-history-file", "--input-history-file"} <= set(argv)
 
 
@@ -303,9 +304,17 @@ def test_a_run_driven_by_each_preset(preset: str, make_repo, ctl: Path) -> None:
     assert git(root, "log", "--format=%s", "-3", "overnight/t").splitlines() == descriptions[::-1]
     assert summary.best == 4.0
     assert all(e.agent_meta["preset"] == preset for e in tried)
-    assert porcelain(root) == ""  # nothing the tool wrote is left in the tree
+    run_dir = root / ".overnight" / "worktrees" / "t"
+    assert Path(seen(ctl, preset, 3)["cwd"]) == run_dir / "tree"  # the workspace
+    # the best is on the branch, holding nothing but the change; the checkout is as it was
+    assert git(root, "show", "overnight/t:value.txt") == "4.0"
+    assert git(root, "diff", "--name-only", "main", "overnight/t") == "value.txt"
+    assert (root / "value.txt").read_text() == "1.0\n" and porcelain(root) == ""
     later = seen(ctl, preset, 3)["prompt"]
     assert "Raise the number in value.txt." in later and "raise value to 3.0" in later
+    assert (run_dir / "agent" / "prompt.md").read_text().rstrip("\n") == later.rstrip("\n")
+    if preset == "aider":  # its history files stay in the agent's folder, off the branch
+        assert (run_dir / "agent" / "aider.chat.history.md").is_file()
     logs = root / ".overnight" / "logs" / "t"
     assert (logs / "0003.prompt.md").read_text().rstrip("\n") == later.rstrip("\n")
 
@@ -325,10 +334,11 @@ def test_a_tool_that_times_out_is_a_no_op_and_is_killed(make_repo, ctl: Path, mo
     experiment = summary.experiments[1]
     assert experiment.status is Status.NO_OP
     assert experiment.reason == "claude timed out after 1 s"
-    pid = int((ctl / "claude-1.pid").read_text())
-    wait_until(lambda: not pid_alive(pid), 5, "the timed-out tool to die")
-    assert (root / "value.txt").read_text() == "1.0\n"  # its half-made edit was reverted
-    assert porcelain(root) == ""
+    assert (ctl / "claude-1.pid").is_file()  # it did start
+    wait_until(lambda: not processes_naming(str(ctl)), 5, "the timed-out tool to die")
+    # its half-made edit went with the workspace: neither the branch nor the checkout has it
+    assert git(root, "rev-parse", "overnight/t") == summary.run.base_commit
+    assert (root / "value.txt").read_text() == "1.0\n" and porcelain(root) == ""
 
 
 # -- the pieces ---------------------------------------------------------------------------------
@@ -345,7 +355,7 @@ def test_a_tool_that_times_out_is_a_no_op_and_is_killed(make_repo, ctl: Path, mo
         (
             "codex",
             'codex exec "$(cat "$OVERNIGHT_PROMPT")" --sandbox workspace-write '
-            "--model 'm 1' --max-turns 9",
+            "--skip-git-repo-check --model 'm 1' --max-turns 9",
         ),
         (
             "aider",

@@ -1,4 +1,5 @@
-"""A stand-in for an external coding agent, run by the ``command`` agent in the repository root.
+"""A stand-in for an external coding agent, run by the ``command`` agent in its working folder
+(an experiment's workspace, in a run).
 
     python agent.py [--ctl DIR] MODE[,MODE...]
 
@@ -15,13 +16,15 @@ and some also do what an agent must not. Modes:
     hook        plant .git/hooks/pre-commit      symlink     make value.txt a link to score.py
     commit      improve and ``git commit`` it    user-file   edit the user's untracked notes.txt
     gitconfig   set core.fsmonitor in .git/config (a command git would run on every status)
-    brief       copy $OVERNIGHT_BRIEF and the environment into the control directory, improve
+    brief       copy $OVERNIGHT_BRIEF, the environment and the working directory into the
+                control directory, improve
     describe    improve and write the description to DESCRIPTION.txt
 
 With ``--ctl DIR``: when ``DIR/hang-agent-N`` exists at experiment N, the agent consumes it, makes
 its change, writes its pid to ``DIR/agent-N-hanging`` and sleeps (so a test can kill the harness
 at a known moment). Every run also appends its experiment number to ``DIR/agent-calls`` and
-writes its pid to ``DIR/agent-N.pid``.
+writes its pid to ``DIR/agent-N.pid`` (a pid of the sandbox's own PID namespace when the agent
+runs confined: ``support.processes_naming(str(DIR))`` finds its processes from outside).
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ def act(mode: str, number: int, ctl: Path | None) -> str:
                     "exists": bool(brief) and Path(brief).is_file(),
                     "text": Path(brief).read_text() if brief and Path(brief).is_file() else "",
                     "env": dict(os.environ),
+                    "cwd": os.getcwd(),
                 }
             )
         )

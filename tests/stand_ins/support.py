@@ -112,6 +112,23 @@ def pid_alive(pid: int) -> bool:
     return "Z" not in state.split()[1:2]
 
 
+def processes_naming(text: str) -> list[int]:
+    """Live processes (this one aside) whose command line or environment holds ``text``, such as
+    a test's control folder. A tool confined to a PID namespace of its own records a pid that
+    means nothing outside it, so the tests look for its processes this way."""
+    wanted, found = text.encode(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            seen = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if wanted in seen and pid_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
 def kill_quietly(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, 9)

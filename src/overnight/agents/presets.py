@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from overnight.isolation.files import write_fresh
+
 PROMPT_ENV = "OVERNIGHT_PROMPT"
 PROMPT_TEXT = f'"$(cat "${PROMPT_ENV}")"'  # the prompt as one argument, read by the shell
 PROMPT_PATH = f'"${PROMPT_ENV}"'  # the prompt file's path, for tools that read it themselves
@@ -175,8 +177,7 @@ def write_prompt(brief_path: Path, target: Path) -> str:
     except OSError:
         brief = ""
     text = brief.rstrip("\n") + "\n" + HEADLESS_NOTE
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    write_fresh(target, text)
     return text
 
 

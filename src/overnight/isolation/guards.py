@@ -51,12 +51,11 @@ Snapshot = dict[str, bytes]
 
 
 class GitGuard:
-    """Refs and git's own files, watched while untrusted code runs unconfined. ``own`` is the
-    run branch's ref, which only the harness moves (outside the watched windows)."""
+    """Refs and git's own files, watched while untrusted code runs unconfined. The run branch is
+    watched like any other ref: the harness moves it only between the watched windows."""
 
-    def __init__(self, git_dir: Path, own: str) -> None:
+    def __init__(self, git_dir: Path) -> None:
         self.git_dir = git_dir
-        self.own = own
 
     def snapshot(self) -> Snapshot:
         found: Snapshot = {}
@@ -64,7 +63,7 @@ class GitGuard:
         while pending:
             path = pending.pop()
             name = path.relative_to(self.git_dir).as_posix()
-            if name == self.own or name.endswith(".lock"):
+            if name.endswith(".lock"):
                 continue
             if path.is_symlink():
                 found[name] = b"link:" + os.readlink(path).encode()

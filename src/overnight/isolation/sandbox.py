@@ -170,6 +170,8 @@ class Sandbox:
             else:
                 env.update(HOME=os.environ.get("HOME", str(Path.home())), TMPDIR=private)
                 env["PYTHONPYCACHEPREFIX"] = os.path.join(private, ".pycache")
+            if self.workspace != self.repo_root:  # git in the code under test finds no repo
+                env["GIT_CEILING_DIRECTORIES"] = str(self.workspace.parent)
             env.update(extra or {})
             argv = self.argv(command, cwd) if self.confined else command
             return run_logged(argv, cwd, env, timeout, log_path, stdin_text, stderr_path)
@@ -213,7 +215,8 @@ class Sandbox:
         args = [self.bwrap, "--die-with-parent", "--unshare-all"]
         if self.settings.network:
             args.append("--share-net")
-        args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        args += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
         for device in _gpu_devices():
             args += ["--dev-bind", device, device]
         for path in sorted({home, *self.hidden}, key=lambda p: len(p.parts)):

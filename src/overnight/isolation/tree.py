@@ -13,7 +13,6 @@ becomes a commit on the run branch with ``commit-tree`` and a compare-and-swap `
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from overnight.errors import WorkspaceError
+from overnight.isolation.files import remove_tree
 from overnight.workspace import GIT_ENV, SAFE_CONFIG, Workspace
 
 _TREE_CONFIG = (*SAFE_CONFIG, "-c", "core.autocrlf=false")
@@ -41,6 +41,7 @@ class TreeChange:
     symlinks: list[str]
     deleted: list[str]
     odd: list[str]  # guarded paths that are no longer regular files, in words
+    tree: str  # the staged files as a git tree object: what a keep commits, whatever runs next
 
     @property
     def empty(self) -> bool:
@@ -99,7 +100,7 @@ class ExperimentTree:
         scratch."""
         self.path.mkdir(parents=True, exist_ok=True)
         if os.path.lexists(self.path / ".git"):  # git never cleans its own name away
-            _remove_tree(self.path / ".git")
+            remove_tree(self.path / ".git")
         try:
             self.git("read-tree", "--reset", "-u", commit)
             self.git("clean", "-ffdxq")
@@ -126,7 +127,8 @@ class ExperimentTree:
             odd.append("made .git in the workspace (git's own files are off limits)")
         self.git("add", "-A", "--ignore-errors", check=False)
         self.git("clean", "-ffdXq", check=False)
-        out = self.git("diff", "--cached", "-z", "--raw", "--no-renames", self.base)
+        staged = self.git("write-tree").strip()
+        out = self.git("diff-tree", "-r", "-z", "--raw", "--no-renames", self.base, staged)
         paths, symlinks, deleted = [], [], []
         fields = out.split("\0")
         for meta, path in zip(fields[0::2], fields[1::2], strict=False):
@@ -138,7 +140,7 @@ class ExperimentTree:
                 symlinks.append(path)
             if status == "D":
                 deleted.append(path)
-        return TreeChange(sorted(paths), sorted(symlinks), sorted(deleted), odd)
+        return TreeChange(sorted(paths), sorted(symlinks), sorted(deleted), odd, staged)
 
     def odd_paths(self, guarded: Iterable[str]) -> list[str]:
         """Guarded paths that are not plain readable files any more: a FIFO would hang whoever
@@ -175,11 +177,12 @@ class ExperimentTree:
         if paths:
             self.git("restore", f"--source={self.base}", "--staged", "--worktree", "--", *paths)
 
-    def commit(self, message: str, branch: str) -> str:
-        """The staged tree as a commit on ``branch`` whose parent is the base; the branch moves
-        only if it still points at the base (no one else moved it meanwhile)."""
+    def commit(self, tree: str, message: str, branch: str) -> str:
+        """``tree`` (a ``TreeChange.tree``: the files as they were staged, before anything was
+        evaluated, so nothing the evaluation did to the index reaches it) as a commit on
+        ``branch`` whose parent is the base; the branch moves only if it still points at the
+        base (no one else moved it meanwhile)."""
         assert self.base is not None
-        tree = self.git("write-tree").strip()
         commit = self.git("commit-tree", tree, "-p", self.base, stdin=message).strip()
         self.git("update-ref", f"refs/heads/{branch}", commit, self.base)
         self.base = commit
@@ -188,7 +191,7 @@ class ExperimentTree:
     def export(self, commit: str, paths: Sequence[str], into: Path) -> None:
         """Write ``paths`` as they are at ``commit`` under ``into``, read-only: the copies the
         sandbox binds over the frozen files. Made afresh from git objects at every start."""
-        _remove_tree(into)
+        remove_tree(into)
         into.mkdir(parents=True)
         env = {**self._env, "GIT_INDEX_FILE": str(into) + ".index", "GIT_WORK_TREE": str(into)}
         for args in (("read-tree", commit), ("checkout-index", "-f", "-q", "--", *paths)):
@@ -203,7 +206,7 @@ class ExperimentTree:
 
     def remove_files(self) -> None:
         """Delete the tree, whatever the code under test did to its permissions."""
-        _remove_tree(self.path)
+        remove_tree(self.path)
         self.index.unlink(missing_ok=True)
 
 
@@ -226,24 +229,3 @@ def tree_files(root: Path) -> list[str]:
         base = os.path.relpath(folder, root)
         found += [name if base == "." else f"{base}/{name}" for name in files]
     return sorted(p for p in found if (root / p).is_file() and not (root / p).is_symlink())
-
-
-def _remove_tree(path: Path) -> None:
-    """Delete ``path`` (a file or a folder), whatever was done to its permissions."""
-    if not os.path.isdir(path) or os.path.islink(path):
-        if os.path.lexists(path):
-            os.unlink(path)
-        return
-    for folder, dirs, _ in os.walk(path):
-        for name in dirs:
-            _make_writable(os.path.join(folder, name))
-    _make_writable(str(path))
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _make_writable(path: str) -> None:
-    try:
-        if not os.path.islink(path):
-            os.chmod(path, stat.S_IRWXU)
-    except OSError:
-        pass
