@@ -93,7 +93,7 @@ done
 PHASES = {  # what is timed in the harness, by phase
     "reset + file list": [(ExperimentTree, "reset"), (ExperimentTree, "files")],
     "scope of the files": [(Scope, "editable_files"), (Scope, "frozen_files")],
-    "change": [(ExperimentTree, "change"), (ExperimentTree, "diff")],
+    "change": [(ExperimentTree, "change")],
     "commit": [(ExperimentTree, "commit")],
     "agent in sandbox": [(Sandbox, "run_tool")],
     "evaluation in sandbox": [(Sandbox, "run")],

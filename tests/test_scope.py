@@ -16,7 +16,7 @@ SCOPE = Scope(editable=("value.txt", "src/**/*.py"), frozen=("score.py", "data/*
 def tree_change(
     paths: list[str], symlinks: list[str] | None = None, deleted: list[str] | None = None
 ) -> TreeChange:
-    return TreeChange(paths, symlinks or [], deleted or [], odd=[], tree="")
+    return TreeChange(paths, symlinks or [], deleted or [], odd=[], tree="", patch="")
 
 
 def test_an_editable_change_has_no_violation():

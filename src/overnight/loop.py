@@ -214,10 +214,10 @@ class Loop:
         elif change.empty and not problems:
             record.status, record.reason = Status.NO_OP, "the agent changed nothing"
         elif problems := problems + self._scope_problems(change):
-            record.diff = self.tree.diff(change.paths)
+            record.diff = change.patch
             record.status, record.reason = Status.VIOLATION, "; ".join(problems)
         else:
-            record.diff = self.tree.diff(change.paths)
+            record.diff = change.patch
             self._guard_size_and_repeats(record, change)
         if record.status is Status.RUNNING:
             with signals.interruptible():
@@ -278,7 +278,7 @@ class Loop:
         if record.status is Status.KEEP:
             assert change is not None
             record.commit = self.tree.commit(
-                change.tree, _one_line(record.description, record.number), self.run.branch
+                change, _one_line(record.description, record.number), self.run.branch
             )
         self._record(record)
 

@@ -100,7 +100,18 @@ def test_change_reads_the_tree_and_sweeps_ignored_files(tree: ExperimentTree) ->
     assert change.deleted == ["data/keep.txt"]
     assert change.odd == []
     assert not (path / "cache.log").exists()  # what is evaluated is what would be committed
-    assert "+2.0" in tree.diff(change.paths)
+    assert "+2.0" in change.patch and "+new" in change.patch and "new file mode" in change.patch
+
+
+def test_a_rename_names_both_paths_and_reads_as_one_in_the_patch(tree: ExperimentTree) -> None:
+    (tree.path / "data" / "keep.txt").rename(tree.path / "kept elsewhere.txt")
+
+    change = tree.change(GUARDED)
+
+    assert change.paths == ["data/keep.txt", "kept elsewhere.txt"]
+    assert change.deleted == ["data/keep.txt"]
+    assert "rename from data/keep.txt" in change.patch
+    assert "rename to kept elsewhere.txt" in change.patch
 
 
 def test_an_untouched_tree_is_an_empty_change(tree: ExperimentTree) -> None:
@@ -167,7 +178,7 @@ def test_a_keep_moves_only_the_run_branch(repo: Path, tree: ExperimentTree) -> N
     (tree.path / "value.txt").write_text("2.0\n")
     change = tree.change(GUARDED)
 
-    commit = tree.commit(change.tree, "set value to 2.0", "overnight/t")
+    commit = tree.commit(change, "set value to 2.0", "overnight/t")
 
     assert git(repo, "rev-parse", "overnight/t") == commit == tree.base
     assert git(repo, "rev-parse", f"{commit}^") == base
@@ -188,7 +199,7 @@ def test_a_keep_refuses_a_branch_someone_else_moved(repo: Path, tree: Experiment
     change = tree.change(GUARDED)
 
     with pytest.raises(WorkspaceError):
-        tree.commit(change.tree, "set value to 2.0", "overnight/t")
+        tree.commit(change, "set value to 2.0", "overnight/t")
     assert git(repo, "rev-parse", "overnight/t") == moved
 
 

@@ -56,6 +56,9 @@ class GitGuard:
 
     def __init__(self, git_dir: Path) -> None:
         self.git_dir = git_dir
+        # content by full lstat: a file whose signature (ctime included) is unchanged is not
+        # read again, so a snapshot costs a walk, not a read of every ref
+        self._read: dict[Path, tuple[tuple[int, ...] | None, bytes]] = {}
 
     def snapshot(self) -> Snapshot:
         found: Snapshot = {}
@@ -70,10 +73,17 @@ class GitGuard:
             elif path.is_dir():
                 pending.extend(path.iterdir())
             elif path.is_file():
-                found[name] = _read(path)
+                found[name] = self._content(path)
             elif path.exists():
                 found[name] = b"odd"
         return found
+
+    def _content(self, path: Path) -> bytes:
+        now = signature(path)
+        cached = self._read.get(path)
+        if cached is None or cached[0] != now:
+            cached = self._read[path] = (now, _read(path))
+        return cached[1]
 
     @staticmethod
     def changes(before: Snapshot, after: Snapshot) -> list[str]:

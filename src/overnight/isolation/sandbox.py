@@ -16,6 +16,7 @@ in ``guards.py`` then detect what they can after the fact.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import glob
 import os
@@ -162,14 +163,17 @@ class Sandbox:
         """Run ``command`` (shell syntax) in the workspace, with the allow-listed environment plus
         ``extra``, a private temporary directory and bytecode kept out of the tree."""
         cwd = (cwd or self.workspace).resolve()
-        with tempfile.TemporaryDirectory(prefix="overnight-") as private:
+        # confined, /tmp is a fresh tmpfs already; unconfined, a private folder stands in for it
+        private = (
+            contextlib.nullcontext("/tmp")
+            if self.confined
+            else tempfile.TemporaryDirectory(prefix="overnight-")
+        )
+        with private as temporary:
             env = allowed_environment(passthrough)
-            if self.confined:
-                env.update(HOME=str(Path.home()), TMPDIR="/tmp")
-                env["PYTHONPYCACHEPREFIX"] = "/tmp/.pycache"
-            else:
-                env.update(HOME=os.environ.get("HOME", str(Path.home())), TMPDIR=private)
-                env["PYTHONPYCACHEPREFIX"] = os.path.join(private, ".pycache")
+            home = str(Path.home()) if self.confined else os.environ.get("HOME", str(Path.home()))
+            env.update(HOME=home, TMPDIR=temporary)
+            env["PYTHONPYCACHEPREFIX"] = os.path.join(temporary, ".pycache")
             if self.workspace != self.repo_root:  # git in the code under test finds no repo
                 env["GIT_CEILING_DIRECTORIES"] = str(self.workspace.parent)
             env.update(extra or {})

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,7 @@ class TreeChange:
     deleted: list[str]
     odd: list[str]  # guarded paths that are no longer regular files, in words
     tree: str  # the staged files as a git tree object: what a keep commits, whatever runs next
+    patch: str  # the change as a patch against the base, renames shown as such
 
     @property
     def empty(self) -> bool:
@@ -58,6 +59,7 @@ class ExperimentTree:
         self.index = directory / "index"
         self.excludes = directory / "exclude"
         self.base: str | None = None
+        self._listed: tuple[str, frozenset[str]] | None = None  # (commit, its files)
         self._env = {
             **os.environ,
             **GIT_ENV,
@@ -95,26 +97,47 @@ class ExperimentTree:
     # -- per experiment -------------------------------------------------------------------
 
     def reset(self, commit: str) -> None:
-        """The tree exactly as ``commit``, with nothing else in it. A tree that git cannot clean
+        """The tree exactly as ``commit``, with nothing else in it. A tree that cannot be cleaned
         (a directory made unwritable, a path turned into something odd) is rebuilt from
         scratch."""
         self.path.mkdir(parents=True, exist_ok=True)
-        if os.path.lexists(self.path / ".git"):  # git never cleans its own name away
-            remove_tree(self.path / ".git")
         try:
             self.git("read-tree", "--reset", "-u", commit)
-            self.git("clean", "-ffdxq")
-        except WorkspaceError:
+            self.base = commit
+            self._sweep(self._listing(commit))
+        except (WorkspaceError, OSError):
             self.remove_files()
             self.path.mkdir(parents=True)
             self.git("read-tree", "--reset", "-u", commit)
-        self.base = commit
+            self.base = commit
 
     def files(self) -> list[str]:
         """The files of the base commit (the tree holds nothing else after a reset)."""
         assert self.base is not None
-        out = self.git("ls-tree", "-r", "-z", "--name-only", self.base)
-        return [p for p in out.split("\0") if p]
+        return sorted(self._listing(self.base))
+
+    def _listing(self, commit: str) -> frozenset[str]:
+        """The files of ``commit``: asked of git once, then carried from commit to commit."""
+        if self._listed is None or self._listed[0] != commit:
+            out = self.git("ls-tree", "-r", "-z", "--name-only", commit)
+            self._listed = (commit, frozenset(p for p in out.split("\0") if p))
+        return self._listed[1]
+
+    def _sweep(self, keep: frozenset[str]) -> None:
+        """Delete everything in the tree that is not one of ``keep`` (or a folder on the way to
+        one): what an evaluation wrote, ignored files, a ``.git``. A walk in this process, where
+        ``git clean`` would cost a process per experiment."""
+        folders = {parent for path in keep for parent in _parents(path)}
+        pending = [""]
+        while pending:
+            folder = pending.pop()
+            with os.scandir(self.path / folder) as entries:
+                for entry in entries:
+                    relative = f"{folder}{entry.name}"
+                    if entry.is_dir(follow_symlinks=False) and relative in folders:
+                        pending.append(relative + "/")
+                    elif relative not in keep:
+                        remove_tree(Path(entry.path))
 
     def change(self, guarded: Iterable[str]) -> TreeChange:
         """Stage everything the agent did and say what it was; ignored files it left (caches,
@@ -126,21 +149,17 @@ class ExperimentTree:
         if os.path.lexists(self.path / ".git"):
             odd.append("made .git in the workspace (git's own files are off limits)")
         self.git("add", "-A", "--ignore-errors", check=False)
-        self.git("clean", "-ffdXq", check=False)
         staged = self.git("write-tree").strip()
-        out = self.git("diff-tree", "-r", "-z", "--raw", "--no-renames", self.base, staged)
-        paths, symlinks, deleted = [], [], []
-        fields = out.split("\0")
-        for meta, path in zip(fields[0::2], fields[1::2], strict=False):
-            if not meta.startswith(":"):
-                continue
-            _, new_mode, *_, status = meta[1:].split(" ")
-            paths.append(path)
-            if new_mode == "120000":
-                symlinks.append(path)
-            if status == "D":
-                deleted.append(path)
-        return TreeChange(sorted(paths), sorted(symlinks), sorted(deleted), odd, staged)
+        out = self.git(
+            "diff-tree", "-r", "-z", "--raw", "-p", "-M", "--no-color", "--no-ext-diff",
+            *("--no-textconv", self.base, staged),
+        )  # fmt: skip
+        paths, symlinks, deleted, patch = _read_raw_and_patch(out)
+        try:  # what is on disk but not staged is what git ignores (or could not read)
+            self._sweep((self._listing(self.base) | set(paths)) - set(deleted))
+        except OSError as exc:
+            odd.append(f"left the workspace in a state it cannot be swept in ({exc.strerror})")
+        return TreeChange(sorted(paths), sorted(symlinks), sorted(deleted), odd, staged, patch)
 
     def odd_paths(self, guarded: Iterable[str]) -> list[str]:
         """Guarded paths that are not plain readable files any more: a FIFO would hang whoever
@@ -162,30 +181,23 @@ class ExperimentTree:
                 found.append(f"{path} was made unreadable")
         return found
 
-    def diff(self, paths: Sequence[str]) -> str:
-        """The staged change as a patch against the base."""
-        if not paths:
-            return ""
-        assert self.base is not None
-        return self.git(
-            "diff", "--cached", "--no-color", "--no-ext-diff", "-M", self.base, "--", *paths
-        )
-
     def put_back(self, paths: Sequence[str]) -> None:
         """Rewrite ``paths`` from the base commit, in the tree and the index."""
         assert self.base is not None
         if paths:
             self.git("restore", f"--source={self.base}", "--staged", "--worktree", "--", *paths)
 
-    def commit(self, tree: str, message: str, branch: str) -> str:
-        """``tree`` (a ``TreeChange.tree``: the files as they were staged, before anything was
-        evaluated, so nothing the evaluation did to the index reaches it) as a commit on
-        ``branch`` whose parent is the base; the branch moves only if it still points at the
-        base (no one else moved it meanwhile)."""
+    def commit(self, change: TreeChange, message: str, branch: str) -> str:
+        """The change's tree (the files as they were staged, before anything was evaluated, so
+        nothing the evaluation did to the index reaches it) as a commit on ``branch`` whose
+        parent is the base; the branch moves only if it still points at the base (no one else
+        moved it meanwhile)."""
         assert self.base is not None
-        commit = self.git("commit-tree", tree, "-p", self.base, stdin=message).strip()
+        files = (self._listing(self.base) | set(change.paths)) - set(change.deleted)
+        commit = self.git("commit-tree", change.tree, "-p", self.base, stdin=message).strip()
         self.git("update-ref", f"refs/heads/{branch}", commit, self.base)
         self.base = commit
+        self._listed = (commit, frozenset(files))
         return commit
 
     def export(self, commit: str, paths: Sequence[str], into: Path) -> None:
@@ -208,6 +220,32 @@ class ExperimentTree:
         """Delete the tree, whatever the code under test did to its permissions."""
         remove_tree(self.path)
         self.index.unlink(missing_ok=True)
+
+
+def _parents(path: str) -> Iterator[str]:
+    """``a/b/c.txt`` -> ``a``, ``a/b``."""
+    at = path.find("/")
+    while at != -1:
+        yield path[:at]
+        at = path.find("/", at + 1)
+
+
+def _read_raw_and_patch(out: str) -> tuple[list[str], list[str], list[str], str]:
+    """(paths, symlinks, deleted, patch) from ``diff-tree -z --raw -p -M``: NUL-separated raw
+    records (``:modes shas status``, then one path, or two for a rename), a NUL, the patch."""
+    paths, symlinks, deleted = [], [], []
+    fields = out.split("\0")
+    at = 0
+    while at < len(fields) and fields[at].startswith(":"):
+        _, new_mode, *_, status = fields[at][1:].split(" ")
+        named = fields[at + 1 : at + (3 if status[0] in "RC" else 2)]
+        at += 1 + len(named)
+        paths += named
+        if new_mode == "120000":
+            symlinks.append(named[-1])
+        if status[0] in "DR":
+            deleted.append(named[0])
+    return paths, symlinks, deleted, "\0".join(fields[at:]).lstrip("\0")
 
 
 def tree_files(root: Path) -> list[str]:
