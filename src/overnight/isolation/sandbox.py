@@ -3,10 +3,11 @@
 With bubblewrap (``bwrap``, Linux) each evaluation process gets: the host filesystem read-only;
 the experiment's workspace writable; the frozen files bound read-only over their paths in it, so
 no process of the evaluation can change what is measured; an empty home and a private ``/tmp``;
-the user's checkout, its ``.git`` and ``.overnight/`` (the ledger, logs, other workspaces) hidden under
-empty directories; a PID namespace of its own, so no harness process (and no environment holding
-a key) is visible in ``/proc``; no network unless the config allows it; GPU devices passed
-through. Paths the user exposes, and the toolchain the harness itself runs from, are read-only.
+the user's checkout, its ``.git`` and ``.overnight/`` (the ledger, logs, other workspaces)
+hidden under empty directories; a PID namespace of its own, so no harness process (and no
+environment holding a key) is visible in ``/proc``; no network unless the config allows it; GPU
+devices passed through. Paths the user exposes, and the toolchain the harness itself runs from,
+are read-only.
 
 Without bubblewrap (``sandbox: off``, macOS, a kernel without user namespaces) the same call runs
 the command unconfined: the environment is still an allow-list and bytecode still goes to a
