@@ -351,3 +351,38 @@ def test_a_tool_keeps_home_and_network_but_not_the_checkout(layout, tmp_path: Pa
     assert not {"checkout", "git", "frozen-store", "harness"} & set(lines)
     assert {"agent-dir", "workspace", "home"} <= set(lines)
     assert (agent_dir / "brief.md").read_text() == "brief\n"
+
+
+def test_a_toolchain_in_tmp_is_still_there_in_the_private_tmp(
+    layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A virtual environment made under /tmp (a CI job's clone) must not vanish under the
+    sandbox's empty /tmp; the rest of the host's /tmp still does."""
+    need("required")
+    with (
+        tempfile.TemporaryDirectory(dir="/tmp") as venv,
+        tempfile.NamedTemporaryFile(dir="/tmp") as other,
+    ):
+        tool = Path(venv) / "bin" / "hello-from-tmp"
+        tool.parent.mkdir()
+        tool.write_text("#!/bin/sh\necho hello\n")
+        tool.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{tool.parent}{os.pathsep}{os.environ['PATH']}")
+        sandbox_module.toolchain.cache_clear()
+        made = Sandbox.create(
+            SandboxConfig(mode="required"),
+            layout["repo"],
+            layout["workspace"],
+            layout["repo"] / ".git",
+        )
+        try:
+            done = made.run(
+                f"hello-from-tmp; test -e {other.name} && echo visible || echo hidden",
+                tmp_path / "tool.log",
+                timeout=20,
+            )
+        finally:
+            sandbox_module.toolchain.cache_clear()
+
+    assert done.returncode == 0, done.tail()
+    assert done.tail().split() == ["hello", "hidden"]

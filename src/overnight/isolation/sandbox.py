@@ -39,6 +39,8 @@ from overnight.seal import key_path
 ALLOWED_NAMES = frozenset({"PATH", "LANG", "TERM", "TZ", "USER", "LOGNAME", "VIRTUAL_ENV"})
 ALLOWED_PREFIXES = ("LC_", "CUDA_", "NVIDIA_", "OVERNIGHT_")
 GPU_DEVICES = ("/dev/nvidia*", "/dev/dri")
+# Folders every sandbox gets empty and private, whatever the host keeps in them
+_PRIVATE = (Path("/tmp"), Path("/dev/shm"))
 
 
 @functools.cache
@@ -221,12 +223,13 @@ class Sandbox:
         if self.settings.network:
             args.append("--share-net")
         args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        args += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
+        for private in _PRIVATE:
+            args += ["--perms", "1777", "--tmpfs", str(private)]
         for device in _gpu_devices():
             args += ["--dev-bind", device, device]
         for path in sorted({home, *self.hidden}, key=lambda p: len(p.parts)):
             args += ["--tmpfs", str(path)]
-        for path in toolchain(tuple(sorted({home, *self.hidden}))):
+        for path in toolchain(tuple(sorted({home, *self.hidden, *_PRIVATE}))):  # a venv in /tmp
             args += ["--ro-bind", str(path), str(path)]
         outside, relative = self._exposed()
         for source, target in outside:
