@@ -334,3 +334,39 @@ def test_cli_eval_without_config_exits_2(tmp_path):
     assert len(result.stderr.splitlines()) == 1
     assert str(Path(tmp_path) / CONFIG_NAME) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_workers_and_resources_default_to_one_worker_with_no_gpu_unpinned(tmp_path):
+    config = load_config(write(tmp_path, VALID))
+
+    assert config.workers == 1
+    assert (config.resources.gpus, config.resources.cpus) == (0, None)
+
+
+def test_workers_and_resources_load(tmp_path):
+    config = load_config(
+        write(tmp_path, {**VALID, "workers": 4, "resources": {"gpus": 2, "cpus": 8}})
+    )
+
+    assert config.workers == 4
+    assert (config.resources.gpus, config.resources.cpus) == (2, 8)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"workers": 0}, "workers", "must be at least 1, got 0"),
+        ({"workers": 65}, "workers", "must be at most 64, got 65"),
+        ({"workers": "many"}, "workers", "expected a whole number, got 'many'"),
+        ({"resources__gpus": -1}, "resources.gpus", "must be at least 0, got -1"),
+        ({"resources__cpus": 0}, "resources.cpus", "must be at least 1, got 0"),
+        ({"resources__gpu": 1}, "resources.gpu", "unknown field"),
+        ({"resources": [1]}, "resources", "expected a mapping, got [1]"),
+    ],
+)
+def test_invalid_workers_or_resources_is_named_in_one_line(tmp_path, changes, field, message):
+    error = config_error(tmp_path, with_changes(**changes))
+
+    assert error.field == field
+    assert message in error.message
+    assert str(error).startswith(f"{CONFIG_NAME}: {field}: ")

@@ -67,6 +67,7 @@ def run(
     *,
     experiments: int | None = None,
     hours: float | None = None,
+    workers: int | None = None,
     tag: str | None = None,
     resume: bool = False,
     use_cache: bool = True,
@@ -81,7 +82,7 @@ def run(
     lock = project.lock()
     lock.acquire()
     try:
-        options = RunOptions(tag, resume, experiments, hours, use_cache)
+        options = RunOptions(tag, resume, experiments, hours, use_cache, workers)
         loop = open_loop(project, options, observer)
         try:
             reason = loop.run_until_stopped()

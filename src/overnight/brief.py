@@ -44,6 +44,7 @@ class BriefInputs:
     history: Sequence[Experiment]  # oldest first, baseline included
     best_suite: SuiteResult | None = None  # the best state's matrix, for suites
     reviews: Sequence[ReviewNote] = field(default_factory=tuple)  # current verdicts, newest first
+    in_flight: Sequence[Experiment] = ()  # other workers' experiments under way
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def render_brief(inputs: BriefInputs) -> str:
         _scores(inputs),
         _instructions(inputs),
         _reviews(inputs, budget // REVIEW_SHARE),
+        _in_flight(inputs),
         _stall(inputs),
         _failures(inputs),
     ]
@@ -89,6 +91,18 @@ def _task(inputs: BriefInputs) -> str:
         "tried (see the history). End your answer with one line:\n"
         "DESCRIPTION: <what you changed and why, in one line>"
     )
+
+
+def _in_flight(inputs: BriefInputs) -> str:
+    """What the other workers are trying right now, so that no two spend an experiment on the
+    same idea."""
+    if not inputs.in_flight:
+        return ""
+    lines = [
+        f"- experiment {e.number}: {' '.join(e.description.split())[:200] or '(still deciding)'}"
+        for e in inputs.in_flight
+    ]
+    return "## In flight now (other workers: do not duplicate these)\n\n" + "\n".join(lines)
 
 
 def _scores(inputs: BriefInputs) -> str:

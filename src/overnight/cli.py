@@ -104,6 +104,11 @@ def init(directory: Path, example: str | None) -> None:
     type=click.FloatRange(min=0, min_open=True),
     help="Wall-clock hours from now (overrides budget.hours).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    help="Experiments in flight at once, each in its own workspace (overrides workers).",
+)
 @click.option("--tag", help="Name of the run; the branch is overnight/TAG (default: today's date).")
 @click.option("--resume", is_flag=True, help="Continue the latest run (or --tag) where it stopped.")
 @click.option("--no-cache", is_flag=True, help="Generate every output again, ignoring the cache.")
@@ -118,6 +123,7 @@ def run(
     directory: Path,
     experiments: int | None,
     hours: float | None,
+    workers: int | None,
     tag: str | None,
     resume: bool,
     no_cache: bool,
@@ -130,6 +136,7 @@ def run(
         directory,
         experiments=experiments,
         hours=hours,
+        workers=workers,
         tag=tag,
         resume=resume,
         use_cache=not no_cache,

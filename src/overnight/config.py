@@ -366,6 +366,14 @@ class SandboxConfig(_Strict):
         return paths
 
 
+class ResourcesConfig(_Strict):
+    """What each parallel worker gets to itself, so experiments running side by side neither
+    share a GPU nor fight over cores (which would skew the timings they are compared on)."""
+
+    gpus: int = Field(default=0, ge=0)  # GPUs per worker, never shared with another worker
+    cpus: int | None = Field(default=None, ge=1)  # cores each worker is pinned to; None: unpinned
+
+
 class BudgetConfig(_Strict):
     experiments: int | None = Field(default=100, ge=0)
     hours: float | None = Field(default=None, gt=0)
@@ -399,6 +407,8 @@ class Config(_Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     stop: StopConfig = Field(default_factory=StopConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    workers: int = Field(default=1, ge=1, le=64)  # experiments run in parallel, each isolated
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from overnight.agents import check_agent, make_agent
 from overnight.config import CommandAgentConfig
+from overnight.engine.lane import Lane
+from overnight.engine.resources import Slot, assign, cpu_cores, visible_gpus
 from overnight.errors import UsageError
 from overnight.isolation.guards import GitGuard
 from overnight.isolation.sandbox import Sandbox
@@ -43,6 +45,7 @@ class RunOptions:
     experiments: int | None = None  # overrides budget.experiments (the run's total)
     hours: float | None = None  # overrides budget.hours, counted from this start
     use_cache: bool = True  # reuse cached outputs of unchanged cases
+    workers: int | None = None  # overrides workers: experiments in flight at once
 
 
 def open_loop(project: Project, options: RunOptions, observer: Observer | None = None) -> Loop:
@@ -58,41 +61,75 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
     workspace.exclude_state_dir()
     scope = scope_for(config, workspace.files(), other_layers=project.other_layers)
     check_agent(config.agent)
+    slots = assign(  # before anything is made: too few GPUs leaves no branch and no run behind
+        options.workers or config.workers,
+        config.resources,
+        visible_gpus() if config.resources.gpus else [],
+        cpu_cores() if config.resources.cpus else [],
+    )
     ledger = project.ledger()
     observer = observer or SilentObserver()
     if options.resume:
         run = _resume(project, workspace, ledger, options.tag, observer)
     else:
         run = _start(project, workspace, ledger, scope, options.tag)
-    tree = ExperimentTree(workspace, project.state_dir / "worktrees" / run.tag)
-    tree.reset(run.base_commit)
-    frozen = scope.frozen_files(tree.files())
-    sandbox = Sandbox.create(config.sandbox, project.root, tree.path, workspace.git_dir)
-    if sandbox.confined:  # frozen files are bound read-only from copies made from git objects
-        store = tree.directory / "frozen"
-        tree.export(run.base_commit, frozen, store)
-        sandbox = replace(sandbox, frozen={path: store / path for path in frozen})
-    tree.exclude(p for p in config.sandbox.expose if not Path(p).expanduser().is_absolute())
-    observer.message(sandbox.describe())
     views = {}
     if isinstance(config.agent, CommandAgentConfig):  # agents that read files
         views = agent_views(
             [config, *project.other_layers], lambda path: workspace.show(run.base_commit, path)
         )
+    lanes = [
+        _lane(project, workspace, scope, run, slot, views, options.use_cache) for slot in slots
+    ]
+    observer.message(lanes[0].sandbox.describe())
+    if len(lanes) > 1:
+        observer.message(f"{len(lanes)} workers, each in its own workspace and sandbox")
     return Loop(
         project=project,
         run=run,
-        tree=tree,
-        sandbox=sandbox,
+        lanes=lanes,
         ledger=ledger,
         scope=scope,
         agent=make_agent(config.agent, project.log_dir / run.tag, config.evaluate),
-        evaluator=project.evaluator(options.use_cache, tree.path, sandbox),
         policy=make_policy(config.policy, config.evaluate.repeats),
         stop_rules=StopRules(budget, config.stop, config.evaluate.direction),
+        observer=observer,
+    )
+
+
+def _lane(
+    project: Project,
+    workspace: Workspace,
+    scope: Scope,
+    run: RunRecord,
+    slot: Slot,
+    views: dict[str, str],
+    use_cache: bool,
+) -> Lane:
+    """One worker's workspace, sandbox and evaluator; the first worker's folder is the run's
+    own, the others' sit beside it."""
+    config = project.config
+    folder = project.state_dir / "worktrees" / run.tag
+    if slot.worker:
+        folder = folder / f"worker-{slot.worker}"
+    tree = ExperimentTree(workspace, folder)
+    tree.reset(run.base_commit)
+    frozen = scope.frozen_files(tree.files())
+    sandbox = Sandbox.create(config.sandbox, project.root, tree.path, workspace.git_dir)
+    sandbox = replace(sandbox, slot=slot)
+    if sandbox.confined:  # frozen files are bound read-only from copies made from git objects
+        store = tree.directory / "frozen"
+        tree.export(run.base_commit, frozen, store)
+        sandbox = replace(sandbox, frozen={path: store / path for path in frozen})
+    tree.exclude(p for p in config.sandbox.expose if not Path(p).expanduser().is_absolute())
+    return Lane(
+        worker=slot.worker,
+        tree=tree,
+        sandbox=sandbox,
+        evaluator=project.evaluator(use_cache, tree.path, sandbox),
+        scope=scope,
         git_guard=None if sandbox.confined else GitGuard(workspace.git_dir),
         views=views,
-        observer=observer,
     )
 
 
@@ -179,10 +216,10 @@ def _resume(
             workspace.git("update-ref", f"refs/heads/{run.branch}", best, tip)
     else:
         workspace.git("update-ref", f"refs/heads/{run.branch}", best)
-    unfinished = ledger.running(run.id)
-    if unfinished and unfinished.number == 0:
-        ledger.forget(run.id, 0)  # the baseline is simply measured again
-    elif unfinished:
+    for unfinished in ledger.unfinished(run.id):
+        if unfinished.number == 0:
+            ledger.forget(run.id, 0)  # the baseline is simply measured again
+            continue
         if digests := unfinished.recovery.get("git"):
             guard = GitGuard(workspace.git_dir)
             now = GitGuard.digests(guard.snapshot())

@@ -475,6 +475,15 @@ class Ledger:
         ).fetchone()
         return count, -1 if last is None else last
 
+    def unfinished(self, run_id: int) -> list[Unfinished]:
+        """Every experiment a killed harness left half done (one per worker in flight)."""
+        rows = self._db.execute(
+            "SELECT number, parent_commit, started_at, recovery FROM experiments"
+            " WHERE run_id = ? AND status = 'running' ORDER BY number",
+            (run_id,),
+        ).fetchall()
+        return [Unfinished(row[0], row[1], row[2], json.loads(row[3])) for row in rows]
+
     def running(self, run_id: int) -> Unfinished | None:
         """The experiment a killed harness left half done, if any."""
         row = self._db.execute(

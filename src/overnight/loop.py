@@ -1,19 +1,26 @@
 """The loop, in the order it happens:
 
-    baseline → (reset the workspace → propose one change → guard its scope → evaluate → decide
-                → record → keep)*
+    baseline → (dispatch: reset a workspace, write the brief → the step: propose one change,
+                guard its scope, evaluate, weigh → integrate: decide, record, keep)*
 
-Every experiment happens in a disposable workspace made from git objects (``isolation/tree.py``)
-and is evaluated in the sandbox (``isolation/sandbox.py``); the user's checkout is never touched.
-Every experiment is recorded in the ledger before the run branch moves, and the branch's tip is
-always the best state. An experiment is a step from a base commit to a patch and a score; the
-loop alone owns the run branch and the ledger.
+Every experiment happens in a lane of its own: a disposable workspace made from git objects,
+evaluated in the sandbox (``engine/lane.py``); the user's checkout is never touched. The step
+reads nothing shared and writes nothing shared, so with ``workers: N`` up to N steps run at once
+in threads (their work is processes: agents and evaluations). The loop alone, the integrator,
+writes the ledger and moves the run branch. A winner whose base is no longer the best is played
+again on the best and measured there before it may be kept; every experiment is recorded before
+the branch moves, and the branch's tip is always the best state.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -22,15 +29,15 @@ from overnight import statistics
 from overnight.agents import Agent, AgentContext
 from overnight.brief import BriefInputs, render_brief
 from overnight.config import BudgetConfig, SuiteEvaluateConfig
+from overnight.engine.lane import Lane
 from overnight.errors import AgentError, EvaluationError, SearchExhausted
-from overnight.evaluators import Evaluator
-from overnight.isolation.files import remove_tree, write_fresh
-from overnight.isolation.guards import GitGuard, Snapshot, StatGuard
-from overnight.isolation.sandbox import Sandbox
-from overnight.isolation.tree import ExperimentTree, TreeChange
+from overnight.isolation.files import write_fresh
+from overnight.isolation.guards import GitGuard, Snapshot
+from overnight.isolation.tree import TreeChange
 from overnight.layers import layer_violations, owned_descriptions
 from overnight.ledger import Ledger, RunRecord
 from overnight.policy import Evidence, Policy, StopRules, flips
+from overnight.process import kill_logged
 from overnight.project import Project
 from overnight.records import Experiment, Proposal, Score, Status, SuiteResult
 from overnight.results import results_tsv
@@ -62,31 +69,55 @@ class SilentObserver:
         pass
 
 
+@dataclass(frozen=True)
+class Incumbent:
+    """The best state as a step starts: what its candidate is weighed against."""
+
+    commit: str
+    values: list[float]  # its latest measurements, as many as the policy's window
+    elsewhere: statistics.Spread  # the noise, as the rest of the run measured it
+    suite: SuiteResult | None  # its visible cases, for the check-by-check comparison
+    held_out: SuiteResult | None  # its held-out cases, which a keep must not lose
+
+
+@dataclass
+class Step:
+    """One experiment in flight, on its own lane."""
+
+    record: Experiment
+    lane: Lane
+    context: AgentContext | None  # None for a winner played again: no agent takes part
+    snapshot: Snapshot | None  # unconfined: git's files as the step began
+    incumbent: Incumbent
+    change: TreeChange | None = None
+    messages: list[str] = field(default_factory=list)  # said by the integrator, in order
+
+
 @dataclass
 class Loop:
     project: Project
     run: RunRecord
-    tree: ExperimentTree
-    sandbox: Sandbox
+    lanes: list[Lane]
     ledger: Ledger
     scope: Scope
     agent: Agent
-    evaluator: Evaluator
     policy: Policy
     stop_rules: StopRules
-    git_guard: GitGuard | None = None  # watches .git where untrusted code runs unconfined
-    views: dict[str, str] = field(default_factory=dict)  # held-out items removed, for agents
     observer: Observer = field(default_factory=SilentObserver)
     clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
         self.history = self.ledger.experiments(self.run.id)
         self.reverts = self.ledger.reverts(self.run.id)  # rejected keeps taken out on review
-        self._listed: str | None = None  # the commit that editable_files and frozen_files are of
-        self._prepare(self.best_commit if self.history else self.run.base_commit)
+        self.lanes[0].prepare(self.best_commit if self.history else self.run.base_commit)
         self.owned = owned_descriptions(
-            self.project.config, self.project.other_layers, self.tree.path
+            self.project.config, self.project.other_layers, self.lanes[0].tree.path
         )
+        self._next = max((e.number for e in self.history), default=-1) + 1
+        self._in_flight: dict[int, Step] = {}
+        # (base, diff) of every change evaluated or being evaluated: no change is measured twice
+        self._tried = {_change_key(e.parent_commit, e.diff): e.number for e in self._evaluated()}
+        self._tried_lock = threading.Lock()
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -96,23 +127,99 @@ class Loop:
         with StopSignals(self.observer.message) as signals:
             if not self.history:
                 self.baseline(signals)
-            while True:
-                reason = signals.stop_requested or self.stop_rules.reason(
-                    self.history, self.clock() - started
-                )
-                if reason:
-                    break
-                try:
-                    self.experiment(signals)
-                except _StopRun as stop:
-                    reason = stop.reason
-                    break
+            try:
+                if len(self.lanes) == 1:
+                    reason = self._one_at_a_time(signals, started)
+                else:
+                    reason = self._in_parallel(signals, started)
+            except _StopRun as stop:
+                reason = stop.reason
         self.ledger.end_run(self.run.id, reason)
-        self.tree.remove_files()  # the run branch holds the best; a resume makes it again
+        for lane in self.lanes:  # the run branch holds the best; a resume makes them again
+            lane.tree.remove_files()
         return reason
+
+    def _one_at_a_time(self, signals: StopSignals, started: float) -> str:
+        while True:
+            if reason := signals.stop_requested or self._stop_reason(started):
+                return reason
+            self.experiment(signals)
+
+    def experiment(self, signals: StopSignals) -> None:
+        """One experiment on the first lane, start to end."""
+        step = self._dispatch(self.lanes[0])
+        try:
+            self._attempt(step, signals.interruptible)
+        except SearchExhausted as exc:
+            self.ledger.forget(self.run.id, step.record.number)
+            raise _StopRun(f"nothing left to try: {exc}") from None
+        except Interrupted:
+            self._interrupted(step, signals.stop_requested)
+        self._integrate(step, signals)
+        if step.record.status is Status.INTERRUPTED:
+            raise _StopRun(step.record.reason)
+
+    def _in_parallel(self, signals: StopSignals, started: float) -> str:
+        """Keep every lane busy while the rules allow; integrate each step as it ends. Steps run
+        in threads and touch nothing shared; a stop lets those in flight finish, an abandon ends
+        their processes and records them as interrupted."""
+        idle = list(reversed(self.lanes))
+        running: dict[Future[None], Step] = {}
+        reason: str | None = None
+        with ThreadPoolExecutor(len(self.lanes), thread_name_prefix="overnight-worker") as pool:
+            while True:
+                reason = reason or signals.stop_requested or self._stop_reason(started)
+                while idle and reason is None and self._budget_left() > 0:
+                    step = self._dispatch(idle.pop())
+                    running[pool.submit(self._attempt, step, contextlib.nullcontext)] = step
+                if not running:
+                    return reason or "nothing left to run"
+                try:
+                    with signals.interruptible():
+                        done, _ = wait(running, return_when=FIRST_COMPLETED)
+                except Interrupted:
+                    self._abandon(running, signals.stop_requested or "interrupted")
+                    return signals.stop_requested or "interrupted"
+                for future in done:
+                    step = running.pop(future)
+                    idle.append(step.lane)
+                    try:
+                        future.result()
+                    except SearchExhausted as exc:
+                        self.ledger.forget(self.run.id, step.record.number)
+                        self._in_flight.pop(step.record.number, None)
+                        reason = reason or f"nothing left to try: {exc}"
+                        continue
+                    try:
+                        self._integrate(step, signals)
+                    except _StopRun as stop:
+                        self._abandon(running, stop.reason)
+                        return stop.reason
+
+    def _abandon(self, running: dict[Future[None], Step], reason: str) -> None:
+        """A second Ctrl-C or SIGTERM with steps in flight: their processes end now, and each is
+        recorded as interrupted once its thread has returned."""
+        kill_logged(self._log_path(0).parent)
+        for future, step in running.items():
+            with contextlib.suppress(Exception, SearchExhausted):
+                future.result()
+            self._interrupted(step, reason)
+            self._settle(step)
+
+    def _stop_reason(self, started: float) -> str | None:
+        return self.stop_rules.reason(self.history, self.clock() - started)
+
+    def _budget_left(self) -> float:
+        """Experiments the budget still allows, counting those in flight."""
+        limit = self.stop_rules.budget.experiments
+        if limit is None:
+            return float("inf")
+        done = sum(e.status is not Status.BASELINE for e in self.history)
+        return limit - done - len(self._in_flight)
 
     def baseline(self, signals: StopSignals) -> None:
         """Experiment 0 measures the unmodified tree; every later one is compared with the best."""
+        lane = self.lanes[0]
         head = self.run.base_commit
         self.ledger.begin(self.run.id, 0, head, {})
         self.observer.experiment_started(0, self.history)
@@ -120,7 +227,7 @@ class Loop:
         record = Experiment(self.run.id, 0, head, Status.RUNNING, started_at=started)
         try:
             with signals.interruptible():
-                score, values = self._measure_baseline(record)
+                score, values = self._measure_baseline(lane, record)
         except Interrupted:
             self.ledger.forget(self.run.id, 0)
             self.ledger.end_run(self.run.id, "stopped during the baseline")
@@ -129,7 +236,7 @@ class Loop:
         if record.status is Status.VIOLATION:
             status, score = Status.VIOLATION, replace(score, log_tail=record.reason)
         held_out = (
-            self._guarded(record, lambda: self._measure_held_out(0), self._guarded_paths(()))
+            lane.guarded(record, lambda: self._measure_held_out(lane, 0), lane.guarded_paths())
             if status is Status.BASELINE
             else None
         )
@@ -158,46 +265,84 @@ class Loop:
             held_out_value=held_out.value if held_out is not None else None,
         )
         self._record(experiment)
+        self._next = 1
         if status is not Status.BASELINE:
             self.ledger.end_run(self.run.id, f"baseline {status}")
             raise EvaluationError(f"the baseline evaluation failed ({status}):\n{score.log_tail}")
-        if problem := self.evaluator.baseline_problem(score):
+        if problem := lane.evaluator.baseline_problem(score):
             self.ledger.end_run(self.run.id, f"the evaluation looks broken: {problem}")
             raise EvaluationError(f"refusing to run: {problem}")
 
-    def experiment(self, signals: StopSignals) -> None:
-        number = self.history[-1].number + 1
+    # -- dispatch: on the integrator, before a step -----------------------------------------
+
+    def _dispatch(self, lane: Lane) -> Step:
+        """Number the next experiment, reset its lane to the best state and brief its agent."""
+        number, self._next = self._next, self._next + 1
         base = self.best_commit
-        self._prepare(base)
-        self._write_views()
-        snapshot = self.git_guard.snapshot() if self.git_guard else None
+        lane.prepare(base)
+        lane.write_views()
+        snapshot = lane.snapshot()
         self.ledger.begin(self.run.id, number, base, self._recovery(snapshot))
         self.observer.experiment_started(number, self.history)
         record = Experiment(self.run.id, number, base, Status.RUNNING, started_at=time.time())
-        change = None
-        try:
-            change = self._attempt(record, snapshot, signals)
-        except SearchExhausted as exc:
-            self.ledger.forget(self.run.id, number)
-            raise _StopRun(f"nothing left to try: {exc}") from None
-        except Interrupted:
-            record.status = Status.INTERRUPTED
-            record.reason = signals.stop_requested or "interrupted"
-            self._check_git(record, snapshot)
-        record.duration_s = time.time() - record.started_at
-        self._settle(record, change)
-        if record.status is Status.INTERRUPTED:
-            raise _StopRun(record.reason)
-        self._remeasure_incumbent(record, signals)
+        step = Step(record, lane, self._context(lane, number), snapshot, self._incumbent())
+        self._in_flight[number] = step
+        return step
 
-    def _attempt(
-        self, record: Experiment, snapshot: Snapshot | None, signals: StopSignals
-    ) -> TreeChange:
-        """Propose, guard, evaluate, decide: fills in ``record``, returns the change."""
+    def _context(self, lane: Lane, number: int) -> AgentContext:
+        """Write the brief for experiment ``number`` and say what the agent may know."""
+        brief_path = lane.agent_dir() / "brief.md"
+        best_suite = self.ledger.suite_result(self.run.id, self.best.number)  # visible cases
+        brief = render_brief(
+            BriefInputs(
+                config=self.project.config,
+                root=self.project.root,
+                number=number,
+                editable_files=lane.editable_files,
+                history=self.history,
+                best_suite=best_suite,
+                reviews=brief_notes(self.ledger, self.run, self.project.config),
+                in_flight=[s.record for s in self._in_flight.values()],
+            )
+        )
+        write_fresh(brief_path, brief)
+        return AgentContext(
+            root=lane.tree.path,
+            number=number,
+            editable_files=lane.editable_files,
+            editable_globs=self.project.config.editable,
+            history=[replace(e, held_out=None, held_out_value=None) for e in self.history],
+            best_metric=self.best.metric,
+            direction=lane.evaluator.direction,
+            brief_path=brief_path,
+            best_suite=best_suite,
+            sandbox=lane.sandbox,
+            in_flight=[replace(s.record) for s in self._in_flight.values()],
+        )
+
+    def _incumbent(self) -> Incumbent:
+        *others, best_tree = self._trees()
+        reviewed = tip_revert(self.history, self.reverts) is not None
+        return Incumbent(
+            commit=self.best_commit,
+            values=best_tree[-self.policy.window :],
+            elsewhere=statistics.spread(others),
+            # not the tip's any more once a review took a change out
+            suite=None if reviewed else self.ledger.suite_result(self.run.id, self.best.number),
+            held_out=self.ledger.suite_result(self.run.id, self.best.number, held_out=True),
+        )
+
+    # -- the step: on its lane, possibly in a worker thread --------------------------------
+
+    def _attempt(self, step: Step, interruptible: Callable[[], ContextManager[object]]) -> None:
+        """Propose, guard, evaluate, weigh: fills in the step's record and change. Reads nothing
+        the integrator writes, so that several run at once."""
+        record, lane = step.record, step.lane
+        assert step.context is not None
         started, failure = time.monotonic(), None
         try:
-            with signals.interruptible():
-                proposal = self.agent.propose(self._context(record.number))
+            with interruptible():
+                proposal = self.agent.propose(step.context)
         except SearchExhausted:
             raise
         except AgentError as exc:  # the agent's own failure: a no-op, and the run goes on
@@ -205,140 +350,66 @@ class Loop:
             failure = str(exc)
         record.agent_s = time.monotonic() - started
         _apply_proposal(record, proposal)
-        problems = self._check_git(record, snapshot) + self._check_views()
-        change = self.tree.change(self._guarded_paths(()))
-        self.sandbox.link_exposed()
+        problems = self._check_git(step, step.snapshot) + lane.check_views()
+        change = step.change = lane.tree.change(lane.guarded_paths())
+        lane.sandbox.link_exposed()
         record.changed_files = change.paths
         if failure and not problems:
             record.status, record.reason = Status.NO_OP, failure
         elif change.empty and not problems:
             record.status, record.reason = Status.NO_OP, "the agent changed nothing"
-        elif problems := problems + self._scope_problems(change):
+        elif problems := problems + self._scope_problems(lane, change):
             record.diff = change.patch
             record.status, record.reason = Status.VIOLATION, "; ".join(problems)
         else:
             record.diff = change.patch
             self._guard_size_and_repeats(record, change)
         if record.status is Status.RUNNING:
-            with signals.interruptible():
-                self._evaluate_and_decide(record, change)
-        return change
+            with interruptible():
+                self._evaluate_and_weigh(step, change)
 
-    def _scope_problems(self, change: TreeChange) -> list[str]:
+    def _scope_problems(self, lane: Lane, change: TreeChange) -> list[str]:
         return [
             *change.odd,
             *self.scope.violations(change),
-            *layer_violations(self.owned, change, self.tree.path),
+            *layer_violations(self.owned, change, lane.tree.path),
         ]
 
-    def _check_git(self, record: Experiment, snapshot: Snapshot | None) -> list[str]:
-        """Unconfined only: refs or git files changed since ``snapshot`` are undone, and named
-        here and in the next brief."""
-        if self.git_guard is None or snapshot is None:
-            return []
-        changed = self.git_guard.changes(snapshot, self.git_guard.snapshot())
-        if not changed:
-            return []
-        failed = self.git_guard.undo(snapshot, changed)
-        problem = f"changed git's own files or refs: {', '.join('.git/' + n for n in changed)}"
-        if failed:
-            problem += f" (could not be undone: {', '.join(failed)})"
-        self.observer.message(f"experiment {record.number} {problem}; undone")
-        return [problem]
-
-    def _check_views(self) -> list[str]:
-        """The agent's views of the suite and query files must be as written; then the real
-        files go back, so the change and the evaluation see those."""
-        touched = [p for p, text in self.views.items() if _text_or_none(self.tree.path / p) != text]
-        self.tree.put_back(list(self.views))
-        return [f"changed frozen file {path}" for path in touched]
+    def _check_git(self, step: Step, snapshot: Snapshot | None) -> list[str]:
+        """Unconfined only: changes to refs or git's files are undone, and named in the record,
+        the next brief and (through the integrator) the live view."""
+        problems = step.lane.check_git(snapshot)
+        step.messages += [f"experiment {step.record.number} {p}; undone" for p in problems]
+        return problems
 
     def _guard_size_and_repeats(self, record: Experiment, change: TreeChange) -> None:
         """One change at a time, each tried once: too large is a violation, and the same diff
-        from the same parent is not evaluated again."""
+        from the same parent is not evaluated again, by this worker or any other."""
         if problems := size_violations(self.project.config.limits, record.diff, change):
             record.status, record.reason = Status.VIOLATION, "; ".join(problems)
             return
-        evaluated = [e for e in self.history if e.eval_s > 0]  # not those refused unmeasured
-        twin = next(
-            (
-                e
-                for e in evaluated
-                if e.parent_commit == record.parent_commit and e.diff == record.diff
-            ),
-            None,
-        )
-        if twin is not None:
+        key = _change_key(record.parent_commit, record.diff)
+        with self._tried_lock:
+            twin = self._tried.setdefault(key, record.number)
+        if twin != record.number:
             record.status = Status.NO_OP
-            record.reason = f"the same change as experiment {twin.number}, from the same state"
+            record.reason = f"the same change as experiment {twin}, from the same state"
 
-    def _settle(self, record: Experiment, change: TreeChange | None) -> None:
-        """Keep (commit to the run branch, then record) or just record: the workspace is reset
-        before anything runs in it again, so there is nothing to revert."""
-        if record.status is Status.KEEP:
-            assert change is not None
-            record.commit = self.tree.commit(
-                change, _one_line(record.description, record.number), self.run.branch
-            )
-        self._record(record)
-
-    # -- steps ----------------------------------------------------------------------------
-
-    def _context(self, number: int) -> AgentContext:
-        """Write the brief for experiment ``number`` and say what the agent may know."""
-        agent_dir = self.tree.directory / "agent"
-        if agent_dir.is_symlink() or not agent_dir.is_dir():  # unconfined agents could swap it
-            remove_tree(agent_dir)
-            agent_dir.mkdir(parents=True)
-        brief_path = agent_dir / "brief.md"
-        best_suite = self.ledger.suite_result(self.run.id, self.best.number)  # visible cases
-        brief = render_brief(
-            BriefInputs(
-                config=self.project.config,
-                root=self.project.root,
-                number=number,
-                editable_files=self.editable_files,
-                history=self.history,
-                best_suite=best_suite,
-                reviews=brief_notes(self.ledger, self.run, self.project.config),
-            )
-        )
-        write_fresh(brief_path, brief)
-        return AgentContext(
-            root=self.tree.path,
-            number=number,
-            editable_files=self.editable_files,
-            editable_globs=self.project.config.editable,
-            history=[replace(e, held_out=None, held_out_value=None) for e in self.history],
-            best_metric=self.best.metric,
-            direction=self.evaluator.direction,
-            brief_path=brief_path,
-            best_suite=best_suite,
-            sandbox=self.sandbox,
-        )
-
-    def _evaluate_and_decide(self, record: Experiment, change: TreeChange) -> None:
+    def _evaluate_and_weigh(self, step: Step, change: TreeChange) -> None:
         """Measure until the policy decides (once for greedy; for noise-aware, more only while
         the candidate looks better but not yet credibly so). Every measurement is guarded, and a
         failed one ends the experiment."""
-        guarded = self._guarded_paths(change.paths, change.deleted)
-        *others, best_tree = self._trees()
-        incumbent = best_tree[-self.policy.window :]
-        incumbent_suite = (  # not the tip's any more once a review took a change out
-            self.ledger.suite_result(self.run.id, self.best.number)
-            if tip_revert(self.history, self.reverts) is None
-            else None
-        )
-        elsewhere = statistics.spread(others)  # the noise, as the rest of the run measured it
+        record, lane, incumbent = step.record, step.lane, step.incumbent
+        guarded = lane.guarded_paths(change.paths, change.deleted)
         suites: list[SuiteResult] = []
 
         def measure() -> Score:
-            score = self._measure(record.number, len(record.measurements))
+            score = self._measure(lane, record.number, len(record.measurements))
             _apply_score(record, score)  # recorded even when it cannot be trusted
             return score
 
         while True:
-            score = self._guarded(record, measure, guarded)
+            score = lane.guarded(record, measure, guarded)
             if score is None:
                 return
             if not score.ok:
@@ -348,12 +419,12 @@ class Loop:
             record.measurements.append(score.value)
             if score.suite is not None:
                 suites.append(score.suite)
-            paired = flips(suites, [incumbent_suite]) if suites and incumbent_suite else None
+            paired = flips(suites, [incumbent.suite]) if suites and incumbent.suite else None
             decision = self.policy.weigh(
                 record.measurements,
-                incumbent,
-                self.evaluator.direction,
-                Evidence(elsewhere, paired),
+                incumbent.values,
+                lane.evaluator.direction,
+                Evidence(incumbent.elsewhere, paired),
             )
             if not decision.more:
                 break
@@ -361,41 +432,15 @@ class Loop:
         record.status = Status.KEEP if decision.keep else Status.DISCARD
         record.reason = decision.reason
         if decision.keep:
-            held_out = self._guarded(record, lambda: self._measure_held_out(record.number), guarded)
-            if record.status is Status.KEEP:
-                self._judge_generality(record, held_out)
-
-    def _guarded_paths(self, changed: Sequence[str], deleted: Sequence[str] = ()) -> list[str]:
-        return sorted({*self.frozen_files, *self.editable_files, *changed} - set(deleted))
-
-    def _guarded(
-        self, record: Experiment, measure: Callable[[], Score | None], guarded: list[str]
-    ) -> Score | None:
-        """One measurement, guarded: None (and a violation) if it changed a guarded file (even
-        one it put back), or, unconfined, git's refs or files. Frozen files are bound read-only
-        in the sandbox, so there the check can only confirm it."""
-        files = StatGuard.take(self.tree.path, guarded)
-        snapshot = self.git_guard.snapshot() if self.git_guard else None
-        score = measure()
-        changed = files.changed()
-        problems = self._check_git(record, snapshot)
-        if changed or problems:
-            record.status = Status.VIOLATION
-            record.reason = "; ".join(
-                [f"the evaluation changed guarded files at run time: {', '.join(changed)}"]
-                * bool(changed)
-                + problems
+            held_out = lane.guarded(
+                record, lambda: self._measure_held_out(lane, record.number), guarded
             )
-            return None
-        if score is not None and not score.ok and (hint := self.sandbox.hint()):
-            score = replace(score, log_tail=f"{score.log_tail}\n{hint}")
-        return score
+            if record.status is Status.KEEP:
+                self._judge_generality(record, held_out, incumbent)
 
-    def _measure_held_out(self, number: int) -> Score | None:
-        log = self._log_path(number).with_suffix(".held-out.log")
-        return self.evaluator.held_out(self.tree.path, log)
-
-    def _judge_generality(self, record: Experiment, score: Score | None) -> None:
+    def _judge_generality(
+        self, record: Experiment, score: Score | None, incumbent: Incumbent
+    ) -> None:
         """A keep must hold on the cases no agent has seen. One that loses more of them than
         ``overfit.tolerance`` allows is rejected as ``overfit`` (or kept with a warning). The
         reason says so without numbers: it reaches the brief, and held-out scores must not."""
@@ -407,7 +452,7 @@ class Loop:
             record.reason += "; the held-out cases could not be measured"
             return
         record.held_out, record.held_out_value = score.suite, score.value
-        before = self.ledger.suite_result(self.run.id, self.best.number, held_out=True)
+        before = incumbent.held_out
         settings = self.project.config.evaluate
         if before is None or not isinstance(settings, SuiteEvaluateConfig):
             return
@@ -419,58 +464,101 @@ class Loop:
         else:
             record.reason += "; warning: worse on the held-out cases (overfit?)"
 
-    def _measure(self, number: int, attempt: int) -> Score:
-        """One measurement of the tree as it is; repeats log beside the first, and with
-        ``seeds: vary`` each gets its own seed, so no one seed can carry a change."""
-        seed = attempt if self.project.config.evaluate.seeds == "vary" else 0
-        log = self._log_path(number)
-        if attempt:
-            log = log.with_name(f"{number:04d}.{attempt}.log")
-        return self.evaluator.evaluate(self.tree.path, log, seed=seed)
+    # -- integration: on the integrator, after a step ----------------------------------------
 
-    def _measure_baseline(self, record: Experiment) -> tuple[Score, list[float]]:
-        """The unmodified tree, measured as often as a candidate may be: the first sample the
-        noise-aware policy compares with. Times and model calls add up; the first failure ends
-        it."""
-        values: list[float] = []
-        seconds, usage = 0.0, []
-        guarded = self._guarded_paths(())
-        for attempt in range(self.policy.repeats):
-            measured = self._guarded(record, lambda a=attempt: self._measure(0, a), guarded)
-            if measured is None:  # the baseline's own code tampered: nothing to compare with
-                return Score(None, Status.VIOLATION, log_tail=record.reason), values
-            score = measured
-            seconds, usage = seconds + score.seconds, [*usage, *score.usage]
-            if not score.ok or score.value is None:
-                return score, values
-            values.append(score.value)
-        return replace(score, value=statistics.mean(values), seconds=seconds, usage=usage), values
+    def _integrate(self, step: Step, signals: StopSignals) -> None:
+        """Decide what the step's result means for the run now: a winner whose base is no
+        longer the best is played again on the best first."""
+        for text in step.messages:
+            self.observer.message(text)
+        record = step.record
+        stale = record.status is Status.KEEP and record.parent_commit != self.best_commit
+        if stale:
+            self._replay(step, signals)
+            return
+        self._settle(step)
+        if record.status is not Status.INTERRUPTED:
+            self._remeasure_incumbent(step, signals)
 
-    def _trees(self) -> list[list[float]]:
-        """Measurements grouped by the tree they measured; the best tree's come last (its own
-        from when it won its place, afresh after, and every re-measurement since). A
-        re-measurement after a keep measured the kept tree, after any other experiment the best."""
-        trees: list[list[float]] = []
-        best: list[float] = []
-        for experiment in self.history:
-            if experiment.status.advances:
-                trees.append(best)
-                metric = [] if experiment.metric is None else [experiment.metric]
-                best = list(experiment.measurements) or metric
-            elif len(experiment.measurements) > 1:
-                trees.append(list(experiment.measurements))
-            best += experiment.remeasured
-        if revert := tip_revert(self.history, self.reverts):  # a review took a change out
-            since = [v for e in self.history if e.started_at > revert.at for v in e.remeasured]
-            trees.append(best[: len(best) - len(since)])
-            best = ([] if revert.metric is None else [revert.metric]) + since
-        return [*(t for t in trees if t), best]
+    def _replay(self, step: Step, signals: StopSignals) -> None:
+        """A winner found on a state the run has since moved past: its change is merged onto
+        the best (three-way, from its own base) and, unless that conflicts, measured there as a
+        new experiment that may be kept. The winner itself is recorded as ``stale``, with what it
+        measured on its base."""
+        record, lane = step.record, step.lane
+        assert step.change is not None
+        best = self.best_commit
+        merged = lane.tree.replay(step.change, record.parent_commit, best)
+        if merged.tree is None:
+            record.status = Status.CONFLICT
+            record.reason = (
+                f"won on the state it started from, but conflicts with what was kept since "
+                f"(in {', '.join(merged.conflicts)})"
+            )
+            self._settle(step)
+            return
+        number = self._next
+        record.status = Status.STALE
+        record.reason = (
+            f"{record.reason}; won on the state it started from, which was no longer the best: "
+            f"measured again on the best as experiment {number}"
+        )
+        self._settle(step)
+        again = self._dispatch_replay(lane, record, merged.tree)
+        assert again.change is not None
+        try:
+            with signals.interruptible():
+                self._evaluate_and_weigh(again, again.change)
+        except Interrupted:
+            self._interrupted(again, signals.stop_requested)
+        self._integrate(again, signals)
 
-    def _remeasure_incumbent(self, record: Experiment, signals: StopSignals) -> None:
+    def _dispatch_replay(self, lane: Lane, winner: Experiment, tree: str) -> Step:
+        number, self._next = self._next, self._next + 1
+        base = self.best_commit
+        lane.prepare(base)
+        change = lane.tree.reset_to_tree(tree, base)
+        self.ledger.begin(self.run.id, number, base, {})
+        self.observer.experiment_started(number, self.history)
+        record = Experiment(
+            self.run.id,
+            number,
+            base,
+            Status.RUNNING,
+            started_at=time.time(),
+            description=winner.description,
+            diff=change.patch,
+            changed_files=change.paths,
+            agent_meta={**winner.agent_meta, "replay_of": winner.number},
+        )
+        step = Step(record, lane, None, None, self._incumbent(), change)
+        self._in_flight[number] = step
+        return step
+
+    def _interrupted(self, step: Step, reason: str | None) -> None:
+        step.record.status = Status.INTERRUPTED
+        step.record.reason = reason or "interrupted"
+        self._check_git(step, step.snapshot)
+
+    def _settle(self, step: Step) -> None:
+        """Keep (commit to the run branch, then record) or just record: the lane is reset before
+        anything runs in it again, so there is nothing to revert."""
+        record = step.record
+        record.duration_s = time.time() - record.started_at
+        if record.status is Status.KEEP:
+            assert step.change is not None
+            record.commit = step.lane.tree.commit(
+                step.change, _one_line(record.description, record.number), self.run.branch
+            )
+        self._in_flight.pop(record.number, None)
+        self._record(record)
+
+    def _remeasure_incumbent(self, step: Step, signals: StopSignals) -> None:
         """Once the experiment is settled, measure the best tree again as the policy asks, so the
         next comparisons see what the incumbent measures now (a machine drifts), and not only
         the measurements that won it its place (they came out high, or it would not have won).
-        The workspace is reset to the best state first, and every re-measurement is guarded."""
+        The lane is reset to the best state first, and every re-measurement is guarded."""
+        record, lane = step.record, step.lane
         if record.status not in (Status.KEEP, Status.DISCARD):
             return
         wanted = self.policy.remeasures(
@@ -478,15 +566,15 @@ class Loop:
         )
         if not wanted:
             return
-        self._prepare(self.best_commit)
-        guarded = self._guarded_paths(())
+        lane.prepare(self.best_commit)
+        guarded = lane.guarded_paths()
         for _ in range(wanted):
             attempt = len(record.measurements) + len(record.remeasured)
             probe = Experiment(self.run.id, record.number, self.best_commit, Status.RUNNING)
             try:
                 with signals.interruptible():  # logs and seeds run on
-                    score = self._guarded(
-                        probe, lambda a=attempt: self._measure(record.number, a), guarded
+                    score = lane.guarded(
+                        probe, lambda a=attempt: self._measure(lane, record.number, a), guarded
                     )
             except Interrupted:
                 raise _StopRun(signals.stop_requested or "interrupted") from None
@@ -509,7 +597,64 @@ class Loop:
         results.write_text(results_tsv(self.run, self.history), encoding="utf-8")
         self.observer.experiment_finished(experiment, self.history)
 
+    # -- measurements -----------------------------------------------------------------------
+
+    def _measure(self, lane: Lane, number: int, attempt: int) -> Score:
+        """One measurement of the lane's tree as it is; repeats log beside the first, and with
+        ``seeds: vary`` each gets its own seed, so no one seed can carry a change."""
+        seed = attempt if self.project.config.evaluate.seeds == "vary" else 0
+        log = self._log_path(number)
+        if attempt:
+            log = log.with_name(f"{number:04d}.{attempt}.log")
+        return lane.evaluator.evaluate(lane.tree.path, log, seed=seed)
+
+    def _measure_held_out(self, lane: Lane, number: int) -> Score | None:
+        log = self._log_path(number).with_suffix(".held-out.log")
+        return lane.evaluator.held_out(lane.tree.path, log)
+
+    def _measure_baseline(self, lane: Lane, record: Experiment) -> tuple[Score, list[float]]:
+        """The unmodified tree, measured as often as a candidate may be: the first sample the
+        noise-aware policy compares with. Times and model calls add up; the first failure ends
+        it."""
+        values: list[float] = []
+        seconds, usage = 0.0, []
+        guarded = lane.guarded_paths()
+        for attempt in range(self.policy.repeats):
+            measured = lane.guarded(record, lambda a=attempt: self._measure(lane, 0, a), guarded)
+            if measured is None:  # the baseline's own code tampered: nothing to compare with
+                return Score(None, Status.VIOLATION, log_tail=record.reason), values
+            score = measured
+            seconds, usage = seconds + score.seconds, [*usage, *score.usage]
+            if not score.ok or score.value is None:
+                return score, values
+            values.append(score.value)
+        return replace(score, value=statistics.mean(values), seconds=seconds, usage=usage), values
+
     # -- state ----------------------------------------------------------------------------
+
+    def _trees(self) -> list[list[float]]:
+        """Measurements grouped by the tree they measured; the best tree's come last (its own
+        from when it won its place, afresh after, and every re-measurement since). A
+        re-measurement after a keep measured the kept tree, after any other experiment the best."""
+        trees: list[list[float]] = []
+        best: list[float] = []
+        for experiment in self.history:
+            if experiment.status.advances:
+                trees.append(best)
+                metric = [] if experiment.metric is None else [experiment.metric]
+                best = list(experiment.measurements) or metric
+            elif len(experiment.measurements) > 1:
+                trees.append(list(experiment.measurements))
+            best += experiment.remeasured
+        if revert := tip_revert(self.history, self.reverts):  # a review took a change out
+            since = [v for e in self.history if e.started_at > revert.at for v in e.remeasured]
+            trees.append(best[: len(best) - len(since)])
+            best = ([] if revert.metric is None else [revert.metric]) + since
+        return [*(t for t in trees if t), best]
+
+    def _evaluated(self) -> Iterator[Experiment]:
+        """Experiments whose change was measured (not those refused unmeasured)."""
+        return (e for e in self.history if e.eval_s > 0 and e.diff)
 
     @property
     def best(self) -> Experiment:
@@ -523,24 +668,6 @@ class Loop:
             return revert.commit
         return self.best.commit or self.run.base_commit
 
-    def _prepare(self, commit: str) -> None:
-        """The workspace reset to ``commit``, with the exposed data linked in. The file lists
-        change only with the commit (a keep), so most experiments reuse them."""
-        self.tree.reset(commit)
-        self.sandbox.link_exposed()
-        if self._listed != commit:
-            files = self.tree.files()
-            self.editable_files = self.scope.editable_files(files)
-            self.frozen_files = self.scope.frozen_files(files)
-            self._listed = commit
-
-    def _write_views(self) -> None:
-        """The agent's views of the suite and query files, held-out items removed."""
-        for path, text in self.views.items():
-            target = self.tree.path / path
-            target.unlink(missing_ok=True)
-            target.write_text(text, encoding="utf-8")
-
     def _recovery(self, snapshot: Snapshot | None) -> dict:
         """What a resume needs to undo after kill -9: unconfined, the digests of git's files."""
         return {"git": GitGuard.digests(snapshot)} if snapshot is not None else {}
@@ -553,6 +680,10 @@ class _StopRun(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def _change_key(base: str, diff: str) -> str:
+    return hashlib.sha256(f"{base}\0{diff}".encode()).hexdigest()
 
 
 def _apply_proposal(record: Experiment, proposal: Proposal) -> None:
@@ -571,13 +702,6 @@ def _apply_score(record: Experiment, score: Score) -> None:
     record.log_path = record.log_path or score.log_path
     record.eval_s += score.seconds
     record.usage = [*record.usage, *score.usage]
-
-
-def _text_or_none(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8") if path.is_file() else None
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def _one_line(description: str, number: int) -> str:

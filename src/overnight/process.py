@@ -165,6 +165,16 @@ def kill_leftovers(log_dir: Path, root: Path) -> list[int]:
     return killed
 
 
+def kill_logged(log_dir: Path) -> None:
+    """Kill every process group this harness is running with a log under ``log_dir`` (each
+    names itself in a ``.pgid`` file until it ends): how in-flight steps are abandoned."""
+    for pgid_file in log_dir.rglob(f"*{PGID_SUFFIX}"):
+        with contextlib.suppress(OSError, ValueError):
+            pgid = int(pgid_file.read_text())
+            if pgid > 1:
+                kill_group(pgid)
+
+
 def _group_members(pgid: int) -> list[int]:
     members = []
     for entry in Path("/proc").glob("[0-9]*"):

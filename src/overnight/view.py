@@ -35,6 +35,8 @@ STATUS_STYLE = {
     Status.NO_OP: "yellow",
     Status.INTERRUPTED: "yellow",
     Status.OVERFIT: "magenta",
+    Status.STALE: "cyan",
+    Status.CONFLICT: "yellow",
 }
 
 
@@ -57,7 +59,7 @@ class LiveView:
         self.run: RunRecord | None = None
         self.budget = BudgetConfig()
         self.started = time.monotonic()
-        self.current: int | None = None
+        self.running: set[int] = set()  # experiments in flight (one per busy worker)
         self.history: list[Experiment] = []
         self.live = Live(
             console=console, refresh_per_second=4, transient=True, get_renderable=self._footer
@@ -82,11 +84,12 @@ class LiveView:
         )
 
     def experiment_started(self, number: int, history: list[Experiment]) -> None:
-        self.current, self.history = number, list(history)
+        self.running.add(number)
+        self.history = list(history)
 
     def experiment_finished(self, experiment: Experiment, history: list[Experiment]) -> None:
         self.history = list(history)
-        self.current = None
+        self.running.discard(experiment.number)
         direction = self.run.direction if self.run else "minimize"
         self.console.print(experiment_line(experiment, direction, self.history))
 
@@ -109,10 +112,9 @@ class LiveView:
         spent = sum(e.total_cost_usd for e in history)
         if self.budget.cost_usd is not None:
             left.append(money(max(0.0, self.budget.cost_usd - spent)))
-        now = "baseline" if self.current == 0 else f"experiment {self.current}"
         line1 = Text.assemble(
             ("▶ ", "bold"),
-            (f"{now} running" if self.current is not None else "between experiments", "bold"),
+            (_running_text(sorted(self.running)), "bold"),
             f"   elapsed {duration(elapsed)}",
             f"   budget left: {', '.join(left) or 'unlimited'}",
         )
@@ -456,3 +458,13 @@ def _some(paths: Sequence[str], shown: int = 4) -> str:
     if len(paths) <= shown:
         return ", ".join(paths)
     return ", ".join(paths[:shown]) + f" and {len(paths) - shown} more files"
+
+
+def _running_text(numbers: list[int]) -> str:
+    if not numbers:
+        return "between experiments"
+    if numbers == [0]:
+        return "baseline running"
+    if len(numbers) == 1:
+        return f"experiment {numbers[0]} running"
+    return f"experiments {', '.join(map(str, numbers))} running"

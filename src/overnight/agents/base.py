@@ -29,6 +29,7 @@ class AgentContext:
     brief_path: Path  # the brief (program, files, history), in a folder the agent may write to
     best_suite: SuiteResult | None = None  # the best state's visible matrix, for suites
     sandbox: Sandbox | None = None  # where a tool the agent runs is confined, if anywhere
+    in_flight: Sequence[Experiment] = ()  # other workers' experiments under way (proposed or not)
 
 
 class Agent(ABC):

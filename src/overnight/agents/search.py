@@ -140,6 +140,15 @@ class Memory:
                 self.local_failures[(start, *pair)] += 1
         self.follow_up = pair if experiment.status == Status.KEEP else None
 
+    def claim(self, experiment: Experiment) -> None:
+        """Another worker's proposal, not measured yet: neither its configuration nor its
+        change is proposed again while it runs."""
+        meta = experiment.agent_meta or {}
+        if (identity := _identity(meta.get("after"))) is not None:
+            self.seen.add(identity)
+        if (change := _change_identity(meta)) is not None:
+            self.changes.add(change)
+
     def score(self, pair: tuple[str, str]) -> float:
         """The move's own record plus a share of its knob's record over all moves."""
         knob = pair[0]
@@ -164,6 +173,8 @@ class SearchAgent(Agent):
         knobs = self._knobs(context)
         before = configuration(knobs)
         memory = Memory.from_history(context.history)
+        for pending in context.in_flight:
+            memory.claim(pending)
         memory.seen.add(config_identity(before))
         options = candidates(knobs, before, memory.seen, memory.changes)
         if not options:

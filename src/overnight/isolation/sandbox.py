@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from overnight.config import SandboxConfig
+from overnight.engine.resources import Slot
 from overnight.errors import UsageError
 from overnight.process import Completed, run_logged
 from overnight.seal import key_path
@@ -87,6 +88,7 @@ class Sandbox:
     hidden: Sequence[Path] = ()
     hidden_inside: Sequence[Path] = ()
     bwrap: str | None = None
+    slot: Slot = field(default_factory=Slot)  # the GPUs and cores of the worker it serves
 
     @classmethod
     def create(
@@ -179,8 +181,9 @@ class Sandbox:
             env["PYTHONPYCACHEPREFIX"] = os.path.join(temporary, ".pycache")
             if self.workspace != self.repo_root:  # git in the code under test finds no repo
                 env["GIT_CEILING_DIRECTORIES"] = str(self.workspace.parent)
-            env.update(extra or {})
-            argv = self.argv(command, cwd) if self.confined else command
+            env.update({**self.slot.env(), **(extra or {})})
+            argv = self.argv(command, cwd) if self.confined else ["/bin/sh", "-c", command]
+            argv = self.slot.pin(argv)
             return run_logged(argv, cwd, env, timeout, log_path, stdin_text, stderr_path)
 
     def run_tool(
@@ -213,6 +216,7 @@ class Sandbox:
                 if path.exists():
                     args += ["--tmpfs", str(path)]
             argv = [*args, "--chdir", str(cwd), "--", "/bin/sh", "-c", command]
+        env = {**env, **self.slot.env()}
         return run_logged(argv, cwd, env, timeout, log_path, stderr_path=stderr_path)
 
     def argv(self, command: str, cwd: Path) -> list[str]:

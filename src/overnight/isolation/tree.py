@@ -49,6 +49,17 @@ class TreeChange:
         return not (self.paths or self.odd)
 
 
+@dataclass(frozen=True)
+class Replay:
+    """A candidate's change re-applied onto a newer best commit: the files to measure again, or
+    the paths that stop it, since a score measured on an older base says little about the
+    merge."""
+
+    tree: str | None  # the merged files as a git tree object; None when the change conflicts
+    conflicts: list[str]  # paths both sides changed in ways git cannot merge, sorted
+    paths: list[str]  # paths the merged tree changes against ``onto``; none on a conflict
+
+
 class ExperimentTree:
     """One worker's disposable tree of the repository behind ``repo``."""
 
@@ -79,9 +90,17 @@ class ExperimentTree:
         self.excludes.write_text("".join(f"/{p.strip('/')}\n" for p in paths), encoding="utf-8")
 
     def git(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        result = self._run(*args, stdin=stdin)
+        if check and result.returncode != 0:
+            raise _failed(args[0], result)
+        return result.stdout
+
+    def _run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """git in this tree's environment, its exit status kept for the commands that answer
+        with it (``merge-tree`` says "conflicts" with 1)."""
         if not self.excludes.exists():
             self.exclude(())
-        result = subprocess.run(
+        return subprocess.run(
             ["git", *_TREE_CONFIG, "-c", f"core.excludesFile={self.excludes}", *args],
             cwd=self.directory,
             env=self._env,
@@ -89,10 +108,6 @@ class ExperimentTree:
             capture_output=True,
             text=True,
         )
-        if check and result.returncode != 0:
-            lines = (result.stderr or result.stdout).strip().splitlines()
-            raise WorkspaceError(f"git {args[0]} failed: {lines[-1] if lines else '?'}")
-        return result.stdout
 
     # -- per experiment -------------------------------------------------------------------
 
@@ -100,16 +115,29 @@ class ExperimentTree:
         """The tree exactly as ``commit``, with nothing else in it. A tree that cannot be cleaned
         (a directory made unwritable, a path turned into something odd) is rebuilt from
         scratch."""
+        self._check_out(commit)
+        self.base = commit
+
+    def reset_to_tree(self, tree: str, base: str) -> TreeChange:
+        """The tree exactly as ``tree`` (a replayed candidate's files), read as a change against
+        ``base``: so the integrator can measure the merge in this tree and keep it with
+        ``commit``, whose parent is then ``base``."""
+        self._check_out(tree)
+        self.base = base
+        paths, symlinks, deleted, patch = _read_raw_and_patch(self._diff_from_base(tree))
+        return TreeChange(sorted(paths), sorted(symlinks), sorted(deleted), [], tree, patch)
+
+    def _check_out(self, tree_ish: str) -> None:
+        """Tree and index exactly as ``tree_ish``, leftovers swept; rebuilt from scratch when the
+        tree cannot be cleaned."""
         self.path.mkdir(parents=True, exist_ok=True)
         try:
-            self.git("read-tree", "--reset", "-u", commit)
-            self.base = commit
-            self._sweep(self._listing(commit))
+            self.git("read-tree", "--reset", "-u", tree_ish)
+            self._sweep(self._listing(tree_ish))
         except (WorkspaceError, OSError):
             self.remove_files()
             self.path.mkdir(parents=True)
-            self.git("read-tree", "--reset", "-u", commit)
-            self.base = commit
+            self.git("read-tree", "--reset", "-u", tree_ish)
 
     def files(self) -> list[str]:
         """The files of the base commit (the tree holds nothing else after a reset)."""
@@ -117,7 +145,8 @@ class ExperimentTree:
         return sorted(self._listing(self.base))
 
     def _listing(self, commit: str) -> frozenset[str]:
-        """The files of ``commit``: asked of git once, then carried from commit to commit."""
+        """The files of ``commit`` (or of a tree): asked of git once, then carried from commit
+        to commit."""
         if self._listed is None or self._listed[0] != commit:
             out = self.git("ls-tree", "-r", "-z", "--name-only", commit)
             self._listed = (commit, frozenset(p for p in out.split("\0") if p))
@@ -150,16 +179,20 @@ class ExperimentTree:
             odd.append("made .git in the workspace (git's own files are off limits)")
         self.git("add", "-A", "--ignore-errors", check=False)
         staged = self.git("write-tree").strip()
-        out = self.git(
-            "diff-tree", "-r", "-z", "--raw", "-p", "-M", "--no-color", "--no-ext-diff",
-            *("--no-textconv", self.base, staged),
-        )  # fmt: skip
-        paths, symlinks, deleted, patch = _read_raw_and_patch(out)
+        paths, symlinks, deleted, patch = _read_raw_and_patch(self._diff_from_base(staged))
         try:  # what is on disk but not staged is what git ignores (or could not read)
             self._sweep((self._listing(self.base) | set(paths)) - set(deleted))
         except OSError as exc:
             odd.append(f"left the workspace in a state it cannot be swept in ({exc.strerror})")
         return TreeChange(sorted(paths), sorted(symlinks), sorted(deleted), odd, staged, patch)
+
+    def _diff_from_base(self, staged: str) -> str:
+        """``staged`` against the base, as ``_read_raw_and_patch`` reads it."""
+        assert self.base is not None
+        return self.git(
+            "diff-tree", "-r", "-z", "--raw", "-p", "-M", "--no-color", "--no-ext-diff",
+            *("--no-textconv", self.base, staged),
+        )  # fmt: skip
 
     def odd_paths(self, guarded: Iterable[str]) -> list[str]:
         """Guarded paths that are not plain readable files any more: a FIFO would hang whoever
@@ -200,6 +233,28 @@ class ExperimentTree:
         self._listed = (commit, frozenset(files))
         return commit
 
+    def replay(self, change: TreeChange, old_base: str, onto: str) -> Replay:
+        """``change``, made on ``old_base``, re-applied onto ``onto``: a three-way merge with
+        ``old_base`` as the merge base, ``onto`` as ours and the change's tree as theirs, done
+        in git's object store alone (no tree, index, HEAD or ref moves). git 2.39 has no
+        ``merge-tree --merge-base``, so each side becomes a throwaway commit whose only parent
+        is ``old_base``: that is then their one merge base, whatever ``onto``'s history."""
+        onto_tree = self.git("rev-parse", "--verify", f"{onto}^{{tree}}").strip()
+        ours, theirs = (
+            self.git("commit-tree", "--no-gpg-sign", side, "-p", old_base, stdin="replay").strip()
+            for side in (onto_tree, change.tree)
+        )
+        merged = self._run(
+            "merge-tree", "--write-tree", "-z", "--name-only", "--no-messages", ours, theirs
+        )
+        if merged.returncode not in (0, 1):  # 1: conflicts (content, modify/delete, rename/...)
+            raise _failed("merge-tree", merged)
+        tree, *conflicts = (field for field in merged.stdout.split("\0") if field)
+        if merged.returncode == 1:
+            return Replay(None, sorted(conflicts), [])
+        out = self.git("diff-tree", "-r", "-z", "--name-only", "--no-renames", onto_tree, tree)
+        return Replay(tree, [], sorted(path for path in out.split("\0") if path))
+
     def export(self, commit: str, paths: Sequence[str], into: Path) -> None:
         """Write ``paths`` as they are at ``commit`` under ``into``, read-only: the copies the
         sandbox binds over the frozen files. Made afresh from git objects at every start."""
@@ -220,6 +275,11 @@ class ExperimentTree:
         """Delete the tree, whatever the code under test did to its permissions."""
         remove_tree(self.path)
         self.index.unlink(missing_ok=True)
+
+
+def _failed(command: str, result: subprocess.CompletedProcess[str]) -> WorkspaceError:
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return WorkspaceError(f"git {command} failed: {lines[-1] if lines else '?'}")
 
 
 def _parents(path: str) -> Iterator[str]:

@@ -1,0 +1,117 @@
+"""A lane: one worker's equipment, and the guarded steps that run on it.
+
+A lane is a disposable workspace (``isolation/tree.py``), the sandbox its code runs in, an
+evaluator of that workspace and, where code runs unconfined, a guard on ``.git``. Lanes share
+nothing: with several workers each experiment in flight has its own, so one never sees another's
+files, and the integrator alone writes the ledger and moves the run branch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from overnight.evaluators import Evaluator
+from overnight.isolation.files import remove_tree
+from overnight.isolation.guards import GitGuard, Snapshot, StatGuard
+from overnight.isolation.sandbox import Sandbox
+from overnight.isolation.tree import ExperimentTree
+from overnight.records import Experiment, Score, Status
+from overnight.scope import Scope
+
+
+@dataclass
+class Lane:
+    worker: int
+    tree: ExperimentTree
+    sandbox: Sandbox
+    evaluator: Evaluator
+    scope: Scope
+    git_guard: GitGuard | None = None  # watches .git where untrusted code runs unconfined
+    views: dict[str, str] = field(default_factory=dict)  # held-out items removed, for agents
+    editable_files: list[str] = field(default_factory=list)
+    frozen_files: list[str] = field(default_factory=list)
+    _listed: str | None = None  # the commit the file lists are of
+
+    def prepare(self, commit: str) -> None:
+        """The workspace reset to ``commit``, with the exposed data linked in. The file lists
+        change only with the commit (a keep), so most experiments reuse them."""
+        self.tree.reset(commit)
+        self.sandbox.link_exposed()
+        if self._listed != commit:
+            files = self.tree.files()
+            self.editable_files = self.scope.editable_files(files)
+            self.frozen_files = self.scope.frozen_files(files)
+            self._listed = commit
+
+    def agent_dir(self) -> Path:
+        """The folder the agent may write to, made again if an unconfined agent swapped it."""
+        folder = self.tree.directory / "agent"
+        if folder.is_symlink() or not folder.is_dir():
+            remove_tree(folder)
+            folder.mkdir(parents=True)
+        return folder
+
+    def write_views(self) -> None:
+        """The agent's views of the suite and query files, held-out items removed."""
+        for path, text in self.views.items():
+            target = self.tree.path / path
+            target.unlink(missing_ok=True)
+            target.write_text(text, encoding="utf-8")
+
+    def check_views(self) -> list[str]:
+        """The agent's views must be as written; then the real files go back, so the change and
+        the evaluation see those."""
+        touched = [p for p, text in self.views.items() if _text_or_none(self.tree.path / p) != text]
+        self.tree.put_back(list(self.views))
+        return [f"changed frozen file {path}" for path in touched]
+
+    def snapshot(self) -> Snapshot | None:
+        return self.git_guard.snapshot() if self.git_guard else None
+
+    def check_git(self, snapshot: Snapshot | None) -> list[str]:
+        """Unconfined only: refs or git files changed since ``snapshot`` are undone and named."""
+        if self.git_guard is None or snapshot is None:
+            return []
+        changed = self.git_guard.changes(snapshot, self.git_guard.snapshot())
+        if not changed:
+            return []
+        failed = self.git_guard.undo(snapshot, changed)
+        problem = f"changed git's own files or refs: {', '.join('.git/' + n for n in changed)}"
+        if failed:
+            problem += f" (could not be undone: {', '.join(failed)})"
+        return [problem]
+
+    def guarded_paths(self, changed: Sequence[str] = (), deleted: Sequence[str] = ()) -> list[str]:
+        return sorted({*self.frozen_files, *self.editable_files, *changed} - set(deleted))
+
+    def guarded(
+        self, record: Experiment, measure: Callable[[], Score | None], guarded: list[str]
+    ) -> Score | None:
+        """One measurement, guarded: None (and a violation) if it changed a guarded file (even
+        one it put back), or, unconfined, git's refs or files. Frozen files are bound read-only
+        in the sandbox, so there the check can only confirm it."""
+        files = StatGuard.take(self.tree.path, guarded)
+        snapshot = self.snapshot()
+        score = measure()
+        changed = files.changed()
+        problems = self.check_git(snapshot)
+        if changed or problems:
+            record.status = Status.VIOLATION
+            record.reason = "; ".join(
+                [f"the evaluation changed guarded files at run time: {', '.join(changed)}"]
+                * bool(changed)
+                + problems
+            )
+            return None
+        if score is not None and not score.ok and (hint := self.sandbox.hint()):
+            score = replace(score, log_tail=f"{score.log_tail}\n{hint}")
+        return score
+
+
+def _text_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None

@@ -1,0 +1,205 @@
+"""Several workers: steps in flight at once, each on its own lane, and one integrator that alone
+records and keeps. A winner found on a state the run has moved past is played again on the
+best (or recorded as a conflict); the same change is never measured twice."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import overnight
+from conftest import default_config, git
+from overnight.records import Status
+
+TAG = "t"
+BRANCH = f"overnight/{TAG}"
+
+# Experiment n edits one file and says so; the second one thinks longer, so the first is kept
+# while the second is still on its (now stale) base.
+AGENT = """\
+import os, time
+from pathlib import Path
+number = int(os.environ["OVERNIGHT_EXPERIMENT"])
+target, value = {targets}[number]
+if number == 2:
+    time.sleep(1.5)
+Path(target).write_text(f"{{value}}\\n")
+print(f"DESCRIPTION: {{target}} = {{value}}")
+"""
+
+SCORE = """\
+from pathlib import Path
+print(f"score: {sum(float(Path(name).read_text()) for name in ('a.txt', 'b.txt'))}")
+"""
+
+
+def two_file_repo(make_repo, targets: dict[int, tuple[str, int]], **config: object) -> Path:
+    return make_repo(
+        {
+            "a.txt": "0\n",
+            "b.txt": "0\n",
+            "score.py": SCORE,
+            "agent.py": AGENT.format(targets=targets),
+        },
+        default_config(
+            editable=["a.txt", "b.txt"],
+            frozen=["score.py", "agent.py"],
+            agent={"kind": "command", "command": f"{sys.executable} agent.py", "timeout": 60},
+            workers=2,
+            **config,
+        ),
+    )
+
+
+def by_number(summary: overnight.RunSummary) -> dict[int, overnight.Experiment]:
+    return {e.number: e for e in summary.experiments}
+
+
+def test_a_stale_winner_is_played_again_on_the_best_and_kept(make_repo) -> None:
+    root = two_file_repo(make_repo, {1: ("a.txt", 1), 2: ("b.txt", 2)}, budget={"experiments": 2})
+    checkout = git(root, "rev-parse", "HEAD"), git(root, "status", "--porcelain")
+
+    summary = overnight.run(root, tag=TAG)
+
+    found = by_number(summary)
+    assert found[1].status is Status.KEEP
+    assert found[2].status is Status.STALE
+    assert found[2].measurements == [2.0]  # its effect on the state it started from
+    replay = found[3]
+    assert replay.agent_meta["replay_of"] == 2
+    assert replay.parent_commit == found[1].commit
+    assert replay.status is Status.KEEP and replay.metric == 3.0  # its effect on the best
+    assert "measured again on the best as experiment 3" in found[2].reason
+    assert git(root, "rev-parse", BRANCH) == replay.commit
+    assert git(root, "show", f"{BRANCH}:a.txt") == "1"
+    assert git(root, "show", f"{BRANCH}:b.txt") == "2"
+    assert git(root, "rev-parse", f"{BRANCH}^") == found[1].commit
+    assert (git(root, "rev-parse", "HEAD"), git(root, "status", "--porcelain")) == checkout
+
+
+def test_a_stale_winner_that_clashes_with_the_best_is_a_conflict(make_repo) -> None:
+    root = two_file_repo(make_repo, {1: ("a.txt", 1), 2: ("a.txt", 2)}, budget={"experiments": 2})
+
+    summary = overnight.run(root, tag=TAG)
+
+    found = by_number(summary)
+    assert found[1].status is Status.KEEP
+    assert found[2].status is Status.CONFLICT
+    assert "conflicts with what was kept since (in a.txt)" in found[2].reason
+    assert sorted(found) == [0, 1, 2]  # nothing measured again
+    assert git(root, "rev-parse", BRANCH) == found[1].commit
+
+
+def test_each_experiment_is_in_flight_at_once_on_its_own_lane(make_repo) -> None:
+    """Two experiments that each wait for the other to have started can only both finish if
+    they really run at the same time, in different workspaces."""
+    agent = """\
+import os, time
+from pathlib import Path
+number = int(os.environ["OVERNIGHT_EXPERIMENT"])
+rendezvous = Path(os.environ["OVERNIGHT_RENDEZVOUS"])
+(rendezvous / str(number)).write_text(str(Path.cwd()))
+deadline = time.time() + 20
+while len(list(rendezvous.iterdir())) < 2 and time.time() < deadline:
+    time.sleep(0.05)
+Path("a.txt" if number == 1 else "b.txt").write_text(f"{number}\\n")
+print(f"DESCRIPTION: experiment {number}")
+"""
+    root = make_repo(
+        {"a.txt": "0\n", "b.txt": "0\n", "score.py": SCORE, "agent.py": agent},
+        default_config(
+            editable=["a.txt", "b.txt"],
+            frozen=["score.py", "agent.py"],
+            agent={
+                "kind": "command",
+                "command": f"{sys.executable} agent.py",
+                "timeout": 60,
+                "env_passthrough": ["OVERNIGHT_RENDEZVOUS"],
+            },
+            budget={"experiments": 2},
+            sandbox={"mode": "off"},
+        ),
+    )
+    rendezvous = root.parent / "rendezvous"
+    rendezvous.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OVERNIGHT_RENDEZVOUS", str(rendezvous))
+        summary = overnight.run(root, tag=TAG, workers=2)
+
+    workspaces = {path.name: path.read_text() for path in rendezvous.iterdir()}
+    assert sorted(workspaces) == ["1", "2"]
+    assert workspaces["1"] != workspaces["2"]
+    assert by_number(summary)[1].agent_s < 20 and by_number(summary)[2].agent_s < 20
+
+
+def test_workers_never_measure_the_same_change_twice(make_repo) -> None:
+    """The search agent on a small space, four workers at once: every change measured is a new
+    one (the same diff from the same state would be a no-op)."""
+    train = "LR = 0.1\nDEPTH = 2\n"
+    score = """\
+import train
+print(f"score: {-(train.LR - 0.4) ** 2 - (train.DEPTH - 4) ** 2}")
+"""
+    root = make_repo(
+        {"train.py": train, "score.py": score},
+        default_config(
+            editable=["train.py"],
+            evaluate={
+                "command": f"{sys.executable} score.py",
+                "metric": "score",
+                "direction": "maximize",
+                "timeout": 30,
+            },
+            budget={"experiments": 12},
+            workers=4,
+        ),
+    )
+
+    summary = overnight.run(root, tag=TAG)
+
+    measured = [(e.parent_commit, e.diff) for e in summary.experiments if e.eval_s > 0 and e.diff]
+    assert len(measured) >= 8
+    assert max(Counter(measured).values()) == 1
+    best = summary.best_experiment
+    assert git(root, "rev-parse", BRANCH) == best.commit
+    numbers = sorted(e.number for e in summary.experiments)
+    assert numbers == list(range(len(numbers)))  # each number once, none lost
+
+
+def test_each_worker_has_its_own_gpu(make_repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    score = """\
+import os
+from pathlib import Path
+print(f"score: {float(Path('value.txt').read_text())}")
+print(f"on_a: {int(os.environ.get('CUDA_VISIBLE_DEVICES') == 'GPU-a')}")
+print(f"on_b: {int(os.environ.get('CUDA_VISIBLE_DEVICES') == 'GPU-b')}")
+"""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-a,GPU-b")
+    agent = "import os\nopen('value.txt', 'w').write(os.environ['OVERNIGHT_EXPERIMENT'])\n"
+    root = make_repo(
+        {"value.txt": "0\n", "score.py": score, "agent.py": agent},
+        default_config(
+            agent={"kind": "command", "command": f"{sys.executable} agent.py"},
+            frozen=["score.py", "agent.py"],
+            budget={"experiments": 6},
+            workers=2,
+            resources={"gpus": 1},
+        ),
+    )
+
+    summary = overnight.run(root, tag=TAG)
+
+    measured = [e for e in summary.experiments if "on_a" in e.secondary]
+    assert all(e.secondary["on_a"] + e.secondary["on_b"] == 1 for e in measured)
+    assert {e.secondary["on_a"] for e in measured[1:]} == {0, 1}  # both GPUs were used
+
+
+def test_too_few_gpus_is_a_clear_error(make_repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    root = make_repo(config=default_config(workers=2, resources={"gpus": 1}))
+
+    with pytest.raises(overnight.UsageError, match="needs 2 GPUs; this machine offers 1"):
+        overnight.run(root, tag=TAG)
