@@ -153,3 +153,18 @@ def test_limits_are_stated(tmp_path):
     )
 
     assert "at most 20 changed lines and at most 1 files" in text
+
+
+def test_the_other_workers_experiments_in_flight_are_listed(tmp_path):
+    history = [experiment(0, Status.BASELINE, 3.0)]
+    in_flight = [
+        experiment(4, Status.RUNNING, description="shorter\nhooks"),
+        experiment(5, Status.RUNNING),  # its agent has not proposed yet
+    ]
+
+    text = brief(tmp_path, history, in_flight=in_flight)
+    alone = brief(tmp_path, history)
+
+    assert "## In flight now (other workers: do not duplicate these)" in text
+    assert "- experiment 4: shorter hooks\n- experiment 5: (still deciding)" in text
+    assert "In flight" not in alone

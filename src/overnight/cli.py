@@ -32,6 +32,7 @@ from overnight.view import (
     failure_lines,
     log_table,
     matrix_table,
+    stale_winners_text,
     status_lines,
 )
 
@@ -667,6 +668,8 @@ def _print_summary(directory: Path, summary: api.RunSummary) -> None:
         console.print(f"  kept #{kept.number}: {kept.description} -> {value}")
     if held_out_score(baseline) is not None:
         console.print(f"held out: baseline {held_out_text(baseline)} -> best {held_out_text(best)}")
+    if stale := stale_winners_text(summary.experiments):
+        console.print(stale, markup=False)
     state = Path(directory).resolve() / ".overnight"
     tip = [e for e in summary.experiments if e.status.advances][-1]
     where = (

@@ -531,6 +531,8 @@ class Loop:
             changed_files=change.paths,
             agent_meta={**winner.agent_meta, "replay_of": winner.number},
         )
+        with self._tried_lock:
+            self._tried.setdefault(_change_key(base, change.patch), number)
         step = Step(record, lane, None, None, self._incumbent(), change)
         self._in_flight[number] = step
         return step

@@ -196,6 +196,21 @@ def log_table(run: RunRecord, history: Sequence[Experiment]) -> Table:
     return table
 
 
+def stale_winners_text(history: Sequence[Experiment]) -> str:
+    """With several workers: how many winners had a base the run had moved past, and what
+    became of them ("" when none had)."""
+    stale = sum(e.status is Status.STALE for e in history)
+    conflicts = sum(e.status is Status.CONFLICT for e in history)
+    if not stale and not conflicts:
+        return ""
+    replays = [e for e in history if "replay_of" in (e.agent_meta or {})]
+    kept = sum(e.status is Status.KEEP for e in replays)
+    return (
+        f"stale winners: {stale + conflicts} won on a state the run had moved past; "
+        f"{stale} measured again on the best, {kept} kept there; {conflicts} conflicted"
+    )
+
+
 def status_lines(run: RunRecord, history: Sequence[Experiment], live: bool) -> list[str]:
     tally = counts(history)
     baseline = next((e for e in history if e.status is Status.BASELINE), None)
@@ -228,6 +243,8 @@ def status_lines(run: RunRecord, history: Sequence[Experiment], live: bool) -> l
         lines.append(
             f"cost: {money(spent)} so far, {money(spent / max(1, len(history)))} per experiment"
         )
+    if stale := stale_winners_text(history):
+        lines.append(stale)
     if history:
         last = history[-1]
         lines.append(

@@ -203,3 +203,23 @@ def test_too_few_gpus_is_a_clear_error(make_repo, monkeypatch: pytest.MonkeyPatc
 
     with pytest.raises(overnight.UsageError, match="needs 2 GPUs; this machine offers 1"):
         overnight.run(root, tag=TAG)
+
+
+def test_one_worker_is_the_one_at_a_time_loop(make_repo) -> None:
+    """``workers: 1`` and no ``workers`` at all make the same run, experiment by experiment."""
+    train = "LR = 0.1\nDEPTH = 2\n"
+    score = "import train\nprint(f'score: {-(train.LR - 0.4) ** 2 - (train.DEPTH - 4) ** 2}')\n"
+    runs = []
+    for workers in (None, 1):
+        extra = {} if workers is None else {"workers": workers}
+        root = make_repo(
+            {"train.py": train, "score.py": score},
+            default_config(editable=["train.py"], budget={"experiments": 6}, **extra),
+        )
+        summary = overnight.run(root, tag=TAG)
+        runs.append(
+            [(e.number, e.status, e.metric, e.description, e.diff) for e in summary.experiments]
+        )
+
+    assert runs[0] == runs[1]
+    assert len(runs[0]) == 7

@@ -33,6 +33,8 @@ _CATEGORY = {
     Status.DISCARD: "discard",
     Status.CRASH: "crash",
     Status.TIMEOUT: "crash",
+    Status.STALE: "discard",  # won on a past state; its replay on the best is its own row
+    Status.CONFLICT: "discard",
 }
 
 
