@@ -222,3 +222,15 @@ def test_attributes_an_agent_left_in_its_tree_do_not_decide_the_merge(
     tree.git("add", ".gitattributes")
 
     assert tree.replay(change, old_base, best).conflicts == ["notes.txt"]
+
+
+def test_attributes_planted_beside_the_tree_do_not_decide_the_merge(
+    repo: Path, tree: ExperimentTree
+) -> None:
+    """Unconfined code can write the worker's folder, where git would look for attributes."""
+    old_base = tree.base or ""
+    change = candidate(tree, {"notes.txt": NOTES.replace("third", "candidate's third")})
+    best = best_moved_on(repo, {"notes.txt": NOTES.replace("third", "best's third")})
+    (tree.directory / ".gitattributes").write_text("* merge=union\n")
+
+    assert tree.replay(change, old_base, best).conflicts == ["notes.txt"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,14 +96,16 @@ class ExperimentTree:
             raise _failed(args[0], result)
         return result.stdout
 
-    def _run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, *args: str, stdin: str | None = None, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """git in this tree's environment, its exit status kept for the commands that answer
         with it (``merge-tree`` says "conflicts" with 1)."""
         if not self.excludes.exists():
             self.exclude(())
         return subprocess.run(
             ["git", *_TREE_CONFIG, "-c", f"core.excludesFile={self.excludes}", *args],
-            cwd=self.directory,
+            cwd=cwd or self.directory,
             env=self._env,
             input=stdin,
             capture_output=True,
@@ -244,9 +247,14 @@ class ExperimentTree:
             self.git("commit-tree", "--no-gpg-sign", side, "-p", old_base, stdin="replay").strip()
             for side in (onto_tree, change.tree)
         )
-        merged = self._run(
-            "merge-tree", "--write-tree", "-z", "--name-only", "--no-messages", ours, theirs
-        )
+        # merge-tree reads a .gitattributes in the folder it runs in (a ``merge=union`` there
+        # would turn a conflict into a silent merge): it runs in an empty folder of its own
+        with tempfile.TemporaryDirectory(prefix="overnight-merge-") as empty:
+            merged = self._run(
+                *("merge-tree", "--write-tree", "-z", "--name-only", "--no-messages"),
+                *(ours, theirs),
+                cwd=Path(empty),
+            )
         if merged.returncode not in (0, 1):  # 1: conflicts (content, modify/delete, rename/...)
             raise _failed("merge-tree", merged)
         tree, *conflicts = (field for field in merged.stdout.split("\0") if field)
