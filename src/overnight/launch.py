@@ -128,7 +128,9 @@ def _lane(
         sandbox=sandbox,
         evaluator=project.evaluator(use_cache, tree.path, sandbox),
         scope=scope,
-        git_guard=None if sandbox.confined else GitGuard(workspace.git_dir),
+        git_guard=None
+        if sandbox.confined
+        else GitGuard(workspace.git_dir, unwatched=f"refs/heads/{run.branch}"),
         views=views,
     )
 
@@ -221,7 +223,7 @@ def _resume(
             ledger.forget(run.id, 0)  # the baseline is simply measured again
             continue
         if digests := unfinished.recovery.get("git"):
-            guard = GitGuard(workspace.git_dir)
+            guard = GitGuard(workspace.git_dir, unwatched=f"refs/heads/{run.branch}")
             now = GitGuard.digests(guard.snapshot())
             if changed := GitGuard.changes(
                 {k: v.encode() for k, v in digests.items()}, {k: v.encode() for k, v in now.items()}

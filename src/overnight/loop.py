@@ -19,7 +19,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,6 +44,8 @@ from overnight.results import results_tsv
 from overnight.review import brief_notes, tip_revert
 from overnight.scope import Scope, size_violations
 from overnight.signals import Interrupted, StopSignals
+
+ABANDON_WAIT_S = 2.0  # how long an abandon waits for worker threads to notice
 
 
 class Observer(Protocol):
@@ -166,43 +168,49 @@ class Loop:
         idle = list(reversed(self.lanes))
         running: dict[Future[None], Step] = {}
         reason: str | None = None
-        with ThreadPoolExecutor(len(self.lanes), thread_name_prefix="overnight-worker") as pool:
-            while True:
-                reason = reason or signals.stop_requested or self._stop_reason(started)
-                while idle and reason is None and self._budget_left() > 0:
-                    step = self._dispatch(idle.pop())
-                    running[pool.submit(self._attempt, step, contextlib.nullcontext)] = step
-                if not running:
-                    return reason or "nothing left to run"
+        unless_aborted = _unless_aborted(signals)
+        while True:
+            reason = reason or signals.stop_requested or self._stop_reason(started)
+            while idle and reason is None and self._budget_left() > 0:
+                step = self._dispatch(idle.pop())
+                running[_in_thread(self._attempt, step, unless_aborted)] = step
+            if not running:
+                return reason or "nothing left to run"
+            try:
+                with signals.interruptible():
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+            except Interrupted:
+                self._abandon(running, signals.stop_requested or "interrupted")
+                return signals.stop_requested or "interrupted"
+            for future in done:
+                step = running.pop(future)
+                idle.append(step.lane)
                 try:
-                    with signals.interruptible():
-                        done, _ = wait(running, return_when=FIRST_COMPLETED)
-                except Interrupted:
-                    self._abandon(running, signals.stop_requested or "interrupted")
-                    return signals.stop_requested or "interrupted"
-                for future in done:
-                    step = running.pop(future)
-                    idle.append(step.lane)
-                    try:
-                        future.result()
-                    except SearchExhausted as exc:
-                        self.ledger.forget(self.run.id, step.record.number)
-                        self._in_flight.pop(step.record.number, None)
-                        reason = reason or f"nothing left to try: {exc}"
-                        continue
-                    try:
-                        self._integrate(step, signals)
-                    except _StopRun as stop:
-                        self._abandon(running, stop.reason)
-                        return stop.reason
+                    future.result()
+                except SearchExhausted as exc:
+                    self.ledger.forget(self.run.id, step.record.number)
+                    self._in_flight.pop(step.record.number, None)
+                    reason = reason or f"nothing left to try: {exc}"
+                    continue
+                except Interrupted:  # it saw the abort before its signal reached us
+                    self._interrupted(step, signals.stop_requested)
+                    self._settle(step)
+                    continue
+                try:
+                    self._integrate(step, signals)
+                except _StopRun as stop:
+                    self._abandon(running, stop.reason)
+                    return stop.reason
 
     def _abandon(self, running: dict[Future[None], Step], reason: str) -> None:
-        """A second Ctrl-C or SIGTERM with steps in flight: their processes end now, and each is
-        recorded as interrupted once its thread has returned."""
-        kill_logged(self._log_path(0).parent)
-        for future, step in running.items():
-            with contextlib.suppress(Exception, SearchExhausted):
-                future.result()
+        """A second Ctrl-C or SIGTERM with steps in flight: their processes end now (a step
+        starts no new one once the abort is known), and each is recorded as interrupted, after
+        a short wait for its thread to notice."""
+        log_dir = self._log_path(0).parent
+        kill_logged(log_dir)
+        wait(running, timeout=ABANDON_WAIT_S)
+        kill_logged(log_dir)  # anything started between the first kill and the abort check
+        for step in running.values():
             self._interrupted(step, reason)
             self._settle(step)
 
@@ -214,7 +222,7 @@ class Loop:
         limit = self.stop_rules.budget.experiments
         if limit is None:
             return float("inf")
-        done = sum(e.status is not Status.BASELINE for e in self.history)
+        done = sum(e.status is not Status.BASELINE and e.replay_of is None for e in self.history)
         return limit - done - len(self._in_flight)
 
     def baseline(self, signals: StopSignals) -> None:
@@ -365,8 +373,7 @@ class Loop:
             record.diff = change.patch
             self._guard_size_and_repeats(record, change)
         if record.status is Status.RUNNING:
-            with interruptible():
-                self._evaluate_and_weigh(step, change)
+            self._evaluate_and_weigh(step, change, interruptible)
 
     def _scope_problems(self, lane: Lane, change: TreeChange) -> list[str]:
         return [
@@ -395,7 +402,12 @@ class Loop:
             record.status = Status.NO_OP
             record.reason = f"the same change as experiment {twin}, from the same state"
 
-    def _evaluate_and_weigh(self, step: Step, change: TreeChange) -> None:
+    def _evaluate_and_weigh(
+        self,
+        step: Step,
+        change: TreeChange,
+        interruptible: Callable[[], ContextManager[object]],
+    ) -> None:
         """Measure until the policy decides (once for greedy; for noise-aware, more only while
         the candidate looks better but not yet credibly so). Every measurement is guarded, and a
         failed one ends the experiment."""
@@ -409,7 +421,8 @@ class Loop:
             return score
 
         while True:
-            score = lane.guarded(record, measure, guarded)
+            with interruptible():
+                score = lane.guarded(record, measure, guarded)
             if score is None:
                 return
             if not score.ok:
@@ -432,9 +445,10 @@ class Loop:
         record.status = Status.KEEP if decision.keep else Status.DISCARD
         record.reason = decision.reason
         if decision.keep:
-            held_out = lane.guarded(
-                record, lambda: self._measure_held_out(lane, record.number), guarded
-            )
+            with interruptible():
+                held_out = lane.guarded(
+                    record, lambda: self._measure_held_out(lane, record.number), guarded
+                )
             if record.status is Status.KEEP:
                 self._judge_generality(record, held_out, incumbent)
 
@@ -472,6 +486,9 @@ class Loop:
         for text in step.messages:
             self.observer.message(text)
         record = step.record
+        if problem := self._branch_moved(step.lane):
+            record.status = Status.VIOLATION
+            record.reason = f"{record.reason}; {problem}".lstrip("; ")
         stale = record.status is Status.KEEP and record.parent_commit != self.best_commit
         if stale:
             self._replay(step, signals)
@@ -499,16 +516,23 @@ class Loop:
             return
         number = self._next
         record.status = Status.STALE
+        stopping = signals.stop_requested
+        then = (
+            "not measured again: the run was stopping"
+            if stopping
+            else f"measured again on the best as experiment {number}"
+        )
         record.reason = (
             f"{record.reason}; won on the state it started from, which was no longer the best: "
-            f"measured again on the best as experiment {number}"
+            f"{then}"
         )
         self._settle(step)
+        if stopping:
+            return
         again = self._dispatch_replay(lane, record, merged.tree)
         assert again.change is not None
         try:
-            with signals.interruptible():
-                self._evaluate_and_weigh(again, again.change)
+            self._evaluate_and_weigh(again, again.change, signals.interruptible)
         except Interrupted:
             self._interrupted(again, signals.stop_requested)
         self._integrate(again, signals)
@@ -529,13 +553,28 @@ class Loop:
             description=winner.description,
             diff=change.patch,
             changed_files=change.paths,
-            agent_meta={**winner.agent_meta, "replay_of": winner.number},
+            agent_meta={**winner.agent_meta, "replay_of": winner.number},  # see replay_of
         )
         with self._tried_lock:
             self._tried.setdefault(_change_key(base, change.patch), number)
         step = Step(record, lane, None, None, self._incumbent(), change)
         self._in_flight[number] = step
         return step
+
+    def _branch_moved(self, lane: Lane) -> str | None:
+        """Unconfined only: the run branch must still point at the best state, which only the
+        integrator moves; if untrusted code moved it, it goes back, and the step just ended is
+        held to account."""
+        if lane.git_guard is None:
+            return None
+        ref = f"refs/heads/{self.run.branch}"
+        tip = lane.tree.git("rev-parse", "--verify", "-q", ref, check=False).strip()
+        if tip == self.best_commit:
+            return None
+        lane.tree.git("update-ref", ref, self.best_commit)
+        problem = f"moved the run branch {ref}, which only the harness moves; put back"
+        self.observer.message(problem)
+        return problem
 
     def _interrupted(self, step: Step, reason: str | None) -> None:
         step.record.status = Status.INTERRUPTED
@@ -580,6 +619,8 @@ class Loop:
                     )
             except Interrupted:
                 raise _StopRun(signals.stop_requested or "interrupted") from None
+            if moved := self._branch_moved(lane):
+                probe.reason, score = moved, None
             if score is None:  # the incumbent's own code tampered: trust no more of it
                 self.observer.message(f"re-measuring the best state: {probe.reason}")
                 record.reason += f"; re-measuring the best state: {probe.reason}"
@@ -682,6 +723,35 @@ class _StopRun(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def _unless_aborted(signals: StopSignals) -> Callable[[], ContextManager[object]]:
+    """What a worker thread waits inside: signals reach only the main thread, so before each
+    model call or measurement the thread looks whether the run is being abandoned."""
+
+    @contextlib.contextmanager
+    def check() -> Iterator[None]:
+        if signals.abort:
+            raise Interrupted("abort requested")
+        yield
+
+    return check
+
+
+def _in_thread(work: Callable[..., None], *args: object) -> Future[None]:
+    """``work(*args)`` in a daemon thread of its own: a step abandoned while it waits on a
+    model call must not keep the harness from exiting."""
+    future: Future[None] = Future()
+
+    def run() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(work(*args))
+        except BaseException as exc:  # Interrupted too: the integrator decides what it means
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="overnight-worker", daemon=True).start()
+    return future
 
 
 def _change_key(base: str, diff: str) -> str:

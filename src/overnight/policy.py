@@ -260,8 +260,9 @@ class StopRules:
         ):
             return f"target reached: {best:.6g} (target {target:g})"
         limit = self.budget.experiments
-        if limit is not None and len(experiments) >= limit:
-            return f"experiment budget spent: {len(experiments)} of {limit}"
+        proposed = sum(e.replay_of is None for e in experiments)
+        if limit is not None and proposed >= limit:
+            return f"experiment budget spent: {proposed} of {limit}"
         if self.budget.hours is not None and elapsed_s >= self.budget.hours * 3600:
             return f"time budget spent: {elapsed_s / 3600:.2f} of {self.budget.hours:g} hours"
         spent = sum(e.total_cost_usd for e in history)

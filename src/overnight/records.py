@@ -153,6 +153,12 @@ class Experiment:
     remeasured: list[float] = field(default_factory=list)  # the incumbent's, measured after it
 
     @property
+    def replay_of(self) -> int | None:
+        """For a stale winner played again on the best: the winner's number. Such a row
+        completes an experiment already counted, so budgets do not count it again."""
+        return (self.agent_meta or {}).get("replay_of")
+
+    @property
     def total_cost_usd(self) -> float:
         """Proposal plus evaluation spending; calls of unknown price count as zero."""
         return sum(u.cost_usd or 0.0 for u in self.usage)

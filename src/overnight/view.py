@@ -203,7 +203,7 @@ def stale_winners_text(history: Sequence[Experiment]) -> str:
     conflicts = sum(e.status is Status.CONFLICT for e in history)
     if not stale and not conflicts:
         return ""
-    replays = [e for e in history if "replay_of" in (e.agent_meta or {})]
+    replays = [e for e in history if e.replay_of is not None]
     kept = sum(e.status is Status.KEEP for e in replays)
     return (
         f"stale winners: {stale + conflicts} won on a state the run had moved past; "

@@ -232,3 +232,16 @@ def test_digests_are_short_and_change_with_the_content(repo: Path) -> None:
     after = GitGuard.digests(watched.snapshot())
     assert set(after) - set(before) == {"refs/tags/planted"}
     assert all(len(d) == 32 for d in after.values())
+
+
+def test_the_ref_the_integrator_moves_itself_can_be_left_unwatched(repo: Path) -> None:
+    """With several workers the integrator moves the run branch while windows are open; it
+    checks that ref itself, so the guard must not undo its keeps."""
+    watched = GitGuard(repo / ".git", unwatched=OWN)
+    before = watched.snapshot()
+    tree = git(repo, "rev-parse", "HEAD^{tree}")
+    keep = git(repo, "commit-tree", tree, "-p", "HEAD", "-m", "a keep")
+    git(repo, "update-ref", OWN, keep)
+    git(repo, "update-ref", "refs/heads/side", keep)
+
+    assert watched.changes(before, watched.snapshot()) == ["refs/heads/side"]

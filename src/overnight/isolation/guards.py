@@ -51,11 +51,13 @@ Snapshot = dict[str, bytes]
 
 
 class GitGuard:
-    """Refs and git's own files, watched while untrusted code runs unconfined. The run branch is
-    watched like any other ref: the harness moves it only between the watched windows."""
+    """Refs and git's own files, watched while untrusted code runs unconfined. ``unwatched`` is
+    the run branch: with several workers the integrator moves it while other workers' windows
+    are open, so the integrator checks it itself, against the best state it knows."""
 
-    def __init__(self, git_dir: Path) -> None:
+    def __init__(self, git_dir: Path, unwatched: str | None = None) -> None:
         self.git_dir = git_dir
+        self.unwatched = unwatched
         # content by full lstat: a file whose signature (ctime included) is unchanged is not
         # read again, so a snapshot costs a walk, not a read of every ref
         self._read: dict[Path, tuple[tuple[int, ...] | None, bytes]] = {}
@@ -66,7 +68,7 @@ class GitGuard:
         while pending:
             path = pending.pop()
             name = path.relative_to(self.git_dir).as_posix()
-            if name.endswith(".lock"):
+            if name == self.unwatched or name.endswith(".lock"):
                 continue
             if path.is_symlink():
                 found[name] = b"link:" + os.readlink(path).encode()
