@@ -237,7 +237,7 @@ def test_an_unconfined_run_gets_only_the_allow_list(tmp_path: Path, monkeypatch)
     leaked = {"OPENAI_API_KEY", "DATABASE_URL", "SLACK_WEBHOOK_URL", "SENTRY_DSN"}
     assert not leaked & set(names)
     assert not {"PYTHONPATH", "LD_PRELOAD", "GIT_DIR", "SSH_AUTH_SOCK"} & set(names)
-    assert {"HOME", "TMPDIR", "PYTHONPYCACHEPREFIX", "OVERNIGHT_SEED"} <= set(names)
+    assert {"HOME", "TMPDIR", "PYTHONDONTWRITEBYTECODE", "OVERNIGHT_SEED"} <= set(names)
 
 
 # -- inside bubblewrap -----------------------------------------------------------------------------

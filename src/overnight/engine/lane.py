@@ -91,7 +91,14 @@ class Lane:
     ) -> Score | None:
         """One measurement, guarded: None (and a violation) if it changed a guarded file (even
         one it put back), or, unconfined, git's refs or files. Frozen files are bound read-only
-        in the sandbox, so there the check can only confirm it."""
+        in the sandbox, so there the check can only confirm it. What an earlier measurement
+        left in the workspace is swept first."""
+        try:
+            self.tree.clean()
+        except OSError as exc:
+            record.status = Status.VIOLATION
+            record.reason = f"left the workspace in a state it cannot be swept in ({exc.strerror})"
+            return None
         files = StatGuard.take(self.tree.path, guarded)
         snapshot = self.snapshot()
         score = measure()

@@ -10,8 +10,9 @@ devices passed through. Paths the user exposes, and the toolchain the harness it
 are read-only.
 
 Without bubblewrap (``sandbox: off``, macOS, a kernel without user namespaces) the same call runs
-the command unconfined: the environment is still an allow-list and bytecode still goes to a
-private directory, but nothing stops hostile code from reading or writing as the user. The guards
+the command unconfined: the environment is still an allow-list, the temporary directory private
+and no bytecode written into the workspace, but nothing stops hostile code from reading or
+writing as the user. The guards
 in ``guards.py`` then detect what they can after the fact.
 """
 
@@ -166,7 +167,7 @@ class Sandbox:
         stderr_path: Path | None = None,
     ) -> Completed:
         """Run ``command`` (shell syntax) in the workspace, with the allow-listed environment plus
-        ``extra``, a private temporary directory and bytecode kept out of the tree."""
+        ``extra``, a private temporary directory and no bytecode written into the tree."""
         cwd = (cwd or self.workspace).resolve()
         # confined, /tmp is a fresh tmpfs already; unconfined, a private folder stands in for it
         private = (
@@ -178,7 +179,9 @@ class Sandbox:
             env = allowed_environment(passthrough)
             home = str(Path.home()) if self.confined else os.environ.get("HOME", str(Path.home()))
             env.update(HOME=home, TMPDIR=temporary)
-            env["PYTHONPYCACHEPREFIX"] = os.path.join(temporary, ".pycache")
+            # no bytecode written into the workspace; the interpreter's and the libraries' own
+            # caches are still read (a private cache folder would recompile every import)
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
             if self.workspace != self.repo_root:  # git in the code under test finds no repo
                 env["GIT_CEILING_DIRECTORIES"] = str(self.workspace.parent)
             env.update({**self.slot.env(), **(extra or {})})

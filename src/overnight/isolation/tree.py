@@ -72,6 +72,7 @@ class ExperimentTree:
         self.excludes = directory / "exclude"
         self.base: str | None = None
         self._listed: tuple[str, frozenset[str]] | None = None  # (commit, its files)
+        self._holds: frozenset[str] = frozenset()  # the files the tree should hold now
         self._env = {
             **os.environ,
             **GIT_ENV,
@@ -134,9 +135,10 @@ class ExperimentTree:
         """Tree and index exactly as ``tree_ish``, leftovers swept; rebuilt from scratch when the
         tree cannot be cleaned."""
         self.path.mkdir(parents=True, exist_ok=True)
+        self._holds = self._listing(tree_ish)
         try:
             self.git("read-tree", "--reset", "-u", tree_ish)
-            self._sweep(self._listing(tree_ish))
+            self._sweep(self._holds)
         except (WorkspaceError, OSError):
             self.remove_files()
             self.path.mkdir(parents=True)
@@ -154,6 +156,11 @@ class ExperimentTree:
             out = self.git("ls-tree", "-r", "-z", "--name-only", commit)
             self._listed = (commit, frozenset(p for p in out.split("\0") if p))
         return self._listed[1]
+
+    def clean(self) -> None:
+        """Nothing but the files checked out or staged: what one measurement wrote (outputs,
+        caches, planted bytecode) is gone before the next, so repeats measure the same state."""
+        self._sweep(self._holds)
 
     def _sweep(self, keep: frozenset[str]) -> None:
         """Delete everything in the tree that is not one of ``keep`` (or a folder on the way to
@@ -183,8 +190,9 @@ class ExperimentTree:
         self.git("add", "-A", "--ignore-errors", check=False)
         staged = self.git("write-tree").strip()
         paths, symlinks, deleted, patch = _read_raw_and_patch(self._diff_from_base(staged))
+        self._holds = (self._listing(self.base) | set(paths)) - set(deleted)
         try:  # what is on disk but not staged is what git ignores (or could not read)
-            self._sweep((self._listing(self.base) | set(paths)) - set(deleted))
+            self._sweep(self._holds)
         except OSError as exc:
             odd.append(f"left the workspace in a state it cannot be swept in ({exc.strerror})")
         return TreeChange(sorted(paths), sorted(symlinks), sorted(deleted), odd, staged, patch)
