@@ -2,9 +2,10 @@
 
 The experiments sleep (the agent AGENT_S, the evaluation EVAL_S, 0.5 s each by default), so they
 are I/O-bound and a machine with few cores can still keep eight in flight: what limits the rate is
-the harness, above all its one integrator, which dispatches every experiment, records it and plays
-a stale winner again. All worker counts are measured in one run, in turns (1, 2, 4, 8, 1, 2, 4, 8,
-...), so a busy spell of the machine hits them alike.
+the harness, above all its one integrator, which dispatches every experiment, records it and
+merges a stale winner onto the best (the worker then measures it there again). All worker
+counts are measured in one run, in turns (1, 2, 4, 8, 1, 2, 4, 8, ...), so a busy spell of the
+machine hits them alike.
 
 Each measurement makes a fresh git repository in a temporary folder: ``value.txt`` holds eight
 slots (``slot k = v``, a spacer line between two, so that changes to different slots merge), the
@@ -12,7 +13,7 @@ evaluation ``score.py`` sleeps and prints ``score: <sum of the slots>``, and the
 ``agent.py`` sleeps and writes into slot ``n % 8`` of experiment n: ``n`` for every fifth
 experiment (a keep; ``--keep-every``, 0 for none) and ``-n`` otherwise (a discard). A keep that
 finished while another worker's keep moved the best on is a stale winner: it merges onto the new
-best (its slot differs) and is measured there again, on the integrator, as a new experiment (a
+best (its slot differs) and is measured there again, by the same worker, as a new experiment (a
 replay); two keeps in one slot would conflict, which these numbers never make. The budget
 (``--experiments``, 24 by default, so eight workers go in three waves) counts the experiments an
 agent proposed, not the replays, which complete an experiment already counted; the sandbox is off
@@ -121,6 +122,7 @@ class Probe:
 
     def install(self) -> None:
         Loop._attempt = self._ends(Loop._attempt)  # type: ignore[method-assign]
+        Loop._weigh_replay = self._ends(Loop._weigh_replay)  # type: ignore[method-assign]
         Loop._dispatch = self._timed(Loop._dispatch, "dispatch")  # type: ignore[method-assign]
         Loop._integrate = self._timed(Loop._integrate, "integrate")  # type: ignore[method-assign]
         Loop._replay = self._timed(Loop._replay, "replay")  # type: ignore[method-assign]
@@ -214,7 +216,7 @@ def measure(root: Path, workers: int, tag: str, probe: Probe) -> dict[str, Any]:
         for e in rows
         if e.number in probe.ended and e.status.value != "stale"
     ]
-    in_steps = sum(  # what the lanes spent inside steps (a replay runs on the integrator)
+    in_steps = sum(  # what the lanes spent inside steps, replays included
         probe.ended[e.number] - e.started_at for e in rows if e.number in probe.ended
     )
     return {
@@ -339,7 +341,7 @@ def report(found: Results, failed: dict[int, list[str]]) -> None:
         rows, stops = sorted({r["rows"] for r in done}), sorted({r["stop"] for r in done})
         print(f"experiments per run: {rows}; stopped: {'; '.join(stops)}")
     if replay_s:
-        print(f"a replay held the integrator {statistics.median(replay_s):.2f} s (median)")
+        print(f"merging a replay held the integrator {statistics.median(replay_s):.2f} s (median)")
     integrator(found)
     for lines in failed.values():
         for line in lines:

@@ -157,9 +157,17 @@ class Loop:
             raise _StopRun(f"nothing left to try: {exc}") from None
         except Interrupted:
             self._interrupted(step, signals.stop_requested)
-        self._integrate(step, signals)
-        if step.record.status is Status.INTERRUPTED:
-            raise _StopRun(step.record.reason)
+        while True:
+            again = self._integrate(step, signals)
+            if step.record.status is Status.INTERRUPTED:
+                raise _StopRun(step.record.reason)
+            if again is None:
+                return
+            try:
+                self._weigh_replay(again, signals.interruptible)
+            except Interrupted:
+                self._interrupted(again, signals.stop_requested)
+            step = again
 
     def _in_parallel(self, signals: StopSignals, started: float) -> str:
         """Keep every lane busy while the rules allow; integrate each step as it ends. Steps run
@@ -184,23 +192,28 @@ class Loop:
                 return signals.stop_requested or "interrupted"
             for future in done:
                 step = running.pop(future)
-                idle.append(step.lane)
                 try:
                     future.result()
                 except SearchExhausted as exc:
                     self.ledger.forget(self.run.id, step.record.number)
                     self._in_flight.pop(step.record.number, None)
                     reason = reason or f"nothing left to try: {exc}"
+                    idle.append(step.lane)
                     continue
                 except Interrupted:  # it saw the abort before its signal reached us
                     self._interrupted(step, signals.stop_requested)
                     self._settle(step)
+                    idle.append(step.lane)
                     continue
                 try:
-                    self._integrate(step, signals)
+                    again = self._integrate(step, signals)
                 except _StopRun as stop:
                     self._abandon(running, stop.reason)
                     return stop.reason
+                if again is None:
+                    idle.append(step.lane)
+                else:  # a stale winner, measured again on the best by the same worker
+                    running[_in_thread(self._weigh_replay, again, unless_aborted)] = again
 
     def _abandon(self, running: dict[Future[None], Step], reason: str) -> None:
         """A second Ctrl-C or SIGTERM with steps in flight: their processes end now (a step
@@ -223,7 +236,8 @@ class Loop:
         if limit is None:
             return float("inf")
         done = sum(e.status is not Status.BASELINE and e.replay_of is None for e in self.history)
-        return limit - done - len(self._in_flight)
+        proposed = sum(s.record.replay_of is None for s in self._in_flight.values())
+        return limit - done - proposed
 
     def baseline(self, signals: StopSignals) -> None:
         """Experiment 0 measures the unmodified tree; every later one is compared with the best."""
@@ -480,9 +494,10 @@ class Loop:
 
     # -- integration: on the integrator, after a step ----------------------------------------
 
-    def _integrate(self, step: Step, signals: StopSignals) -> None:
-        """Decide what the step's result means for the run now: a winner whose base is no
-        longer the best is played again on the best first."""
+    def _integrate(self, step: Step, signals: StopSignals) -> Step | None:
+        """Decide what the step's result means for the run now. A winner whose base is no
+        longer the best is not kept: the step that measures it again on the best is returned,
+        for its lane to run."""
         for text in step.messages:
             self.observer.message(text)
         record = step.record
@@ -491,17 +506,17 @@ class Loop:
             record.reason = f"{record.reason}; {problem}".lstrip("; ")
         stale = record.status is Status.KEEP and record.parent_commit != self.best_commit
         if stale:
-            self._replay(step, signals)
-            return
+            return self._replay(step, signals)
         self._settle(step)
         if record.status is not Status.INTERRUPTED:
             self._remeasure_incumbent(step, signals)
+        return None
 
-    def _replay(self, step: Step, signals: StopSignals) -> None:
+    def _replay(self, step: Step, signals: StopSignals) -> Step | None:
         """A winner found on a state the run has since moved past: its change is merged onto
-        the best (three-way, from its own base) and, unless that conflicts, measured there as a
-        new experiment that may be kept. The winner itself is recorded as ``stale``, with what it
-        measured on its base."""
+        the best (three-way, from its own base) and, unless that conflicts, becomes a new
+        experiment on the best (returned), which must win again to be kept. The winner itself is
+        recorded as ``stale``, with what it measured on its base."""
         record, lane = step.record, step.lane
         assert step.change is not None
         best = self.best_commit
@@ -513,7 +528,7 @@ class Loop:
                 f"(in {', '.join(merged.conflicts)})"
             )
             self._settle(step)
-            return
+            return None
         number = self._next
         record.status = Status.STALE
         stopping = signals.stop_requested
@@ -528,14 +543,15 @@ class Loop:
         )
         self._settle(step)
         if stopping:
-            return
-        again = self._dispatch_replay(lane, record, merged.tree)
-        assert again.change is not None
-        try:
-            self._evaluate_and_weigh(again, again.change, signals.interruptible)
-        except Interrupted:
-            self._interrupted(again, signals.stop_requested)
-        self._integrate(again, signals)
+            return None
+        return self._dispatch_replay(lane, record, merged.tree)
+
+    def _weigh_replay(
+        self, step: Step, interruptible: Callable[[], ContextManager[object]]
+    ) -> None:
+        """The step of a replay: no agent, only the measurements on the best."""
+        assert step.change is not None
+        self._evaluate_and_weigh(step, step.change, interruptible)
 
     def _dispatch_replay(self, lane: Lane, winner: Experiment, tree: str) -> Step:
         number, self._next = self._next, self._next + 1
