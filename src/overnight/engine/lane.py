@@ -33,11 +33,13 @@ class Lane:
     editable_files: list[str] = field(default_factory=list)
     frozen_files: list[str] = field(default_factory=list)
     _listed: str | None = None  # the commit the file lists are of
+    _measured: bool = False  # a measurement ran since the tree was last swept
 
     def prepare(self, commit: str) -> None:
         """The workspace reset to ``commit``, with the exposed data linked in. The file lists
         change only with the commit (a keep), so most experiments reuse them."""
         self.tree.reset(commit)
+        self._measured = False
         self.sandbox.link_exposed()
         if self._listed != commit:
             files = self.tree.files()
@@ -94,13 +96,15 @@ class Lane:
         in the sandbox, so there the check can only confirm it. What an earlier measurement
         left in the workspace is swept first."""
         try:
-            self.tree.clean()
+            if self._measured:
+                self.tree.clean()
         except OSError as exc:
             record.status = Status.VIOLATION
             record.reason = f"left the workspace in a state it cannot be swept in ({exc.strerror})"
             return None
         files = StatGuard.take(self.tree.path, guarded)
         snapshot = self.snapshot()
+        self._measured = True
         score = measure()
         changed = files.changed()
         problems = self.check_git(snapshot)
