@@ -79,7 +79,8 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
             [config, *project.other_layers], lambda path: workspace.show(run.base_commit, path)
         )
     lanes = [
-        _lane(project, workspace, scope, run, slot, views, options.use_cache) for slot in slots
+        _lane(project, workspace, scope, run, slot, views, options.use_cache, len(slots) > 1)
+        for slot in slots
     ]
     observer.message(lanes[0].sandbox.describe())
     if len(lanes) > 1:
@@ -105,10 +106,14 @@ def _lane(
     slot: Slot,
     views: dict[str, str],
     use_cache: bool,
+    shared: bool,
 ) -> Lane:
     """One worker's workspace, sandbox and evaluator; the first worker's folder is the run's
     own, the others' sit beside it."""
     config = project.config
+    # with several workers the integrator moves the run branch while others' windows are open,
+    # so it checks that ref itself; one worker's guard watches it like any other
+    unwatched = f"refs/heads/{run.branch}" if shared else None
     folder = project.state_dir / "worktrees" / run.tag
     if slot.worker:
         folder = folder / f"worker-{slot.worker}"
@@ -128,9 +133,7 @@ def _lane(
         sandbox=sandbox,
         evaluator=project.evaluator(use_cache, tree.path, sandbox),
         scope=scope,
-        git_guard=None
-        if sandbox.confined
-        else GitGuard(workspace.git_dir, unwatched=f"refs/heads/{run.branch}"),
+        git_guard=None if sandbox.confined else GitGuard(workspace.git_dir, unwatched),
         views=views,
     )
 
@@ -223,10 +226,11 @@ def _resume(
             ledger.forget(run.id, 0)  # the baseline is simply measured again
             continue
         if digests := unfinished.recovery.get("git"):
-            guard = GitGuard(workspace.git_dir, unwatched=f"refs/heads/{run.branch}")
-            now = GitGuard.digests(guard.snapshot())
+            own = f"refs/heads/{run.branch}"  # set back to the best above, whatever moved it
+            now = GitGuard.digests(GitGuard(workspace.git_dir, unwatched=own).snapshot())
             if changed := GitGuard.changes(
-                {k: v.encode() for k, v in digests.items()}, {k: v.encode() for k, v in now.items()}
+                {k: v.encode() for k, v in digests.items() if k != own},
+                {k: v.encode() for k, v in now.items()},
             ):
                 observer.message(
                     "changed in .git during the interrupted experiment (check them): "

@@ -578,11 +578,11 @@ class Loop:
         return step
 
     def _branch_moved(self, lane: Lane) -> str | None:
-        """Unconfined only: the run branch must still point at the best state, which only the
-        integrator moves; if untrusted code moved it, it goes back, and the step just ended is
-        held to account."""
-        if lane.git_guard is None:
-            return None
+        """Unconfined, with several workers: the run branch must still point at the best state,
+        which only the integrator moves; if untrusted code moved it, it goes back, and the step
+        just ended is held to account."""
+        if lane.git_guard is None or lane.git_guard.unwatched is None:
+            return None  # confined, or the guard watches the branch itself
         ref = f"refs/heads/{self.run.branch}"
         tip = lane.tree.git("rev-parse", "--verify", "-q", ref, check=False).strip()
         if tip == self.best_commit:
