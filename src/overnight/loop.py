@@ -314,6 +314,7 @@ class Loop:
     def _context(self, lane: Lane, number: int) -> AgentContext:
         """Write the brief for experiment ``number`` and say what the agent may know."""
         brief_path = lane.agent_dir() / "brief.md"
+        in_flight = [replace(s.record) for s in self._in_flight.values()]  # as they stand now
         best_suite = self.ledger.suite_result(self.run.id, self.best.number)  # visible cases
         brief = render_brief(
             BriefInputs(
@@ -324,7 +325,7 @@ class Loop:
                 history=self.history,
                 best_suite=best_suite,
                 reviews=brief_notes(self.ledger, self.run, self.project.config),
-                in_flight=[s.record for s in self._in_flight.values()],
+                in_flight=in_flight,
             )
         )
         write_fresh(brief_path, brief)
@@ -339,7 +340,7 @@ class Loop:
             brief_path=brief_path,
             best_suite=best_suite,
             sandbox=lane.sandbox,
-            in_flight=[replace(s.record) for s in self._in_flight.values()],
+            in_flight=in_flight,
         )
 
     def _incumbent(self) -> Incumbent:

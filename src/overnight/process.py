@@ -10,7 +10,7 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -153,11 +153,7 @@ def kill_leftovers(log_dir: Path, root: Path) -> list[int]:
     files), but only groups whose processes still work inside ``root``: a recycled id that now
     belongs to someone else is left alone. Returns the groups killed."""
     killed = []
-    for pgid_file in log_dir.rglob(f"*{PGID_SUFFIX}"):
-        try:
-            pgid = int(pgid_file.read_text())
-        except (OSError, ValueError):
-            pgid = 0
+    for pgid_file, pgid in _logged_groups(log_dir):
         if pgid > 1 and any(_works_in(pid, root) for pid in _group_members(pgid)):
             kill_group(pgid)
             killed.append(pgid)
@@ -168,11 +164,19 @@ def kill_leftovers(log_dir: Path, root: Path) -> list[int]:
 def kill_logged(log_dir: Path) -> None:
     """Kill every process group this harness is running with a log under ``log_dir`` (each
     names itself in a ``.pgid`` file until it ends): how in-flight steps are abandoned."""
+    for _, pgid in _logged_groups(log_dir):
+        if pgid > 1:  # never 0 or 1: that would be the harness's own group, or init's
+            kill_group(pgid)
+
+
+def _logged_groups(log_dir: Path) -> Iterator[tuple[Path, int]]:
+    """Each ``.pgid`` file under ``log_dir`` with the group it names (0 if unreadable)."""
     for pgid_file in log_dir.rglob(f"*{PGID_SUFFIX}"):
-        with contextlib.suppress(OSError, ValueError):
+        try:
             pgid = int(pgid_file.read_text())
-            if pgid > 1:
-                kill_group(pgid)
+        except (OSError, ValueError):
+            pgid = 0
+        yield pgid_file, pgid
 
 
 def _group_members(pgid: int) -> list[int]:
