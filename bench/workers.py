@@ -67,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 import overnight
+from overnight.engine.step import StepRunner
 from overnight.errors import OvernightError
 from overnight.isolation.sandbox import bubblewrap
 from overnight.loop import Loop
@@ -121,8 +122,8 @@ class Probe:
         self._depth = threading.local()
 
     def install(self) -> None:
-        Loop._attempt = self._ends(Loop._attempt)  # type: ignore[method-assign]
-        Loop._weigh_replay = self._ends(Loop._weigh_replay)  # type: ignore[method-assign]
+        StepRunner.attempt = self._ends(StepRunner.attempt)  # type: ignore[method-assign]
+        StepRunner.weigh_replay = self._ends(StepRunner.weigh_replay)  # type: ignore[method-assign]
         Loop._dispatch = self._timed(Loop._dispatch, "dispatch")  # type: ignore[method-assign]
         Loop._integrate = self._timed(Loop._integrate, "integrate")  # type: ignore[method-assign]
         Loop._replay = self._timed(Loop._replay, "replay")  # type: ignore[method-assign]
@@ -132,9 +133,9 @@ class Probe:
         self.busy.clear()
 
     def _ends(self, function: Callable) -> Callable:
-        def attempt(loop: Loop, step: Any, *args: Any, **kwargs: Any) -> Any:
+        def attempt(runner: StepRunner, step: Any, *args: Any, **kwargs: Any) -> Any:
             try:
-                return function(loop, step, *args, **kwargs)
+                return function(runner, step, *args, **kwargs)
             finally:
                 self.ended[step.record.number] = time.time()
 

@@ -1,6 +1,6 @@
 """Real runs for the review pages: a metric run with every kind of outcome and a suite run with
 held-out cases, each carrying markup and script payloads in its descriptions, diffs and outputs
-(the pages must show them, never run them)."""
+(the pages must show them, never run them); and a run with two workers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import overnight
 from conftest import SCORE_PY, git
 from overnight.config import CONFIG_NAME
 from overnight.ledger import Ledger
+from overnight.project import RunLock
 from overnight.records import Experiment, Status, Usage
 
 PAYLOADS = (
@@ -149,6 +150,78 @@ def suite_project(root: Path, run: bool = True) -> Path:
     if run:
         overnight.run(root, tag="posts-1")
     return root
+
+
+# Two workers: #1 (worker 0) is kept while #2 (worker 1) still works on the baseline's state, so
+# #2's win is stale and worker 1 measures it again on the best as #3, a replay.
+WORKERS_AGENT = """\
+import os, time
+from pathlib import Path
+number = int(os.environ["OVERNIGHT_EXPERIMENT"])
+if number == 2:
+    time.sleep(1.5)
+target = "a.txt" if number % 2 else "b.txt"
+Path(target).write_text(f"{number}\\n")
+print(f"{target} = {number}")
+"""
+
+WORKERS_SCORE = """\
+from pathlib import Path
+print(f"score: {sum(float(Path(name).read_text()) for name in ('a.txt', 'b.txt'))}")
+"""
+
+
+def workers_project(root: Path, run: bool = True) -> Path:
+    """Two workers over two experiments and a replay (unless not ``run``)."""
+    root.mkdir(parents=True)
+    (root / "a.txt").write_text("0\n")
+    (root / "b.txt").write_text("0\n")
+    (root / "score.py").write_text(WORKERS_SCORE)
+    (root / "agent.py").write_text(WORKERS_AGENT)
+    config = {
+        "name": "two-workers",
+        "editable": ["a.txt", "b.txt"],
+        "frozen": ["score.py", "agent.py"],
+        "evaluate": {
+            "command": f"{sys.executable} score.py",
+            "metric": "score",
+            "direction": "maximize",
+            "timeout": 30,
+        },
+        "agent": {"kind": "command", "command": f"{sys.executable} agent.py", "timeout": 60},
+        "workers": 2,
+        "budget": {"experiments": 2},
+    }
+    _commit(root, config)
+    if run:
+        overnight.run(root, tag="workers-1")
+    return root
+
+
+@contextlib.contextmanager
+def at_work(root: Path, workers: Sequence[int], killed: bool = False) -> Iterator[list[int]]:
+    """The latest run as a harness at work on it leaves it: the lock held (none if ``killed``),
+    the run without an end, and an experiment running on each of ``workers``. Yields their
+    numbers; afterwards the run is as it was."""
+    lock = RunLock(root / ".overnight" / "lock")
+    if not killed:
+        lock.acquire()
+    ledger = Ledger(root / ".overnight" / "ledger.db")
+    run = ledger.run()
+    assert run is not None and run.stop_reason is not None
+    ledger.reopen_run(run.id)
+    _, last = ledger.finished(run.id)
+    numbers = [last + 1 + i for i in range(len(workers))]
+    for number, worker in zip(numbers, workers, strict=True):
+        ledger.begin(run.id, number, run.base_commit, {}, worker)
+    try:
+        yield numbers
+    finally:
+        for number in numbers:
+            ledger.forget(run.id, number)
+        ledger.end_run(run.id, run.stop_reason)
+        ledger.close()
+        lock.release()
 
 
 def append_experiment(root: Path, description: str, status: Status = Status.DISCARD) -> int:

@@ -13,6 +13,7 @@ import yaml
 
 from conftest import SCORE_PY, default_config, git
 from overnight.config import load_config
+from report_projects import at_work, workers_project
 from stand_ins.support import command_agent, ledger_rows, porcelain, rev, run_cli, run_rows
 
 FAST_DIGITS = {"DIGITS_TIME_BUDGET": "0.3"}
@@ -44,6 +45,7 @@ def test_demo_runs_the_example_and_summarises(demo) -> None:
     out = result.stdout
     assert "Traceback" not in out + result.stderr
     assert "Stopped: experiment budget spent: 3 of 3" in out
+    assert "worker 0" not in out
     assert "val_loss: baseline " in out and "-> best " in out and "after 3 experiments" in out
     rows = ledger_rows(target)
     assert [r["number"] for r in rows] == [0, 1, 2, 3]
@@ -105,6 +107,41 @@ def test_status(demo) -> None:
     assert f"run {run['tag']} on branch overnight/{run['tag']}" in out
     assert "stopped: experiment budget spent: 3 of 3" in out
     assert "3 experiments" in out and "val_loss: baseline" in out and "-> best" in out
+    assert "worker 0" not in out  # one worker: no figures per worker
+
+
+# -- two workers: the figures of each, at the end of the run and in status ------------------------
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    root = workers_project(tmp_path_factory.mktemp("workers") / "two", run=False)
+    result = run_cli("run", str(root), "--tag", "workers-1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root, " ".join(result.stdout.split())
+
+
+def test_the_summary_of_two_workers_has_a_line_each(two_workers) -> None:
+    _, out = two_workers
+    assert re.search(r"worker 0: 1 experiment, [\d.]+ an hour, busy \d+%; 1 kept, 0 stale", out)
+    assert "worker 1: 2 experiments (1 replay), " in out and "; 1 kept, 1 stale, 0 conflicts" in out
+    assert "now:" not in out
+
+
+def test_status_of_two_workers_says_what_each_runs_now(two_workers) -> None:
+    root, _ = two_workers
+    ended = " ".join(run_cli("status", str(root)).stdout.split())
+    assert "stopped: experiment budget spent" in ended
+    assert "worker 0: 1 experiment, " in ended and "worker 1: 2 experiments (1 replay)" in ended
+    assert "now:" not in ended
+
+    with at_work(root, [1]) as (running,):
+        live = run_cli("status", str(root))
+
+    assert live.returncode == 0, live.stderr
+    out = " ".join(live.stdout.split())
+    assert ": running" in out
+    assert "0 conflicts; now: idle worker 1:" in out and f"0 conflicts; now: #{running}" in out
 
 
 def test_log_tsv_and_json_together_is_bad_usage(demo) -> None:

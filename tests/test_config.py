@@ -352,6 +352,16 @@ def test_workers_and_resources_load(tmp_path):
     assert (config.resources.gpus, config.resources.cpus) == (2, 8)
 
 
+def test_the_executor_is_local_unless_ray_is_asked_for(tmp_path):
+    assert load_config(write(tmp_path, VALID)).executor.kind == "local"
+    ray = {"kind": "ray", "address": "10.0.0.1:6379", "resources": {"big": 1}}
+    config = load_config(write(tmp_path, {**VALID, "executor": ray}))
+
+    assert config.executor.kind == "ray"
+    assert (config.executor.address, config.executor.cpus) == ("10.0.0.1:6379", 1)
+    assert config.executor.resources == {"big": 1}
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
@@ -362,6 +372,9 @@ def test_workers_and_resources_load(tmp_path):
         ({"resources__cpus": 0}, "resources.cpus", "must be at least 1, got 0"),
         ({"resources__gpu": 1}, "resources.gpu", "unknown field"),
         ({"resources": [1]}, "resources", "expected a mapping, got [1]"),
+        ({"executor__kind": "slurm"}, "executor", "slurm"),
+        ({"executor": {"kind": "ray", "cpus": -1}}, "executor.ray.cpus", "at least 0"),
+        ({"executor": {"kind": "ray", "start_timeout": 0}}, "executor.ray.start_timeout", ""),
     ],
 )
 def test_invalid_workers_or_resources_is_named_in_one_line(tmp_path, changes, field, message):

@@ -4,6 +4,7 @@ connection while a run writes) and the results.tsv/JSON exports of what it holds
 import json
 import sqlite3
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -210,6 +211,43 @@ def test_running_returns_the_latest_running_row(ledger):
 
     assert (ledger.running(run.id).number, ledger.running(run.id).parent_commit) == (4, "p4")
     assert ledger.running(other.id) is None
+
+
+def test_the_worker_round_trips_from_begin_to_record(ledger):
+    run = new_run(ledger)
+    ledger.begin(run.id, 1, "b" * 40, {}, worker=2)
+    ledger.begin(run.id, 2, "b" * 40, {})
+
+    assert [(u.number, u.worker) for u in ledger.unfinished(run.id)] == [(1, 2), (2, 0)]
+    assert ledger.running(run.id).worker == 0
+
+    written = replace(full_experiment(run.id, 1), worker=2)
+    ledger.record(written)
+
+    assert ledger.experiments(run.id) == [written]
+    assert ledger.forged(run.id) == []
+
+
+def test_an_older_ledger_gains_the_worker_column(tmp_path):
+    path = tmp_path / "ledger.db"
+    old = Ledger(path)
+    run = new_run(old)
+    old.record(full_experiment(run.id, 0))
+    old.begin(run.id, 1, "b" * 40, {"k": "v"})
+    old.close()
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE experiments DROP COLUMN worker")
+    db.close()
+
+    ledger = Ledger(path)
+    try:
+        assert ledger.experiments(run.id) == [full_experiment(run.id, 0)]  # worker 0
+        assert ledger.unfinished(run.id)[0].worker == 0
+        assert ledger.forged(run.id) == []  # the seals still hold
+        ledger.record(replace(full_experiment(run.id, 1), worker=1))
+        assert [e.worker for e in ledger.experiments(run.id)] == [0, 1]
+    finally:
+        ledger.close()
 
 
 def test_wal_mode_is_on(ledger):

@@ -17,7 +17,7 @@ from overnight.cli import cli
 from overnight.errors import UsageError
 from overnight.report import load_run_view
 from overnight.report.diffs import diff_lines, diff_stats, word_diff
-from report_projects import PAYLOADS, metric_project, suite_project
+from report_projects import PAYLOADS, at_work, metric_project, suite_project, workers_project
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -64,6 +64,11 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     root = suite_project(tmp_path_factory.mktemp("report") / "suite")
     path = api.report(root, root.parent / "suite.html")
     return root, path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return workers_project(tmp_path_factory.mktemp("report") / "workers")
 
 
 class Text(HTMLParser):
@@ -192,6 +197,43 @@ def test_the_page_needs_nothing_from_outside(metric, suite) -> None:
         assert not re.search(r"https?:", html)
         assert "@import" not in html and "url(" not in html
         assert "<style>" in html  # the stylesheet is inline
+
+
+# -- several workers ----------------------------------------------------------------------------
+
+WORKERS_HEAD = "Per worker worker experiments replays per hour busy kept stale conflicts"
+
+
+def test_a_run_of_one_worker_has_no_table_per_worker(metric, suite) -> None:
+    for root, html in (metric, suite):
+        assert "Per worker" not in html and not Page(html).find("table", "workers")
+        assert load_run_view(root).workers == []
+
+
+def test_a_run_of_two_workers_has_a_row_per_worker(workers, tmp_path: Path) -> None:
+    html = api.report(workers, tmp_path / "report.html").read_text(encoding="utf-8")
+
+    assert len(Page(html).find("table", "workers")) == 1
+    text = text_of(html)
+    # worker 0: #1, kept; worker 1: #2, a stale winner, and its replay #3, kept
+    rows = r" 0 1 0 [\d.]+ \d+% 1 0 0 1 2 1 [\d.]+ \d+% 1 1 0 "
+    assert re.search(re.escape(WORKERS_HEAD) + rows, text), text
+
+
+def test_while_the_run_is_live_the_table_says_what_each_worker_runs(
+    workers, tmp_path: Path
+) -> None:
+    with at_work(workers, [1]) as (running,):
+        view = load_run_view(workers)
+        html = api.report(workers, tmp_path / "live.html").read_text(encoding="utf-8")
+    with at_work(workers, [0, 1], killed=True):  # rows a killed harness left behind
+        assert load_run_view(workers).in_flight == ()
+
+    assert [(u.number, u.worker) for u in view.in_flight] == [(running, 1)]
+    assert [w.running for w in view.workers] == [None, running]
+    text = text_of(html)
+    assert f"{WORKERS_HEAD} now 0 " in text and " idle 1 2 1 " in text
+    assert text.split(" Progress ")[0].endswith(f" 1 1 0 #{running}")
 
 
 # -- a suite run --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from overnight.report.html import DASHBOARD_SECTIONS
 from overnight.server import serve
 from overnight.server.app import create_app
 from overnight.server.guard import check_bind, host_name, is_loopback
-from report_projects import PAYLOADS, serving, suite_project
+from report_projects import PAYLOADS, at_work, serving, suite_project, workers_project
 
 TOKEN = "test-token-123"
 
@@ -79,6 +79,32 @@ def test_the_version_changes_only_when_the_run_does(client: TestClient, root: Pa
     assert sections["version"] == first["version"]
     assert set(sections["sections"]) == set(DASHBOARD_SECTIONS)
     assert 'id="exp-4"' in sections["sections"]["experiments"]
+    assert sections["workers"] == []  # one worker
+    assert "Per worker" not in sections["sections"]["summary"]
+
+
+def test_a_run_of_two_workers_has_their_figures_and_table(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    project = workers_project(tmp_path_factory.mktemp("server") / "workers")
+    client = TestClient(create_app(project, TOKEN), base_url="http://127.0.0.1")
+
+    page = client.get("/").text
+    ended = client.get("/api/sections").json()
+    with at_work(project, [0]) as (running,):
+        live = client.get("/api/sections").json()
+
+    assert 'id="workers-table"' in page and 'id="workers-table"' in ended["sections"]["summary"]
+    figures = ended["workers"]
+    assert [(w["worker"], w["experiments"], w["replays"], w["kept"]) for w in figures] == [
+        (0, 1, 0, 1),
+        (1, 2, 1, 1),
+    ]
+    assert [w["stale"] for w in figures] == [0, 1] and [w["running"] for w in figures] == [None] * 2
+    assert all(w["per_hour"] > 0 and 0 < w["busy"] <= 1 for w in figures)
+    assert [w["running"] for w in live["workers"]] == [running, None]
+    assert f"<td>#{running}</td>" in live["sections"]["summary"]
+    assert "<th>now</th>" not in ended["sections"]["summary"]
 
 
 def test_any_pair_can_be_chosen(client: TestClient) -> None:

@@ -15,9 +15,9 @@ from overnight.compare import compare as compare_versions
 from overnight.errors import UsageError
 from overnight.holdout import final_best
 from overnight.launch import RunOptions, open_loop
-from overnight.ledger import Ledger, RunRecord
+from overnight.ledger import Ledger, RunRecord, Unfinished
 from overnight.loop import Observer
-from overnight.project import Project, RunLock
+from overnight.project import Project, run_in_progress
 from overnight.prune import PruneResult, Say, prune_run
 from overnight.records import Experiment, Review, Score, Status
 from overnight.report import write_report
@@ -237,6 +237,16 @@ def history(
         ledger.close()
 
 
+def in_flight(directory: Path | str = ".", tag: str | None = None) -> list[Unfinished]:
+    """The experiments of run ``tag`` (the latest by default) that have started and not
+    finished: what a live run is doing now, one per busy worker."""
+    ledger = _ledger(directory)
+    try:
+        return ledger.unfinished(_run_of(ledger, tag, None).id)
+    finally:
+        ledger.close()
+
+
 def latest_runs(directory: Path | str = ".") -> dict[str | None, RunRecord | None]:
     """Each layer's latest run (``{None: ...}`` for a config without layers)."""
     layers: list[str | None] = [*Project.layers(directory)] or [None]
@@ -249,13 +259,9 @@ def latest_runs(directory: Path | str = ".") -> dict[str | None, RunRecord | Non
 
 def active_run(directory: Path | str = ".") -> int | None:
     """The id of the run a harness is working on right now, if one is."""
-    root = Path(directory).resolve()
-    if not RunLock(root / STATE_DIR / "lock").held_elsewhere():
-        return None
     ledger = _ledger(directory)
     try:
-        unfinished = [run for run in ledger.runs() if run.ended_at is None]
-        return unfinished[-1].id if unfinished else None
+        return run_in_progress(Path(directory).resolve(), ledger.runs())
     finally:
         ledger.close()
 

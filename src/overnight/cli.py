@@ -35,6 +35,7 @@ from overnight.view import (
     stale_winners_text,
     status_lines,
 )
+from overnight.workers_view import worker_figures, worker_lines
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -244,8 +245,10 @@ def status(directory: Path, layer: str | None) -> None:
             console.print(f"  no run yet: `overnight run --layer {name}`")
             continue
         _, history = api.history(directory, record.tag)
+        live = record.id == active
+        in_flight = api.in_flight(directory, record.tag) if live else []
         indent = "  " if name is not None else ""
-        for line in status_lines(record, history, record.id == active):
+        for line in status_lines(record, history, live, in_flight):
             console.print(indent + line, soft_wrap=True)
 
 
@@ -670,6 +673,8 @@ def _print_summary(directory: Path, summary: api.RunSummary) -> None:
         console.print(f"held out: baseline {held_out_text(baseline)} -> best {held_out_text(best)}")
     if stale := stale_winners_text(summary.experiments):
         console.print(stale, markup=False)
+    for line in worker_lines(worker_figures(summary.experiments), live=False):
+        console.print(line, markup=False)
     state = Path(directory).resolve() / ".overnight"
     tip = [e for e in summary.experiments if e.status.advances][-1]
     where = (

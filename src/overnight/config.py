@@ -374,6 +374,23 @@ class ResourcesConfig(_Strict):
     cpus: int | None = Field(default=None, ge=1)  # cores each worker is pinned to; None: unpinned
 
 
+class LocalExecutorConfig(_Strict):
+    kind: Literal["local"] = "local"  # workers are threads of the harness, on this machine
+
+
+class RayExecutorConfig(_Strict):
+    """Workers as Ray actors on a cluster; the integrator and the ledger stay on this machine."""
+
+    kind: Literal["ray"]
+    address: str = "auto"  # the cluster's head, as ``ray start`` printed it; auto: the local one
+    cpus: float = Field(default=1, ge=0)  # Ray CPUs each worker holds while the run lasts
+    resources: dict[str, float] = Field(default_factory=dict)  # custom Ray resources per worker
+    start_timeout: float = Field(default=120, gt=0)  # seconds a new worker may wait for room
+
+
+ExecutorConfig = Annotated[LocalExecutorConfig | RayExecutorConfig, Field(discriminator="kind")]
+
+
 class BudgetConfig(_Strict):
     experiments: int | None = Field(default=100, ge=0)
     hours: float | None = Field(default=None, gt=0)
@@ -409,6 +426,7 @@ class Config(_Strict):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     workers: int = Field(default=1, ge=1, le=64)  # experiments run in parallel, each isolated
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    executor: ExecutorConfig = Field(default_factory=LocalExecutorConfig)
 
     @model_validator(mode="before")
     @classmethod

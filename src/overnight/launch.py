@@ -12,17 +12,16 @@ made again.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
 from overnight.agents import check_agent, make_agent
-from overnight.config import CommandAgentConfig
-from overnight.engine.lane import Lane
+from overnight.config import CommandAgentConfig, RayExecutorConfig
+from overnight.engine.cluster import RayExecutor, check_cluster
+from overnight.engine.executor import Executor, ThreadExecutor
+from overnight.engine.lane import LaneSpec, make_lane
 from overnight.engine.resources import Slot, assign, cpu_cores, visible_gpus
 from overnight.errors import UsageError
 from overnight.isolation.guards import GitGuard
-from overnight.isolation.sandbox import Sandbox
-from overnight.isolation.tree import ExperimentTree
 from overnight.isolation.views import agent_views
 from overnight.ledger import Ledger, RunRecord
 from overnight.loop import Loop, Observer, SilentObserver
@@ -61,12 +60,17 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
     workspace.exclude_state_dir()
     scope = scope_for(config, workspace.files(), other_layers=project.other_layers)
     check_agent(config.agent)
-    slots = assign(  # before anything is made: too few GPUs leaves no branch and no run behind
-        options.workers or config.workers,
-        config.resources,
-        visible_gpus() if config.resources.gpus else [],
-        cpu_cores() if config.resources.cpus else [],
-    )
+    workers = options.workers or config.workers
+    if isinstance(config.executor, RayExecutorConfig):  # Ray places workers and their GPUs
+        check_cluster(config.executor)
+        slots = [Slot(worker=i) for i in range(workers)]
+    else:  # before anything is made: too few GPUs leaves no branch and no run behind
+        slots = assign(
+            workers,
+            config.resources,
+            visible_gpus() if config.resources.gpus else [],
+            cpu_cores() if config.resources.cpus else [],
+        )
     ledger = project.ledger()
     observer = observer or SilentObserver()
     if options.resume:
@@ -78,12 +82,21 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
         views = agent_views(
             [config, *project.other_layers], lambda path: workspace.show(run.base_commit, path)
         )
-    lanes = [
-        _lane(project, workspace, scope, run, slot, views, options.use_cache, len(slots) > 1)
-        for slot in slots
-    ]
+    # with several workers the integrator moves the run branch while others' windows are open,
+    # so it checks that ref itself; one worker's guard watches it like any other
+    unwatched = f"refs/heads/{run.branch}" if len(slots) > 1 else None
+    spec = LaneSpec(project, scope, run.tag, run.base_commit, views, options.use_cache, unwatched)
+    lanes = [make_lane(spec, workspace, slot) for slot in slots]
     observer.message(lanes[0].sandbox.describe())
-    if len(lanes) > 1:
+    log_dir = project.log_dir / run.tag
+    executor: Executor = ThreadExecutor(log_dir)
+    if isinstance(config.executor, RayExecutorConfig):
+        executor = RayExecutor(config.executor, spec, workers, config.resources.gpus, log_dir)
+        observer.message(
+            f"workers on the Ray cluster at {config.executor.address}: {workers},"
+            " each in its own workspace and sandbox"
+        )
+    elif len(lanes) > 1:
         observer.message(f"{len(lanes)} workers, each in its own workspace and sandbox")
     return Loop(
         project=project,
@@ -95,46 +108,7 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
         policy=make_policy(config.policy, config.evaluate.repeats),
         stop_rules=StopRules(budget, config.stop, config.evaluate.direction),
         observer=observer,
-    )
-
-
-def _lane(
-    project: Project,
-    workspace: Workspace,
-    scope: Scope,
-    run: RunRecord,
-    slot: Slot,
-    views: dict[str, str],
-    use_cache: bool,
-    shared: bool,
-) -> Lane:
-    """One worker's workspace, sandbox and evaluator; the first worker's folder is the run's
-    own, the others' sit beside it."""
-    config = project.config
-    # with several workers the integrator moves the run branch while others' windows are open,
-    # so it checks that ref itself; one worker's guard watches it like any other
-    unwatched = f"refs/heads/{run.branch}" if shared else None
-    folder = project.state_dir / "worktrees" / run.tag
-    if slot.worker:
-        folder = folder / f"worker-{slot.worker}"
-    tree = ExperimentTree(workspace, folder)
-    tree.reset(run.base_commit)
-    frozen = scope.frozen_files(tree.files())
-    sandbox = Sandbox.create(config.sandbox, project.root, tree.path, workspace.git_dir)
-    sandbox = replace(sandbox, slot=slot)
-    if sandbox.confined:  # frozen files are bound read-only from copies made from git objects
-        store = tree.directory / "frozen"
-        tree.export(run.base_commit, frozen, store)
-        sandbox = replace(sandbox, frozen={path: store / path for path in frozen})
-    tree.exclude(p for p in config.sandbox.expose if not Path(p).expanduser().is_absolute())
-    return Lane(
-        worker=slot.worker,
-        tree=tree,
-        sandbox=sandbox,
-        evaluator=project.evaluator(use_cache, tree.path, sandbox),
-        scope=scope,
-        git_guard=None if sandbox.confined else GitGuard(workspace.git_dir, unwatched),
-        views=views,
+        executor=executor,
     )
 
 
@@ -243,6 +217,7 @@ def _resume(
                 parent_commit=unfinished.parent_commit,
                 status=Status.INTERRUPTED,
                 started_at=unfinished.started_at,
+                worker=unfinished.worker,
                 reason="the harness stopped during this experiment; its workspace was discarded",
             )
         )

@@ -98,6 +98,7 @@ CREATE TABLE IF NOT EXISTS experiments (
     cost_usd REAL NOT NULL DEFAULT 0,
     agent_meta TEXT NOT NULL DEFAULT '{}',
     recovery TEXT NOT NULL DEFAULT '{}',
+    worker INTEGER NOT NULL DEFAULT 0,  -- the lane that ran it; shown per worker, not sealed
     seal TEXT,  -- over the row, its measurements and usage, and which run it belongs to
     UNIQUE (run_id, number)
 );
@@ -149,7 +150,7 @@ CREATE INDEX IF NOT EXISTS reviews_by_experiment ON reviews (run_id, number);
 _COLUMNS = (
     "run_id, number, parent_commit, commit_sha, status, metric, secondary, description, diff, "
     "changed_files, reason, log_path, started_at, duration_s, agent_s, eval_s, tokens_in, "
-    "tokens_out, cost_usd, agent_meta"
+    "tokens_out, cost_usd, agent_meta, worker"
 )
 
 # What the seals cover. Changing either list breaks every seal already written: the upgrade
@@ -164,8 +165,13 @@ _EXPERIMENT_SEALED = (
     " tokens_out, cost_usd, agent_meta, recovery"
 )
 
-# Columns added after the first ledgers were written, each TEXT.
-_ADDED_COLUMNS = {("runs", "layer"), ("runs", "seal"), ("experiments", "seal")}
+# Columns added after the first ledgers were written, and how an older ledger gains each.
+_ADDED_COLUMNS = {
+    ("runs", "layer"): "TEXT",
+    ("runs", "seal"): "TEXT",
+    ("experiments", "seal"): "TEXT",
+    ("experiments", "worker"): "INTEGER NOT NULL DEFAULT 0",
+}
 
 
 @dataclass(frozen=True)
@@ -208,12 +214,14 @@ class Revert:
 
 @dataclass(frozen=True)
 class Unfinished:
-    """A ``running`` row: what a resume needs to undo and record an interrupted experiment."""
+    """A ``running`` row: what a resume needs to undo and record an interrupted experiment, and
+    which worker runs it."""
 
     number: int
     parent_commit: str
     started_at: float
     recovery: dict[str, Any]
+    worker: int = 0
 
 
 class Ledger:
@@ -244,7 +252,8 @@ class Ledger:
         with self._transaction():
             missing = _missing_columns(self._db)
             for table, column in sorted(missing):
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+                declared = _ADDED_COLUMNS[table, column]
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declared}")
             if {("runs", "seal"), ("experiments", "seal")} <= missing:
                 for (run_id,) in self._db.execute("SELECT id FROM runs").fetchall():
                     self._seal_run(run_id)
@@ -321,13 +330,21 @@ class Ledger:
 
     # -- experiments ----------------------------------------------------------------------
 
-    def begin(self, run_id: int, number: int, parent_commit: str, recovery: dict[str, Any]) -> None:
-        """Mark experiment ``number`` as started, with what a resume needs to undo it."""
+    def begin(
+        self,
+        run_id: int,
+        number: int,
+        parent_commit: str,
+        recovery: dict[str, Any],
+        worker: int = 0,
+    ) -> None:
+        """Mark experiment ``number`` as started on ``worker``, with what a resume needs to undo
+        it."""
         with self._transaction():
             self._db.execute(
                 "INSERT INTO experiments (run_id, number, parent_commit, status, started_at,"
-                " recovery) VALUES (?, ?, ?, 'running', ?, ?)",
-                (run_id, number, parent_commit, time.time(), json.dumps(recovery)),
+                " recovery, worker) VALUES (?, ?, ?, 'running', ?, ?, ?)",
+                (run_id, number, parent_commit, time.time(), json.dumps(recovery), worker),
             )
             self._seal_experiment(run_id, number)
 
@@ -478,20 +495,19 @@ class Ledger:
     def unfinished(self, run_id: int) -> list[Unfinished]:
         """Every experiment a killed harness left half done (one per worker in flight)."""
         rows = self._db.execute(
-            "SELECT number, parent_commit, started_at, recovery FROM experiments"
-            " WHERE run_id = ? AND status = 'running' ORDER BY number",
+            f"{_UNFINISHED_SELECT} WHERE run_id = ? AND status = 'running' ORDER BY number",
             (run_id,),
         ).fetchall()
-        return [Unfinished(row[0], row[1], row[2], json.loads(row[3])) for row in rows]
+        return [_unfinished(row) for row in rows]
 
     def running(self, run_id: int) -> Unfinished | None:
         """The experiment a killed harness left half done, if any."""
         row = self._db.execute(
-            "SELECT number, parent_commit, started_at, recovery FROM experiments"
-            " WHERE run_id = ? AND status = 'running' ORDER BY number DESC LIMIT 1",
+            f"{_UNFINISHED_SELECT} WHERE run_id = ? AND status = 'running'"
+            " ORDER BY number DESC LIMIT 1",
             (run_id,),
         ).fetchone()
-        return Unfinished(row[0], row[1], row[2], json.loads(row[3])) if row else None
+        return _unfinished(row) if row else None
 
     # -- prunes ---------------------------------------------------------------------------
 
@@ -677,6 +693,8 @@ _RUN_SELECT = (
     " ended_at, stop_reason, layer FROM runs"
 )
 
+_UNFINISHED_SELECT = "SELECT number, parent_commit, started_at, recovery, worker FROM experiments"
+
 
 def _missing_columns(db: sqlite3.Connection) -> set[tuple[str, str]]:
     present = {
@@ -684,7 +702,7 @@ def _missing_columns(db: sqlite3.Connection) -> set[tuple[str, str]]:
         for table in ("runs", "experiments")
         for row in db.execute(f"PRAGMA table_info({table})")
     }
-    return _ADDED_COLUMNS - present
+    return set(_ADDED_COLUMNS) - present
 
 
 def _run_record(row: tuple) -> RunRecord:
@@ -703,6 +721,11 @@ def _run_record(row: tuple) -> RunRecord:
         reason,
         layer,
     )
+
+
+def _unfinished(row: tuple) -> Unfinished:
+    number, parent, started, recovery, worker = row
+    return Unfinished(number, parent, started, json.loads(recovery), worker)
 
 
 def _row_values(e: Experiment) -> tuple:
@@ -727,6 +750,7 @@ def _row_values(e: Experiment) -> tuple:
         e.tokens_out,
         e.cost_usd,
         json.dumps(e.agent_meta),
+        e.worker,
     )
 
 
@@ -752,6 +776,7 @@ def _experiment(row: tuple) -> Experiment:
         tokens_out,
         cost,
         meta,
+        worker,
     ) = row
     return Experiment(
         run_id=run_id,
@@ -774,6 +799,7 @@ def _experiment(row: tuple) -> Experiment:
         tokens_out=tokens_out,
         cost_usd=cost,
         agent_meta=json.loads(meta),
+        worker=worker,
     )
 
 

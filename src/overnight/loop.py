@@ -5,18 +5,16 @@
 
 Every experiment happens in a lane of its own: a disposable workspace made from git objects,
 evaluated in the sandbox (``engine/lane.py``); the user's checkout is never touched. The step
-reads nothing shared and writes nothing shared, so with ``workers: N`` up to N steps run at once
-in threads (their work is processes: agents and evaluations). The loop alone, the integrator,
-writes the ledger and moves the run branch. A winner whose base is no longer the best is played
-again on the best and measured there before it may be kept; every experiment is recorded before
-the branch moves, and the branch's tip is always the best state.
+(``engine/step.py``) reads nothing shared and writes nothing shared, so with ``workers: N`` up
+to N steps run at once, in threads here or on a Ray cluster (``engine/executor.py``). The loop
+alone, the integrator, writes the ledger and moves the run branch. A winner whose base is no
+longer the best is played again on the best and measured there before it may be kept; every
+experiment is recorded before the branch moves, and the branch's tip is always the best state.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -28,21 +26,22 @@ from typing import Protocol
 from overnight import statistics
 from overnight.agents import Agent, AgentContext
 from overnight.brief import BriefInputs, render_brief
-from overnight.config import BudgetConfig, SuiteEvaluateConfig
+from overnight.config import BudgetConfig
+from overnight.engine.executor import Executor, ThreadExecutor, WorkerLost
 from overnight.engine.lane import Lane
-from overnight.errors import AgentError, EvaluationError, SearchExhausted
+from overnight.engine.step import Incumbent, Step, StepRunner, change_key
+from overnight.errors import EvaluationError, SearchExhausted
 from overnight.isolation.files import write_fresh
 from overnight.isolation.guards import GitGuard, Snapshot
 from overnight.isolation.tree import TreeChange
-from overnight.layers import layer_violations, owned_descriptions
+from overnight.layers import owned_descriptions
 from overnight.ledger import Ledger, RunRecord
-from overnight.policy import Evidence, Policy, StopRules, flips
-from overnight.process import kill_logged
+from overnight.policy import Policy, StopRules
 from overnight.project import Project
-from overnight.records import Experiment, Proposal, Score, Status, SuiteResult
+from overnight.records import Experiment, Score, Status
 from overnight.results import results_tsv
 from overnight.review import brief_notes, tip_revert
-from overnight.scope import Scope, size_violations
+from overnight.scope import Scope
 from overnight.signals import Interrupted, StopSignals
 
 ABANDON_WAIT_S = 2.0  # how long an abandon waits for worker threads to notice
@@ -71,30 +70,6 @@ class SilentObserver:
         pass
 
 
-@dataclass(frozen=True)
-class Incumbent:
-    """The best state as a step starts: what its candidate is weighed against."""
-
-    commit: str
-    values: list[float]  # its latest measurements, as many as the policy's window
-    elsewhere: statistics.Spread  # the noise, as the rest of the run measured it
-    suite: SuiteResult | None  # its visible cases, for the check-by-check comparison
-    held_out: SuiteResult | None  # its held-out cases, which a keep must not lose
-
-
-@dataclass
-class Step:
-    """One experiment in flight, on its own lane."""
-
-    record: Experiment
-    lane: Lane
-    context: AgentContext | None  # None for a winner played again: no agent takes part
-    snapshot: Snapshot | None  # unconfined: git's files as the step began
-    incumbent: Incumbent
-    change: TreeChange | None = None
-    messages: list[str] = field(default_factory=list)  # said by the integrator, in order
-
-
 @dataclass
 class Loop:
     project: Project
@@ -107,19 +82,28 @@ class Loop:
     stop_rules: StopRules
     observer: Observer = field(default_factory=SilentObserver)
     clock: Callable[[], float] = time.monotonic
+    executor: Executor | None = None  # where steps run: threads of this process by default
 
     def __post_init__(self) -> None:
         self.history = self.ledger.experiments(self.run.id)
         self.reverts = self.ledger.reverts(self.run.id)  # rejected keeps taken out on review
         self.lanes[0].prepare(self.best_commit if self.history else self.run.base_commit)
-        self.owned = owned_descriptions(
-            self.project.config, self.project.other_layers, self.lanes[0].tree.path
-        )
         self._next = max((e.number for e in self.history), default=-1) + 1
         self._in_flight: dict[int, Step] = {}
+        self.executor = self.executor or ThreadExecutor(self._log_path(0).parent)
         # (base, diff) of every change evaluated or being evaluated: no change is measured twice
-        self._tried = {_change_key(e.parent_commit, e.diff): e.number for e in self._evaluated()}
-        self._tried_lock = threading.Lock()
+        tried = {change_key(e.parent_commit, e.diff): e.number for e in self._evaluated()}
+        self.steps = StepRunner(
+            config=self.project.config,
+            agent=self.agent,
+            policy=self.policy,
+            scope=self.scope,
+            owned=owned_descriptions(
+                self.project.config, self.project.other_layers, self.lanes[0].tree.path
+            ),
+            log_dir=self._log_path(0).parent,
+            tried=self.executor.registry(tried),
+        )
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -130,12 +114,14 @@ class Loop:
             if not self.history:
                 self.baseline(signals)
             try:
-                if len(self.lanes) == 1:
+                if len(self.lanes) == 1 and not self.executor.remote:
                     reason = self._one_at_a_time(signals, started)
                 else:
                     reason = self._in_parallel(signals, started)
             except _StopRun as stop:
                 reason = stop.reason
+            finally:
+                self.executor.close()
         self.ledger.end_run(self.run.id, reason)
         for lane in self.lanes:  # the run branch holds the best; a resume makes them again
             lane.tree.remove_files()
@@ -151,7 +137,7 @@ class Loop:
         """One experiment on the first lane, start to end."""
         step = self._dispatch(self.lanes[0])
         try:
-            self._attempt(step, signals.interruptible)
+            self.steps.attempt(step, signals.interruptible)
         except SearchExhausted as exc:
             self.ledger.forget(self.run.id, step.record.number)
             raise _StopRun(f"nothing left to try: {exc}") from None
@@ -164,7 +150,7 @@ class Loop:
             if again is None:
                 return
             try:
-                self._weigh_replay(again, signals.interruptible)
+                self.steps.weigh_replay(again, signals.interruptible)
             except Interrupted:
                 self._interrupted(again, signals.stop_requested)
             step = again
@@ -181,7 +167,7 @@ class Loop:
             reason = reason or signals.stop_requested or self._stop_reason(started)
             while idle and reason is None and self._budget_left() > 0:
                 step = self._dispatch(idle.pop())
-                running[_in_thread(self._attempt, step, unless_aborted)] = step
+                running[self.executor.attempt(self.steps, step, unless_aborted)] = step
             if not running:
                 return reason or "nothing left to run"
             try:
@@ -205,6 +191,15 @@ class Loop:
                     self._settle(step)
                     idle.append(step.lane)
                     continue
+                except WorkerLost as lost:  # its machine went away
+                    self.observer.message(f"experiment {step.record.number}: {lost}")
+                    self._interrupted(step, str(lost))
+                    self._settle(step)
+                    if lost.replaced:
+                        idle.append(step.lane)
+                    elif not idle and not running:
+                        reason = reason or "every worker was lost"
+                    continue
                 try:
                     again = self._integrate(step, signals)
                 except _StopRun as stop:
@@ -213,16 +208,15 @@ class Loop:
                 if again is None:
                     idle.append(step.lane)
                 else:  # a stale winner, measured again on the best by the same worker
-                    running[_in_thread(self._weigh_replay, again, unless_aborted)] = again
+                    running[self.executor.weigh_replay(self.steps, again, unless_aborted)] = again
 
     def _abandon(self, running: dict[Future[None], Step], reason: str) -> None:
         """A second Ctrl-C or SIGTERM with steps in flight: their processes end now (a step
         starts no new one once the abort is known), and each is recorded as interrupted, after
         a short wait for its thread to notice."""
-        log_dir = self._log_path(0).parent
-        kill_logged(log_dir)
+        self.executor.abandon()
         wait(running, timeout=ABANDON_WAIT_S)
-        kill_logged(log_dir)  # anything started between the first kill and the abort check
+        self.executor.abandon()  # anything started between the first kill and the abort check
         for step in running.values():
             self._interrupted(step, reason)
             self._settle(step)
@@ -258,7 +252,7 @@ class Loop:
         if record.status is Status.VIOLATION:
             status, score = Status.VIOLATION, replace(score, log_tail=record.reason)
         held_out = (
-            lane.guarded(record, lambda: self._measure_held_out(lane, 0), lane.guarded_paths())
+            lane.guarded(record, lambda: self.steps.measure_held_out(lane, 0), lane.guarded_paths())
             if status is Status.BASELINE
             else None
         )
@@ -304,9 +298,11 @@ class Loop:
         lane.prepare(base)
         lane.write_views()
         snapshot = lane.snapshot()
-        self.ledger.begin(self.run.id, number, base, self._recovery(snapshot))
+        self.ledger.begin(self.run.id, number, base, self._recovery(snapshot), lane.worker)
         self.observer.experiment_started(number, self.history)
-        record = Experiment(self.run.id, number, base, Status.RUNNING, started_at=time.time())
+        record = Experiment(
+            self.run.id, number, base, Status.RUNNING, started_at=time.time(), worker=lane.worker
+        )
         step = Step(record, lane, self._context(lane, number), snapshot, self._incumbent())
         self._in_flight[number] = step
         return step
@@ -355,144 +351,6 @@ class Loop:
             held_out=self.ledger.suite_result(self.run.id, self.best.number, held_out=True),
         )
 
-    # -- the step: on its lane, possibly in a worker thread --------------------------------
-
-    def _attempt(self, step: Step, interruptible: Callable[[], ContextManager[object]]) -> None:
-        """Propose, guard, evaluate, weigh: fills in the step's record and change. Reads nothing
-        the integrator writes, so that several run at once."""
-        record, lane = step.record, step.lane
-        assert step.context is not None
-        started, failure = time.monotonic(), None
-        try:
-            with interruptible():
-                proposal = self.agent.propose(step.context)
-        except SearchExhausted:
-            raise
-        except AgentError as exc:  # the agent's own failure: a no-op, and the run goes on
-            proposal = Proposal(description="(the agent failed)", usage=exc.usage)
-            failure = str(exc)
-        record.agent_s = time.monotonic() - started
-        _apply_proposal(record, proposal)
-        problems = self._check_git(step, step.snapshot) + lane.check_views()
-        change = step.change = lane.tree.change(lane.guarded_paths())
-        lane.sandbox.link_exposed()
-        record.changed_files = change.paths
-        if failure and not problems:
-            record.status, record.reason = Status.NO_OP, failure
-        elif change.empty and not problems:
-            record.status, record.reason = Status.NO_OP, "the agent changed nothing"
-        elif problems := problems + self._scope_problems(lane, change):
-            record.diff = change.patch
-            record.status, record.reason = Status.VIOLATION, "; ".join(problems)
-        else:
-            record.diff = change.patch
-            self._guard_size_and_repeats(record, change)
-        if record.status is Status.RUNNING:
-            self._evaluate_and_weigh(step, change, interruptible)
-
-    def _scope_problems(self, lane: Lane, change: TreeChange) -> list[str]:
-        return [
-            *change.odd,
-            *self.scope.violations(change),
-            *layer_violations(self.owned, change, lane.tree.path),
-        ]
-
-    def _check_git(self, step: Step, snapshot: Snapshot | None) -> list[str]:
-        """Unconfined only: changes to refs or git's files are undone, and named in the record,
-        the next brief and (through the integrator) the live view."""
-        problems = step.lane.check_git(snapshot)
-        step.messages += [f"experiment {step.record.number} {p}; undone" for p in problems]
-        return problems
-
-    def _guard_size_and_repeats(self, record: Experiment, change: TreeChange) -> None:
-        """One change at a time, each tried once: too large is a violation, and the same diff
-        from the same parent is not evaluated again, by this worker or any other."""
-        if problems := size_violations(self.project.config.limits, record.diff, change):
-            record.status, record.reason = Status.VIOLATION, "; ".join(problems)
-            return
-        key = _change_key(record.parent_commit, record.diff)
-        with self._tried_lock:
-            twin = self._tried.setdefault(key, record.number)
-        if twin != record.number:
-            record.status = Status.NO_OP
-            record.reason = f"the same change as experiment {twin}, from the same state"
-
-    def _evaluate_and_weigh(
-        self,
-        step: Step,
-        change: TreeChange,
-        interruptible: Callable[[], ContextManager[object]],
-    ) -> None:
-        """Measure until the policy decides (once for greedy; for noise-aware, more only while
-        the candidate looks better but not yet credibly so). Every measurement is guarded, and a
-        failed one ends the experiment."""
-        record, lane, incumbent = step.record, step.lane, step.incumbent
-        guarded = lane.guarded_paths(change.paths, change.deleted)
-        suites: list[SuiteResult] = []
-
-        def measure() -> Score:
-            score = self._measure(lane, record.number, len(record.measurements))
-            _apply_score(record, score)  # recorded even when it cannot be trusted
-            return score
-
-        while True:
-            with interruptible():
-                score = lane.guarded(record, measure, guarded)
-            if score is None:
-                return
-            if not score.ok:
-                record.status, record.reason = score.status or Status.CRASH, score.log_tail
-                return
-            assert score.value is not None
-            record.measurements.append(score.value)
-            if score.suite is not None:
-                suites.append(score.suite)
-            paired = flips(suites, [incumbent.suite]) if suites and incumbent.suite else None
-            decision = self.policy.weigh(
-                record.measurements,
-                incumbent.values,
-                lane.evaluator.direction,
-                Evidence(incumbent.elsewhere, paired),
-            )
-            if not decision.more:
-                break
-        record.metric = statistics.mean(record.measurements)
-        record.status = Status.KEEP if decision.keep else Status.DISCARD
-        record.reason = decision.reason
-        if decision.keep:
-            with interruptible():
-                held_out = lane.guarded(
-                    record, lambda: self._measure_held_out(lane, record.number), guarded
-                )
-            if record.status is Status.KEEP:
-                self._judge_generality(record, held_out, incumbent)
-
-    def _judge_generality(
-        self, record: Experiment, score: Score | None, incumbent: Incumbent
-    ) -> None:
-        """A keep must hold on the cases no agent has seen. One that loses more of them than
-        ``overfit.tolerance`` allows is rejected as ``overfit`` (or kept with a warning). The
-        reason says so without numbers: it reaches the brief, and held-out scores must not."""
-        if score is None:
-            return
-        record.eval_s += score.seconds
-        record.usage = [*record.usage, *score.usage]
-        if not score.ok or score.suite is None:
-            record.reason += "; the held-out cases could not be measured"
-            return
-        record.held_out, record.held_out_value = score.suite, score.value
-        before = incumbent.held_out
-        settings = self.project.config.evaluate
-        if before is None or not isinstance(settings, SuiteEvaluateConfig):
-            return
-        if before.passed - score.suite.passed <= settings.overfit.tolerance:
-            return
-        if settings.overfit.action == "reject":
-            record.status = Status.OVERFIT
-            record.reason = "overfit: better on the visible cases, worse on the held-out ones"
-        else:
-            record.reason += "; warning: worse on the held-out cases (overfit?)"
-
     # -- integration: on the integrator, after a step ----------------------------------------
 
     def _integrate(self, step: Step, signals: StopSignals) -> Step | None:
@@ -515,9 +373,10 @@ class Loop:
 
     def _replay(self, step: Step, signals: StopSignals) -> Step | None:
         """A winner found on a state the run has since moved past: its change is merged onto
-        the best (three-way, from its own base) and, unless that conflicts, becomes a new
-        experiment on the best (returned), which must win again to be kept. The winner itself is
-        recorded as ``stale``, with what it measured on its base."""
+        the best (three-way, from its own base) and, unless that conflicts, the best already
+        holds it or another experiment measures that very change, becomes a new experiment on
+        the best (returned), which must win again to be kept. The winner itself is recorded as
+        ``stale``, with what it measured on its base."""
         record, lane = step.record, step.lane
         assert step.change is not None
         best = self.best_commit
@@ -530,36 +389,32 @@ class Loop:
             )
             self._settle(step)
             return None
-        number = self._next
         record.status = Status.STALE
-        stopping = signals.stop_requested
-        then = (
-            "not measured again: the run was stopping"
-            if stopping
-            else f"measured again on the best as experiment {number}"
-        )
+        number = self._next
+        if signals.stop_requested:
+            then, again = "not measured again: the run was stopping", None
+        elif not merged.paths:
+            then, again = "the best already holds its change", None
+        else:
+            lane.prepare(best)
+            change = lane.tree.reset_to_tree(merged.tree, best)
+            twin = self.steps.tried.claim(change_key(best, change.patch), number)
+            if twin == number:
+                then, again = f"measured again on the best as experiment {number}", change
+            else:
+                then, again = f"its change on the best is experiment {twin}'s", None
         record.reason = (
             f"{record.reason}; won on the state it started from, which was no longer the best: "
             f"{then}"
         )
         self._settle(step)
-        if stopping:
-            return None
-        return self._dispatch_replay(lane, record, merged.tree)
+        return None if again is None else self._dispatch_replay(lane, record, again)
 
-    def _weigh_replay(
-        self, step: Step, interruptible: Callable[[], ContextManager[object]]
-    ) -> None:
-        """The step of a replay: no agent, only the measurements on the best."""
-        assert step.change is not None
-        self._evaluate_and_weigh(step, step.change, interruptible)
-
-    def _dispatch_replay(self, lane: Lane, winner: Experiment, tree: str) -> Step:
+    def _dispatch_replay(self, lane: Lane, winner: Experiment, change: TreeChange) -> Step:
+        """The replay as an experiment of its own, on ``lane``, which already holds its files."""
         number, self._next = self._next, self._next + 1
         base = self.best_commit
-        lane.prepare(base)
-        change = lane.tree.reset_to_tree(tree, base)
-        self.ledger.begin(self.run.id, number, base, {})
+        self.ledger.begin(self.run.id, number, base, {}, lane.worker)
         self.observer.experiment_started(number, self.history)
         record = Experiment(
             self.run.id,
@@ -567,13 +422,12 @@ class Loop:
             base,
             Status.RUNNING,
             started_at=time.time(),
+            worker=lane.worker,
             description=winner.description,
             diff=change.patch,
             changed_files=change.paths,
             agent_meta={**winner.agent_meta, "replay_of": winner.number},  # see replay_of
         )
-        with self._tried_lock:
-            self._tried.setdefault(_change_key(base, change.patch), number)
         step = Step(record, lane, None, None, self._incumbent(), change)
         self._in_flight[number] = step
         return step
@@ -596,7 +450,7 @@ class Loop:
     def _interrupted(self, step: Step, reason: str | None) -> None:
         step.record.status = Status.INTERRUPTED
         step.record.reason = reason or "interrupted"
-        self._check_git(step, step.snapshot)
+        self.steps.check_git(step, step.snapshot)
 
     def _settle(self, step: Step) -> None:
         """Keep (commit to the run branch, then record) or just record: the lane is reset before
@@ -632,7 +486,7 @@ class Loop:
             try:
                 with signals.interruptible():  # logs and seeds run on
                     score = lane.guarded(
-                        probe, lambda a=attempt: self._measure(lane, record.number, a), guarded
+                        probe, lambda a=attempt: self.steps.measure(lane, record.number, a), guarded
                     )
             except Interrupted:
                 raise _StopRun(signals.stop_requested or "interrupted") from None
@@ -659,19 +513,6 @@ class Loop:
 
     # -- measurements -----------------------------------------------------------------------
 
-    def _measure(self, lane: Lane, number: int, attempt: int) -> Score:
-        """One measurement of the lane's tree as it is; repeats log beside the first, and with
-        ``seeds: vary`` each gets its own seed, so no one seed can carry a change."""
-        seed = attempt if self.project.config.evaluate.seeds == "vary" else 0
-        log = self._log_path(number)
-        if attempt:
-            log = log.with_name(f"{number:04d}.{attempt}.log")
-        return lane.evaluator.evaluate(lane.tree.path, log, seed=seed)
-
-    def _measure_held_out(self, lane: Lane, number: int) -> Score | None:
-        log = self._log_path(number).with_suffix(".held-out.log")
-        return lane.evaluator.held_out(lane.tree.path, log)
-
     def _measure_baseline(self, lane: Lane, record: Experiment) -> tuple[Score, list[float]]:
         """The unmodified tree, measured as often as a candidate may be: the first sample the
         noise-aware policy compares with. Times and model calls add up; the first failure ends
@@ -680,7 +521,9 @@ class Loop:
         seconds, usage = 0.0, []
         guarded = lane.guarded_paths()
         for attempt in range(self.policy.repeats):
-            measured = lane.guarded(record, lambda a=attempt: self._measure(lane, 0, a), guarded)
+            measured = lane.guarded(
+                record, lambda a=attempt: self.steps.measure(lane, 0, a), guarded
+            )
             if measured is None:  # the baseline's own code tampered: nothing to compare with
                 return Score(None, Status.VIOLATION, log_tail=record.reason), values
             score = measured
@@ -753,44 +596,6 @@ def _unless_aborted(signals: StopSignals) -> Callable[[], ContextManager[object]
         yield
 
     return check
-
-
-def _in_thread(work: Callable[..., None], *args: object) -> Future[None]:
-    """``work(*args)`` in a daemon thread of its own: a step abandoned while it waits on a
-    model call must not keep the harness from exiting."""
-    future: Future[None] = Future()
-
-    def run() -> None:
-        future.set_running_or_notify_cancel()
-        try:
-            future.set_result(work(*args))
-        except BaseException as exc:  # Interrupted too: the integrator decides what it means
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="overnight-worker", daemon=True).start()
-    return future
-
-
-def _change_key(base: str, diff: str) -> str:
-    return hashlib.sha256(f"{base}\0{diff}".encode()).hexdigest()
-
-
-def _apply_proposal(record: Experiment, proposal: Proposal) -> None:
-    record.description = proposal.description
-    record.agent_meta = dict(proposal.meta)
-    record.usage = list(proposal.usage)
-    record.tokens_in = sum(u.tokens_in for u in proposal.usage)
-    record.tokens_out = sum(u.tokens_out for u in proposal.usage)
-    record.cost_usd = sum(u.cost_usd or 0.0 for u in proposal.usage)
-
-
-def _apply_score(record: Experiment, score: Score) -> None:
-    """The latest measurement's details; times and model calls add up over repeats."""
-    record.metric, record.secondary = score.value, score.secondary
-    record.suite = score.suite
-    record.log_path = record.log_path or score.log_path
-    record.eval_s += score.seconds
-    record.usage = [*record.usage, *score.usage]
 
 
 def _one_line(description: str, number: int) -> str:

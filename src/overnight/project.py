@@ -8,6 +8,7 @@ they measure stays out of reach.
 from __future__ import annotations
 
 import fcntl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -17,7 +18,7 @@ from overnight.config import CONFIG_NAME, Config, load_layers
 from overnight.errors import ConfigError, UsageError
 from overnight.evaluators import Evaluator, make_evaluator
 from overnight.isolation.sandbox import Sandbox
-from overnight.ledger import Ledger
+from overnight.ledger import Ledger, RunRecord
 from overnight.scope import scope_for
 from overnight.workspace import STATE_DIR, Workspace
 
@@ -141,3 +142,12 @@ class RunLock:
                 return True
             fcntl.flock(handle, fcntl.LOCK_UN)
             return False
+
+
+def run_in_progress(root: Path, runs: Sequence[RunRecord]) -> int | None:
+    """The id of the run a harness is working on right now, if one is: the latest of ``runs``
+    without an end, while the repository's lock is held (a killed harness holds none)."""
+    unfinished = [run for run in runs if run.ended_at is None]
+    if not unfinished or not RunLock(root / STATE_DIR / "lock").held_elsewhere():
+        return None
+    return unfinished[-1].id

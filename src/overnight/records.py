@@ -151,6 +151,7 @@ class Experiment:
     held_out_value: float | None = None  # their score, as the evaluation scores the visible ones
     measurements: list[float] = field(default_factory=list)  # each value; ``metric`` is the mean
     remeasured: list[float] = field(default_factory=list)  # the incumbent's, measured after it
+    worker: int = 0  # the lane that ran it, 0 to workers - 1; the baseline is worker 0's
 
     @property
     def replay_of(self) -> int | None:

@@ -16,9 +16,10 @@ from rich.text import Text
 from overnight.config import BudgetConfig
 from overnight.formatting import money, number, score_text
 from overnight.holdout import final_best, held_out_score, held_out_text
-from overnight.ledger import RunRecord
+from overnight.ledger import RunRecord, Unfinished
 from overnight.policy import improvement, recent_gain
 from overnight.records import Check, Experiment, Score, Status, SuiteResult, Usage
+from overnight.workers_view import worker_figures, worker_lines
 
 if TYPE_CHECKING:
     from overnight.compare import Comparison
@@ -211,7 +212,13 @@ def stale_winners_text(history: Sequence[Experiment]) -> str:
     )
 
 
-def status_lines(run: RunRecord, history: Sequence[Experiment], live: bool) -> list[str]:
+def status_lines(
+    run: RunRecord,
+    history: Sequence[Experiment],
+    live: bool,
+    in_flight: Sequence[Unfinished] = (),
+) -> list[str]:
+    """What ``overnight status`` says of a run; ``in_flight``: the experiments it runs now."""
     tally = counts(history)
     baseline = next((e for e in history if e.status is Status.BASELINE), None)
     best = final_best(history)
@@ -245,6 +252,7 @@ def status_lines(run: RunRecord, history: Sequence[Experiment], live: bool) -> l
         )
     if stale := stale_winners_text(history):
         lines.append(stale)
+    lines += worker_lines(worker_figures(history, in_flight), live)
     if history:
         last = history[-1]
         lines.append(

@@ -80,6 +80,21 @@ def test_a_stale_winner_is_played_again_on_the_best_and_kept(make_repo) -> None:
     assert (git(root, "rev-parse", "HEAD"), git(root, "status", "--porcelain")) == checkout
 
 
+def test_each_experiment_records_the_worker_that_ran_it(make_repo) -> None:
+    """The baseline is worker 0's, the experiments spread over both lanes, and a stale winner
+    is measured again by the worker that found it."""
+    root = two_file_repo(make_repo, {1: ("a.txt", 1), 2: ("b.txt", 2)}, budget={"experiments": 2})
+
+    summary = overnight.run(root, tag=TAG)
+
+    _, stored = overnight.history(root, TAG)
+    workers = {e.number: e.worker for e in stored}
+    assert workers == {e.number: e.worker for e in summary.experiments}
+    assert set(workers.values()) == {0, 1}  # each in range, and both at work
+    assert workers[0] == 0
+    assert by_number(summary)[3].replay_of == 2 and workers[3] == workers[2]
+
+
 def test_a_stale_winner_that_clashes_with_the_best_is_a_conflict(make_repo) -> None:
     root = two_file_repo(make_repo, {1: ("a.txt", 1), 2: ("a.txt", 2)}, budget={"experiments": 2})
 
@@ -89,6 +104,33 @@ def test_a_stale_winner_that_clashes_with_the_best_is_a_conflict(make_repo) -> N
     assert found[1].status is Status.KEEP
     assert found[2].status is Status.CONFLICT
     assert "conflicts with what was kept since (in a.txt)" in found[2].reason
+    assert sorted(found) == [0, 1, 2]  # nothing measured again
+    assert git(root, "rev-parse", BRANCH) == found[1].commit
+
+
+def test_a_stale_winner_the_best_already_holds_is_not_measured_again(make_repo) -> None:
+    """Experiment 2 makes half of experiment 1's change; once 1 is kept, 2 merged onto the best
+    changes nothing, so there is nothing to measure."""
+    agent = """\
+import os, time
+from pathlib import Path
+if os.environ["OVERNIGHT_EXPERIMENT"] == "1":
+    Path("a.txt").write_text("5\\n")
+    Path("b.txt").write_text("1\\n")
+else:
+    time.sleep(1.5)
+    Path("a.txt").write_text("5\\n")
+"""
+    root = two_file_repo(make_repo, {}, budget={"experiments": 2})
+    (root / "agent.py").write_text(agent)
+    git(root, "commit", "-qam", "agent")
+
+    summary = overnight.run(root, tag=TAG)
+
+    found = by_number(summary)
+    assert found[1].status is Status.KEEP
+    assert found[2].status is Status.STALE
+    assert "the best already holds its change" in found[2].reason
     assert sorted(found) == [0, 1, 2]  # nothing measured again
     assert git(root, "rev-parse", BRANCH) == found[1].commit
 

@@ -92,6 +92,23 @@ def test_both_changing_one_line_is_a_conflict(repo: Path, tree: ExperimentTree) 
     assert replayed.paths == []
 
 
+def test_changes_to_neighbouring_lines_replay_line_by_line(
+    repo: Path, tree: ExperimentTree
+) -> None:
+    """git's merge stops at edits on adjacent lines (one constant each); they do not touch the
+    same line, so the change goes onto the best without its context lines."""
+    old_base = tree.base or ""
+    change = candidate(tree, {"notes.txt": NOTES.replace("fourth", "candidate's fourth")})
+    best = best_moved_on(repo, {"notes.txt": NOTES.replace("third", "best's third")})
+
+    replayed = tree.replay(change, old_base, best)
+
+    both = NOTES.replace("third", "best's third").replace("fourth", "candidate's fourth")
+    assert replayed.tree is not None and replayed.conflicts == []
+    assert show(repo, replayed.tree, "notes.txt") == both
+    assert replayed.paths == ["notes.txt"]
+
+
 @pytest.mark.parametrize(
     ("theirs", "ours", "conflicted"),
     [

@@ -12,13 +12,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from overnight.engine.resources import Slot
 from overnight.evaluators import Evaluator
 from overnight.isolation.files import remove_tree
 from overnight.isolation.guards import GitGuard, Snapshot, StatGuard
 from overnight.isolation.sandbox import Sandbox
 from overnight.isolation.tree import ExperimentTree
+from overnight.project import Project
 from overnight.records import Experiment, Score, Status
 from overnight.scope import Scope
+from overnight.workspace import Workspace
 
 
 @dataclass
@@ -119,6 +122,48 @@ class Lane:
         if score is not None and not score.ok and (hint := self.sandbox.hint()):
             score = replace(score, log_tail=f"{score.log_tail}\n{hint}")
         return score
+
+
+@dataclass(frozen=True)
+class LaneSpec:
+    """What every lane of a run is made from; a remote worker gets it to make its own."""
+
+    project: Project
+    scope: Scope
+    tag: str  # the run's
+    base_commit: str  # the run's first state: frozen files are exported from it
+    views: dict[str, str]
+    use_cache: bool
+    unwatched: str | None  # a ref the git guard leaves to the integrator, who moves it
+
+
+def make_lane(spec: LaneSpec, workspace: Workspace, slot: Slot) -> Lane:
+    """One worker's workspace, sandbox and evaluator; the first worker's folder is the run's
+    own, the others' sit beside it."""
+    project = spec.project
+    folder = project.state_dir / "worktrees" / spec.tag
+    if slot.worker:
+        folder = folder / f"worker-{slot.worker}"
+    tree = ExperimentTree(workspace, folder)
+    tree.reset(spec.base_commit)
+    frozen = spec.scope.frozen_files(tree.files())
+    sandbox = Sandbox.create(project.config.sandbox, project.root, tree.path, workspace.git_dir)
+    sandbox = replace(sandbox, slot=slot)
+    if sandbox.confined:  # frozen files are bound read-only from copies made from git objects
+        store = tree.directory / "frozen"
+        tree.export(spec.base_commit, frozen, store)
+        sandbox = replace(sandbox, frozen={path: store / path for path in frozen})
+    exposed = project.config.sandbox.expose
+    tree.exclude(p for p in exposed if not Path(p).expanduser().is_absolute())
+    return Lane(
+        worker=slot.worker,
+        tree=tree,
+        sandbox=sandbox,
+        evaluator=project.evaluator(spec.use_cache, tree.path, sandbox),
+        scope=spec.scope,
+        git_guard=None if sandbox.confined else GitGuard(workspace.git_dir, spec.unwatched),
+        views=spec.views,
+    )
 
 
 def _text_or_none(path: Path) -> str | None:

@@ -267,9 +267,37 @@ class ExperimentTree:
             raise _failed("merge-tree", merged)
         tree, *conflicts = (field for field in merged.stdout.split("\0") if field)
         if merged.returncode == 1:
-            return Replay(None, sorted(conflicts), [])
+            tree = self._apply_without_context(old_base, change.tree, onto_tree)
+            if tree is None:
+                return Replay(None, sorted(conflicts), [])
         out = self.git("diff-tree", "-r", "-z", "--name-only", "--no-renames", onto_tree, tree)
         return Replay(tree, [], sorted(path for path in out.split("\0") if path))
+
+    def _apply_without_context(self, old_base: str, changed: str, onto_tree: str) -> str | None:
+        """The change applied onto ``onto_tree`` line by line, or None. git's merge calls two
+        edits conflicting when they touch neighbouring lines (one constant each, on lines 25
+        and 26); applied without context lines, the change stops only where the best changed
+        the very lines it removes. The result is measured on the best again, like any merge."""
+        patch = self.git("diff-tree", "-p", "-U0", "--no-renames", "--binary", old_base, changed)
+        with tempfile.TemporaryDirectory(prefix="overnight-apply-") as scratch:
+            env = {**self._env, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
+            steps = (
+                ("read-tree", onto_tree),
+                ("apply", "--cached", "--unidiff-zero", "-C0", "-"),
+                ("write-tree",),
+            )
+            for args in steps:
+                done = subprocess.run(
+                    ["git", *_TREE_CONFIG, *args],
+                    cwd=scratch,
+                    env=env,
+                    input=patch if args[0] == "apply" else None,
+                    capture_output=True,
+                    text=True,
+                )
+                if done.returncode != 0:
+                    return None
+        return done.stdout.strip()
 
     def export(self, commit: str, paths: Sequence[str], into: Path) -> None:
         """Write ``paths`` as they are at ``commit`` under ``into``, read-only: the copies the

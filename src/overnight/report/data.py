@@ -14,9 +14,11 @@ from pathlib import Path
 
 from overnight.errors import UsageError, WorkspaceError
 from overnight.holdout import final_best, held_out_score, held_out_text
-from overnight.ledger import Ledger, RunRecord
+from overnight.ledger import Ledger, RunRecord, Unfinished
 from overnight.policy import improvement
+from overnight.project import run_in_progress
 from overnight.records import Experiment, Review, Status, SuiteResult
+from overnight.workers_view import WorkerFigures, worker_figures
 from overnight.workspace import STATE_DIR, Workspace
 
 # How the pages group statuses: one colour and one legend entry each.
@@ -70,6 +72,7 @@ class RunView:
     pair_diff: list[DiffSection]
     cumulative_diff: DiffSection | None  # baseline -> best over the whole run
     loaded_at: float
+    in_flight: tuple[Unfinished, ...] = ()  # what a harness runs now, while the run is live
 
     @property
     def baseline(self) -> Experiment | None:
@@ -124,6 +127,11 @@ class RunView:
         if baseline is None or best is None or held_out_score(baseline) is None:
             return None
         return held_out_text(baseline), held_out_text(best)
+
+    @property
+    def workers(self) -> list[WorkerFigures]:
+        """Per-worker figures, for a run with several workers (none for one)."""
+        return worker_figures(self.experiments, self.in_flight)
 
     @property
     def chosen_pair(self) -> bool:
@@ -189,6 +197,8 @@ def load_run_view(
             sides.append(Side(chosen, suite) if chosen else None)
         reviews = ledger.reviews(run.id)
         runs = ledger.runs()
+        live = run_in_progress(root, runs) == run.id
+        in_flight = tuple(ledger.unfinished(run.id)) if live else ()
     finally:
         ledger.close()
     side_a, side_b = sides
@@ -203,7 +213,9 @@ def load_run_view(
             best.commit or run.base_commit,
             f"baseline -> best (#{best.number})",
         )
-    return RunView(run, runs, experiments, reviews, side_a, side_b, pair, cumulative, time.time())
+    return RunView(
+        run, runs, experiments, reviews, side_a, side_b, pair, cumulative, time.time(), in_flight
+    )
 
 
 def pair_diff(workspace: Workspace | None, a: Experiment, b: Experiment) -> list[DiffSection]:

@@ -3,8 +3,8 @@
 Every request opens the ledger afresh and closes it again: sqlite connections belong to one
 thread and FastAPI answers from a pool of them, and WAL lets these readers in while the loop
 writes. The page asks ``/api/version`` every two seconds and fetches ``/api/sections`` only when
-the answer changes. Static files come from a fixed table of package files, never from a path in
-the request.
+the answer changes; with several workers, those sections come with the per-worker figures as
+data. Static files come from a fixed table of package files, never from a path in the request.
 """
 
 from __future__ import annotations
@@ -116,7 +116,11 @@ def create_app(project_dir: Path | str, token: str, *, allow_remote: bool = Fals
             view = load_run_view(root, run, a, b)
         except UsageError as exc:
             raise HTTPException(404, str(exc)) from None
-        return {"version": view.version, "sections": render_sections(view)}
+        return {
+            "version": view.version,
+            "sections": render_sections(view),
+            "workers": [dataclasses.asdict(figures) for figures in view.workers],
+        }
 
     @app.post("/api/review")
     def review(body: ReviewIn) -> dict[str, Any]:
