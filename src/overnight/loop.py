@@ -158,12 +158,22 @@ class Loop:
     def _in_parallel(self, signals: StopSignals, started: float) -> str:
         """Keep every lane busy while the rules allow; integrate each step as it ends. Steps run
         in threads and touch nothing shared; a stop lets those in flight finish, an abandon ends
-        their processes and records them as interrupted."""
+        their processes and records them as interrupted.
+
+        Winners take turns: while a winner found on an older state is measured again on the
+        best (a replay), the winners that end meanwhile wait, so no keep makes that replay
+        stale in turn; then they are taken in the order they ended, on the best as it is."""
         idle = list(reversed(self.lanes))
         running: dict[Future[None], Step] = {}
+        held: list[Step] = []  # winners waiting for their turn
         reason: str | None = None
         unless_aborted = _unless_aborted(signals)
         while True:
+            try:
+                self._take_turns(held, idle, running, signals, unless_aborted)
+            except _StopRun as stop:
+                self._abandon(running, held, stop.reason)
+                return stop.reason
             reason = reason or signals.stop_requested or self._stop_reason(started)
             while idle and reason is None and self._budget_left() > 0:
                 step = self._dispatch(idle.pop())
@@ -174,51 +184,82 @@ class Loop:
                 with signals.interruptible():
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
             except Interrupted:
-                self._abandon(running, signals.stop_requested or "interrupted")
+                self._abandon(running, held, signals.stop_requested or "interrupted")
                 return signals.stop_requested or "interrupted"
             for future in done:
                 step = running.pop(future)
+                idle.append(step.lane)
                 try:
                     future.result()
                 except SearchExhausted as exc:
                     self.ledger.forget(self.run.id, step.record.number)
                     self._in_flight.pop(step.record.number, None)
                     reason = reason or f"nothing left to try: {exc}"
-                    idle.append(step.lane)
                     continue
                 except Interrupted:  # it saw the abort before its signal reached us
                     self._interrupted(step, signals.stop_requested)
                     self._settle(step)
-                    idle.append(step.lane)
                     continue
                 except WorkerLost as lost:  # its machine went away
                     self.observer.message(f"experiment {step.record.number}: {lost}")
                     self._interrupted(step, str(lost))
                     self._settle(step)
-                    if lost.replaced:
-                        idle.append(step.lane)
-                    elif not idle and not running:
-                        reason = reason or "every worker was lost"
+                    if not lost.replaced:
+                        idle.remove(step.lane)
+                        if not idle and not running:
+                            reason = reason or "every worker was lost"
                     continue
-                try:
-                    again = self._integrate(step, signals)
-                except _StopRun as stop:
-                    self._abandon(running, stop.reason)
-                    return stop.reason
-                if again is None:
-                    idle.append(step.lane)
-                else:  # a stale winner, measured again on the best by the same worker
-                    running[self.executor.weigh_replay(self.steps, again, unless_aborted)] = again
+                held.append(step)  # integrated in turn, just below
 
-    def _abandon(self, running: dict[Future[None], Step], reason: str) -> None:
+    def _take_turns(
+        self,
+        held: list[Step],
+        idle: list[Lane],
+        running: dict[Future[None], Step],
+        signals: StopSignals,
+        unless_aborted: Callable[[], ContextManager[object]],
+    ) -> None:
+        """Integrate the steps that ended, in order, each on a free lane; a winner waits while a
+        replay is in flight. A replay started here is left running."""
+        while idle and (step := self._next_in_turn(held, running)) is not None:
+            held.remove(step)
+            step.lane = idle.pop()  # its own lane may be measuring something else by now
+            again = self._integrate(step, signals)
+            if again is None:
+                idle.append(step.lane)
+            else:  # a stale winner, measured again on the best
+                running[self.executor.weigh_replay(self.steps, again, unless_aborted)] = again
+
+    @staticmethod
+    def _next_in_turn(held: list[Step], running: dict[Future[None], Step]) -> Step | None:
+        """The first step that ended and may be integrated now: a replay, or anything but a
+        winner while a replay is measured or waits (the winner comes after its verdict)."""
+        replaying = any(s.record.replay_of is not None for s in [*running.values(), *held])
+        for step in held:
+            record = step.record
+            if not (record.status is Status.KEEP and record.replay_of is None and replaying):
+                return step
+        return None
+
+    def _abandon(self, running: dict[Future[None], Step], held: list[Step], reason: str) -> None:
         """A second Ctrl-C or SIGTERM with steps in flight: their processes end now (a step
         starts no new one once the abort is known), and each is recorded as interrupted, after
-        a short wait for its thread to notice."""
+        a short wait for its thread to notice. A winner still waiting for its turn is kept if
+        the best is still the state it won on, and otherwise recorded as stale."""
         self.executor.abandon()
         wait(running, timeout=ABANDON_WAIT_S)
         self.executor.abandon()  # anything started between the first kill and the abort check
         for step in running.values():
             self._interrupted(step, reason)
+            self._settle(step)
+        for step in held:
+            record = step.record
+            if record.status is Status.KEEP and record.parent_commit != self.best_commit:
+                record.status = Status.STALE
+                record.reason += (
+                    "; won on the state it started from, which was no longer the best:"
+                    " not measured again: the run was stopping"
+                )
             self._settle(step)
 
     def _stop_reason(self, started: float) -> str | None:

@@ -8,6 +8,7 @@ import math
 import shutil
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -761,3 +762,19 @@ def test_knobs_in_several_files_are_all_searched(tmp_path: Path) -> None:
     proposals, _ = simulate(tmp_path, SearchAgentConfig(), [Status.DISCARD] * 8, files=files)
     assert {p.meta["file"] for p in proposals} == {"train.py", "model/net.py"}
     assert all(set(p.meta["before"]) == {"train.py:LR", "model/net.py:WIDTH"} for p in proposals)
+
+
+def test_two_workers_started_at_once_do_not_make_the_same_move(tmp_path: Path) -> None:
+    """Experiments 1 and 2 start from the same state, where one move is left; when 2's agent
+    proposes, 1's row in flight says nothing yet, but the agent remembers what it proposed."""
+    first, second = tmp_path / "one", tmp_path / "two"
+    for root in (first, second):
+        write(root, "train.py", "WIDTH = 1\n")
+    agent = SearchAgent(SearchAgentConfig(knobs={"WIDTH": KnobConfig(choices=[1, 2])}))
+    unproposed = Experiment(run_id=1, number=1, parent_commit="c0", status=Status.RUNNING)
+
+    one = agent.propose(make_context(first, number=1))
+
+    assert one.description == "WIDTH 1 -> 2"
+    with pytest.raises(SearchExhausted):
+        agent.propose(replace(make_context(second, number=2), in_flight=[unproposed]))

@@ -135,6 +135,49 @@ else:
     assert git(root, "rev-parse", BRANCH) == found[1].commit
 
 
+def test_winners_wait_while_a_replay_is_measured_so_it_is_not_overtaken(make_repo) -> None:
+    """Three workers start from the baseline: 1 wins at once, 2 wins later (stale: played again
+    on the best, slowly), 3 wins while that replay is measured. 3 waits for the replay's verdict
+    and is then played on the best as it is, so no replay ever goes stale."""
+    agent = """\
+import os, time
+from pathlib import Path
+number = int(os.environ["OVERNIGHT_EXPERIMENT"])
+target, value, sleep = {1: ("a.txt", 1, 0), 2: ("b.txt", 2, 1.0), 3: ("c.txt", 3, 1.8)}[number]
+time.sleep(sleep)
+Path(target).write_text(f"{value}\\n")
+print(f"DESCRIPTION: {target} = {value}")
+"""
+    score = """\
+import time
+from pathlib import Path
+a, b, c = (float(Path(name).read_text()) for name in ("a.txt", "b.txt", "c.txt"))
+if a == 1 and b == 2:  # the replays are slow to measure
+    time.sleep(1.5)
+print(f"score: {a + b + c}")
+"""
+    root = make_repo(
+        {"a.txt": "0\n", "b.txt": "0\n", "c.txt": "0\n", "score.py": score, "agent.py": agent},
+        default_config(
+            editable=["a.txt", "b.txt", "c.txt"],
+            frozen=["score.py", "agent.py"],
+            agent={"kind": "command", "command": f"{sys.executable} agent.py", "timeout": 60},
+            workers=3,
+            budget={"experiments": 3},
+        ),
+    )
+
+    summary = overnight.run(root, tag=TAG)
+
+    found = by_number(summary)
+    assert [found[n].status for n in (1, 2, 3)] == [Status.KEEP, Status.STALE, Status.STALE]
+    replays = [e for e in summary.experiments if e.replay_of is not None]
+    assert [(e.replay_of, e.status) for e in replays] == [(2, Status.KEEP), (3, Status.KEEP)]
+    assert replays[1].parent_commit == replays[0].commit  # played on the best after the first
+    assert summary.best_experiment.metric == 6.0
+    assert git(root, "rev-parse", BRANCH) == replays[1].commit
+
+
 def test_each_experiment_is_in_flight_at_once_on_its_own_lane(make_repo) -> None:
     """Two experiments that each wait for the other to have started can only both finish if
     they really run at the same time, in different workspaces."""

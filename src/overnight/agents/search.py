@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -168,23 +169,49 @@ class SearchAgent(Agent):
 
     def __init__(self, config: SearchAgentConfig | None = None) -> None:
         self.config = config or SearchAgentConfig()
+        # what this agent proposed for experiments not yet in the history: with several workers
+        # in one process, a neighbour's choice is known here before the ledger has it
+        self._proposed: dict[int, dict] = {}
+        self._lock = threading.Lock()
 
     def propose(self, context: AgentContext) -> Proposal:
-        knobs = self._knobs(context)
-        before = configuration(knobs)
-        memory = Memory.from_history(context.history)
-        for pending in context.in_flight:
-            memory.claim(pending)
-        memory.seen.add(config_identity(before))
-        options = candidates(knobs, before, memory.seen, memory.changes)
-        if not options:
-            raise SearchExhausted(_exhausted_message(knobs))
-        chosen = _follow_up(options, memory) or self._pick(options, memory, before, context)
-        literal = set_knob(context.root, chosen.knob, chosen.value)
-        description = f"{chosen.knob.name} {chosen.knob.text} -> {literal}"
-        if len({knob.file for knob in knobs}) > 1:
-            description += f" in {chosen.knob.file}"
-        return Proposal(description=description, meta=_meta(chosen, before))
+        with self._lock:
+            knobs = self._knobs(context)
+            before = configuration(knobs)
+            memory = Memory.from_history(context.history)
+            for pending in self._pending(context):
+                memory.claim(pending)
+            memory.seen.add(config_identity(before))
+            options = candidates(knobs, before, memory.seen, memory.changes)
+            if not options:
+                raise SearchExhausted(_exhausted_message(knobs))
+            chosen = _follow_up(options, memory) or self._pick(options, memory, before, context)
+            literal = set_knob(context.root, chosen.knob, chosen.value)
+            description = f"{chosen.knob.name} {chosen.knob.text} -> {literal}"
+            if len({knob.file for knob in knobs}) > 1:
+                description += f" in {chosen.knob.file}"
+            meta = _meta(chosen, before)
+            self._proposed[context.number] = meta
+            return Proposal(description=description, meta=meta)
+
+    def _pending(self, context: AgentContext) -> list[Experiment]:
+        """Experiments in flight, with what this agent proposed for those whose row does not
+        say yet (the list is taken when a step starts; a neighbour may propose after)."""
+        oldest, finished = min(self._proposed, default=context.number), set()
+        for experiment in reversed(context.history):  # the rows recorded since the oldest
+            if experiment.number < oldest:
+                break
+            finished.add(experiment.number)
+        for number in [n for n in self._proposed if n in finished or n < context.number - 256]:
+            del self._proposed[number]  # recorded by now, or long gone
+        pending = list(context.in_flight)
+        listed = {e.number for e in pending if e.agent_meta}
+        pending += [
+            Experiment(0, number, "", Status.RUNNING, agent_meta=meta)
+            for number, meta in self._proposed.items()
+            if number not in listed and number != context.number
+        ]
+        return pending
 
     def _knobs(self, context: AgentContext) -> list[Knob]:
         files = sorted({file for file in context.editable_files if file.endswith(".py")})
