@@ -11,7 +11,7 @@ import pytest
 from overnight.errors import LedgerError
 from overnight.ledger import Ledger
 from overnight.records import Experiment, Status
-from overnight.results import results_json, results_tsv
+from overnight.results import ResultsFile, results_json, results_tsv
 
 
 @pytest.fixture
@@ -330,6 +330,21 @@ def test_results_tsv_header_and_rows(ledger):
         "abcdef0\t0.875000\tkeep\traise LR to 0.02 and warm up\t2.5\t1100",
         "\t\tcrash\tdouble the width\t\t",
     ]
+
+
+def test_results_file_kept_up_to_date_reads_as_the_whole_history(ledger, tmp_path):
+    """Rows are appended one by one; a new secondary metric writes the file again."""
+    run = new_run(ledger)
+    path = tmp_path / "results.tsv"
+    history: list[Experiment] = []
+    results = ResultsFile(path, run, history)
+    for number, secondary in enumerate([{}, {"tokens": 5.0}, {}, {"tokens": 7.0, "gb": 1.5}, {}]):
+        history.append(
+            Experiment(run.id, number, "p", Status.DISCARD, metric=1.0, secondary=secondary)
+        )
+        results.add(history[-1], history)
+
+        assert path.read_text() == results_tsv(run, history)
 
 
 def test_results_tsv_without_secondary_metrics(ledger):

@@ -141,6 +141,9 @@ def test_digits_example_short_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert "train.py" in e.diff and e.changed_files == ["train.py"]
         assert e.description and e.description != "baseline"
 
+    # the search agent reads no brief, so none was written
+    assert not (root / ".overnight" / "worktrees" / tag / "agent" / "brief.md").exists()
+
     # the branch: each keep is one commit whose message is its description, in order, each on
     # top of the previous best; its tip is the best state
     assert commits_on(root, base, branch) == [(k.commit, k.description) for k in keeps]

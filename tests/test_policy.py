@@ -5,6 +5,7 @@ import pytest
 from overnight.config import BudgetConfig, PlateauConfig, PolicyConfig, StopConfig
 from overnight.policy import GreedyPolicy, StopRules, improvement, make_policy, recent_gain
 from overnight.records import Experiment, Score, Status
+from overnight.tally import Tally
 
 
 def score(value):
@@ -78,6 +79,10 @@ def test_make_policy_from_config():
     assert policy.min_delta == 0.125
 
 
+def tally(*entries: tuple[Status, float | None]) -> Tally:
+    return Tally.of(history(*entries))
+
+
 def history(*entries):
     """Experiments from ``(status, metric)`` pairs, numbered from 0."""
     return [
@@ -98,46 +103,42 @@ BASELINE = (Status.BASELINE, 1.0)
 
 
 def test_no_rule_no_stop():
-    assert rules().reason(history(BASELINE, (Status.DISCARD, 2.0)), elapsed_s=10**6) is None
+    assert rules().reason(tally(BASELINE, (Status.DISCARD, 2.0)), elapsed_s=10**6) is None
 
 
 def test_experiment_budget_does_not_count_the_baseline():
     stop = rules(experiments=2)
 
-    assert stop.reason(history(BASELINE), 0) is None
-    assert stop.reason(history(BASELINE, (Status.DISCARD, 2.0)), 0) is None
-    reason = stop.reason(history(BASELINE, (Status.DISCARD, 2.0), (Status.CRASH, None)), 0)
+    assert stop.reason(tally(BASELINE), 0) is None
+    assert stop.reason(tally(BASELINE, (Status.DISCARD, 2.0)), 0) is None
+    reason = stop.reason(tally(BASELINE, (Status.DISCARD, 2.0), (Status.CRASH, None)), 0)
     assert reason == "experiment budget spent: 2 of 2"
 
 
 def test_zero_experiment_budget_stops_after_the_baseline():
-    assert rules(experiments=0).reason(history(BASELINE), 0) == "experiment budget spent: 0 of 0"
+    assert rules(experiments=0).reason(tally(BASELINE), 0) == "experiment budget spent: 0 of 0"
 
 
 def test_hours_budget():
     stop = rules(hours=0.5)
 
-    assert stop.reason(history(BASELINE), elapsed_s=1799) is None
-    assert stop.reason(history(BASELINE), elapsed_s=1800).startswith(
-        "time budget spent: 0.50 of 0.5"
-    )
+    assert stop.reason(tally(BASELINE), elapsed_s=1799) is None
+    assert stop.reason(tally(BASELINE), elapsed_s=1800).startswith("time budget spent: 0.50 of 0.5")
 
 
 def test_target_when_minimizing():
     stop = rules(direction="minimize", target=0.5)
 
-    assert stop.reason(history(BASELINE, (Status.KEEP, 0.6)), 0) is None
-    assert (
-        stop.reason(history(BASELINE, (Status.KEEP, 0.5)), 0) == "target reached: 0.5 (target 0.5)"
-    )
-    assert stop.reason(history(BASELINE, (Status.KEEP, 0.4)), 0).startswith("target reached")
+    assert stop.reason(tally(BASELINE, (Status.KEEP, 0.6)), 0) is None
+    assert stop.reason(tally(BASELINE, (Status.KEEP, 0.5)), 0) == "target reached: 0.5 (target 0.5)"
+    assert stop.reason(tally(BASELINE, (Status.KEEP, 0.4)), 0).startswith("target reached")
 
 
 def test_target_when_maximizing():
     stop = rules(direction="maximize", target=0.9)
 
-    assert stop.reason(history((Status.BASELINE, 0.5), (Status.KEEP, 0.8)), 0) is None
-    assert stop.reason(history((Status.BASELINE, 0.5), (Status.KEEP, 0.95)), 0).startswith(
+    assert stop.reason(tally((Status.BASELINE, 0.5), (Status.KEEP, 0.8)), 0) is None
+    assert stop.reason(tally((Status.BASELINE, 0.5), (Status.KEEP, 0.95)), 0).startswith(
         "target reached: 0.95"
     )
 
@@ -145,13 +146,13 @@ def test_target_when_maximizing():
 def test_target_ignores_discarded_values():
     stop = rules(direction="maximize", target=0.9)
 
-    assert stop.reason(history((Status.BASELINE, 0.5), (Status.DISCARD, 0.99)), 0) is None
+    assert stop.reason(tally((Status.BASELINE, 0.5), (Status.DISCARD, 0.99)), 0) is None
 
 
 def test_baseline_already_at_target_stops():
     stop = rules(direction="minimize", target=2.0)
 
-    assert stop.reason(history(BASELINE), 0).startswith("target reached")
+    assert stop.reason(tally(BASELINE), 0).startswith("target reached")
 
 
 def test_patience_counts_since_the_last_keep():
@@ -164,23 +165,23 @@ def test_patience_counts_since_the_last_keep():
         (Status.CRASH, None),
     ]
 
-    assert stop.reason(history(*two_misses), 0) is None
-    reason = stop.reason(history(*two_misses, (Status.TIMEOUT, None)), 0)
+    assert stop.reason(tally(*two_misses), 0) is None
+    reason = stop.reason(tally(*two_misses, (Status.TIMEOUT, None)), 0)
     assert reason == "no improvement in the last 3 experiments (patience)"
 
 
 def test_patience_does_not_count_the_baseline():
     stop = rules(patience=2)
 
-    assert stop.reason(history(BASELINE, (Status.DISCARD, 2.0)), 0) is None
-    assert stop.reason(history(BASELINE, (Status.DISCARD, 2.0), (Status.VIOLATION, None)), 0)
+    assert stop.reason(tally(BASELINE, (Status.DISCARD, 2.0)), 0) is None
+    assert stop.reason(tally(BASELINE, (Status.DISCARD, 2.0), (Status.VIOLATION, None)), 0)
 
 
 def test_a_keep_resets_patience():
     stop = rules(patience=2)
     entries = [BASELINE, (Status.DISCARD, 2.0), (Status.DISCARD, 2.0), (Status.KEEP, 0.5)]
 
-    assert stop.reason(history(*entries), 0) is None
+    assert stop.reason(tally(*entries), 0) is None
 
 
 def _plateau_history(values):
@@ -210,7 +211,7 @@ def test_plateau_stops_when_the_window_gained_too_little():
     climbing = _plateau_history([1.0, 0.8, 0.7, 0.6])
     flat = _plateau_history([1.0, 0.8, 0.7, 0.6, 0.59, 0.6, 0.6])
 
-    assert rules.reason(climbing, 0) is None
-    assert rules.reason(flat, 0) == (
+    assert rules.reason(Tally.of(climbing), 0) is None
+    assert rules.reason(Tally.of(flat), 0) == (
         "diminishing returns: gained 0.01 in the last 3 experiments (less than 0.05)"
     )

@@ -131,7 +131,9 @@ def held_out_queries(root: Path) -> list[str]:
 
 
 def test_held_out_queries_never_reach_the_brief(tmp_path: Path) -> None:
-    root = activation_project(tmp_path, holdout=0.5)
+    """The brief a coding agent reads (this one reads it and changes nothing)."""
+    idle = {"kind": "command", "command": f"{sys.executable} -c pass"}
+    root = activation_project(tmp_path, agent=idle, holdout=0.5)
     summary = overnight.run(root, experiments=2)
 
     held_out = held_out_queries(root)

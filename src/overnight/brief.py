@@ -14,6 +14,7 @@ oldest are folded into a count. Files are excerpted only when they alone would n
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -228,12 +229,17 @@ def _history(inputs: BriefInputs, budget: int) -> str:
     if not tried:
         return ""
     direction = inputs.config.evaluate.direction
+    # each experiment against the state it started from (with several workers, not always the
+    # last keep numbered before it), found by its commit or else by its number
+    advancing = sorted((e for e in inputs.history if e.status.advances), key=lambda e: e.number)
+    states = {e.commit: e for e in advancing if e.commit}
+    numbers = [e.number for e in advancing]
     lines: list[str] = []
     used = 0
     for index, experiment in enumerate(reversed(tried)):
-        line = _history_line(
-            experiment, inputs.history, direction, detailed=index < DETAILED_HISTORY
-        )
+        at = bisect.bisect_left(numbers, experiment.number)
+        before = states.get(experiment.parent_commit) or (advancing[at - 1] if at else None)
+        line = _history_line(experiment, before, direction, detailed=index < DETAILED_HISTORY)
         if used + len(line) > budget and lines:
             older = tried[: len(tried) - index]
             tally = Counter(str(e.status) for e in older)
@@ -246,12 +252,11 @@ def _history(inputs: BriefInputs, budget: int) -> str:
 
 
 def _history_line(
-    experiment: Experiment, history: Sequence[Experiment], direction: str, detailed: bool
+    experiment: Experiment, before: Experiment | None, direction: str, detailed: bool
 ) -> str:
-    before = [e for e in history if e.status.advances and e.number < experiment.number]
     delta = ""
-    if experiment.metric is not None and before and before[-1].metric is not None:
-        delta = f" ({improvement(experiment.metric, before[-1].metric, direction):+.4g})"
+    if experiment.metric is not None and before is not None and before.metric is not None:
+        delta = f" ({improvement(experiment.metric, before.metric, direction):+.4g})"
     line = (
         f"- #{experiment.number} {experiment.status}{delta}: "
         f"{experiment.description or '(no description)'}"

@@ -35,14 +35,15 @@ from overnight.isolation.files import write_fresh
 from overnight.isolation.guards import GitGuard, Snapshot
 from overnight.isolation.tree import TreeChange
 from overnight.layers import owned_descriptions
-from overnight.ledger import Ledger, RunRecord
+from overnight.ledger import Ledger, Revert, RunRecord
 from overnight.policy import Policy, StopRules
 from overnight.project import Project
 from overnight.records import Experiment, Score, Status
-from overnight.results import results_tsv
-from overnight.review import brief_notes, tip_revert
+from overnight.results import ResultsFile
+from overnight.review import brief_notes
 from overnight.scope import Scope
 from overnight.signals import Interrupted, StopSignals
+from overnight.tally import Tally
 
 ABANDON_WAIT_S = 2.0  # how long an abandon waits for worker threads to notice
 
@@ -86,6 +87,10 @@ class Loop:
 
     def __post_init__(self) -> None:
         self.history = self.ledger.experiments(self.run.id)
+        self.tally = Tally.of(self.history)
+        # the history agents read, held-out scores left out; grown as experiments end
+        self._agent_history = [_for_agents(e) for e in self.history]
+        self.results = ResultsFile(self.project.results_path, self.run, self.history)
         self.reverts = self.ledger.reverts(self.run.id)  # rejected keeps taken out on review
         self.lanes[0].prepare(self.best_commit if self.history else self.run.base_commit)
         self._next = max((e.number for e in self.history), default=-1) + 1
@@ -263,16 +268,15 @@ class Loop:
             self._settle(step)
 
     def _stop_reason(self, started: float) -> str | None:
-        return self.stop_rules.reason(self.history, self.clock() - started)
+        return self.stop_rules.reason(self.tally, self.clock() - started)
 
     def _budget_left(self) -> float:
         """Experiments the budget still allows, counting those in flight."""
         limit = self.stop_rules.budget.experiments
         if limit is None:
             return float("inf")
-        done = sum(e.status is not Status.BASELINE and e.replay_of is None for e in self.history)
         proposed = sum(s.record.replay_of is None for s in self._in_flight.values())
-        return limit - done - proposed
+        return limit - self.tally.proposed - proposed
 
     def baseline(self, signals: StopSignals) -> None:
         """Experiment 0 measures the unmodified tree; every later one is compared with the best."""
@@ -353,25 +357,26 @@ class Loop:
         brief_path = lane.agent_dir() / "brief.md"
         in_flight = [replace(s.record) for s in self._in_flight.values()]  # as they stand now
         best_suite = self.ledger.suite_result(self.run.id, self.best.number)  # visible cases
-        brief = render_brief(
-            BriefInputs(
-                config=self.project.config,
-                root=self.project.root,
-                number=number,
-                editable_files=lane.editable_files,
-                history=self.history,
-                best_suite=best_suite,
-                reviews=brief_notes(self.ledger, self.run, self.project.config),
-                in_flight=in_flight,
+        if self.agent.reads_brief:
+            brief = render_brief(
+                BriefInputs(
+                    config=self.project.config,
+                    root=self.project.root,
+                    number=number,
+                    editable_files=lane.editable_files,
+                    history=self.history,
+                    best_suite=best_suite,
+                    reviews=brief_notes(self.ledger, self.run, self.project.config),
+                    in_flight=in_flight,
+                )
             )
-        )
-        write_fresh(brief_path, brief)
+            write_fresh(brief_path, brief)
         return AgentContext(
             root=lane.tree.path,
             number=number,
             editable_files=lane.editable_files,
             editable_globs=self.project.config.editable,
-            history=[replace(e, held_out=None, held_out_value=None) for e in self.history],
+            history=self._agent_history,
             best_metric=self.best.metric,
             direction=lane.evaluator.direction,
             brief_path=brief_path,
@@ -381,12 +386,12 @@ class Loop:
         )
 
     def _incumbent(self) -> Incumbent:
-        *others, best_tree = self._trees()
-        reviewed = tip_revert(self.history, self.reverts) is not None
+        elsewhere, best_tree = self._trees()
+        reviewed = self._revert() is not None
         return Incumbent(
             commit=self.best_commit,
             values=best_tree[-self.policy.window :],
-            elsewhere=statistics.spread(others),
+            elsewhere=elsewhere,
             # not the tip's any more once a review took a change out
             suite=None if reviewed else self.ledger.suite_result(self.run.id, self.best.number),
             held_out=self.ledger.suite_result(self.run.id, self.best.number, held_out=True),
@@ -515,7 +520,7 @@ class Loop:
         if record.status not in (Status.KEEP, Status.DISCARD):
             return
         wanted = self.policy.remeasures(
-            len(record.measurements), record.status is Status.KEEP, len(self._trees()[-1])
+            len(record.measurements), record.status is Status.KEEP, len(self._trees()[1])
         )
         if not wanted:
             return
@@ -541,6 +546,7 @@ class Loop:
             if not score.ok or score.value is None:
                 return
             record.remeasured.append(score.value)
+            self.tally.remeasured(score.value)
             record.eval_s += score.seconds
             record.usage = [*record.usage, *score.usage]
             self.ledger.record(record)
@@ -548,8 +554,9 @@ class Loop:
     def _record(self, experiment: Experiment) -> None:
         self.ledger.record(experiment)
         self.history.append(experiment)
-        results = self.project.results_path
-        results.write_text(results_tsv(self.run, self.history), encoding="utf-8")
+        self.tally.add(experiment)
+        self._agent_history.append(_for_agents(experiment))
+        self.results.add(experiment, self.history)
         self.observer.experiment_finished(experiment, self.history)
 
     # -- measurements -----------------------------------------------------------------------
@@ -576,10 +583,13 @@ class Loop:
 
     # -- state ----------------------------------------------------------------------------
 
-    def _trees(self) -> list[list[float]]:
-        """Measurements grouped by the tree they measured; the best tree's come last (its own
-        from when it won its place, afresh after, and every re-measurement since). A
-        re-measurement after a keep measured the kept tree, after any other experiment the best."""
+    def _trees(self) -> tuple[statistics.Spread, list[float]]:
+        """The noise seen on every tree measured more than once but the best, and the best
+        tree's measurements (its own from when it won its place, afresh after, and every
+        re-measurement since): from the tally, unless a review took a change out of the tip."""
+        revert = self._revert()
+        if revert is None:
+            return self.tally.others, self.tally.best_tree
         trees: list[list[float]] = []
         best: list[float] = []
         for experiment in self.history:
@@ -590,11 +600,15 @@ class Loop:
             elif len(experiment.measurements) > 1:
                 trees.append(list(experiment.measurements))
             best += experiment.remeasured
-        if revert := tip_revert(self.history, self.reverts):  # a review took a change out
-            since = [v for e in self.history if e.started_at > revert.at for v in e.remeasured]
-            trees.append(best[: len(best) - len(since)])
-            best = ([] if revert.metric is None else [revert.metric]) + since
-        return [*(t for t in trees if t), best]
+        since = [v for e in self.history if e.started_at > revert.at for v in e.remeasured]
+        trees.append(best[: len(best) - len(since)])
+        best = ([] if revert.metric is None else [revert.metric]) + since
+        return statistics.spread(trees), best
+
+    def _revert(self) -> Revert | None:
+        """The review's revert that is the run branch's tip, if any (see ``tip_revert``)."""
+        later = [r for r in self.reverts if r.at > self.tally.last_advance_at]
+        return later[-1] if later else None
 
     def _evaluated(self) -> Iterator[Experiment]:
         """Experiments whose change was measured (not those refused unmeasured)."""
@@ -608,7 +622,7 @@ class Loop:
     @property
     def best_commit(self) -> str:
         """The branch tip: the best experiment's commit, or a review's revert made on top."""
-        if revert := tip_revert(self.history, self.reverts):
+        if revert := self._revert():
             return revert.commit
         return self.best.commit or self.run.base_commit
 
@@ -637,6 +651,13 @@ def _unless_aborted(signals: StopSignals) -> Callable[[], ContextManager[object]
         yield
 
     return check
+
+
+def _for_agents(experiment: Experiment) -> Experiment:
+    """What agents may know of an experiment: not how the held-out cases scored."""
+    if experiment.held_out is None and experiment.held_out_value is None:
+        return experiment
+    return replace(experiment, held_out=None, held_out_value=None)
 
 
 def _one_line(description: str, number: int) -> str:

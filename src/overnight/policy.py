@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from overnight import statistics
 from overnight.config import BudgetConfig, PolicyConfig, StopConfig
-from overnight.records import Experiment, Score, Status, SuiteResult
+from overnight.records import Experiment, Score, SuiteResult
+from overnight.tally import Tally
 
 
 @dataclass(frozen=True)
@@ -248,11 +249,9 @@ class StopRules:
     stop: StopConfig
     direction: str
 
-    def reason(self, history: Sequence[Experiment], elapsed_s: float) -> str | None:
+    def reason(self, tally: Tally, elapsed_s: float) -> str | None:
         """Why the run should stop now, or None to go on."""
-        experiments = [e for e in history if e.status is not Status.BASELINE]
-        best = _best(history)
-        target = self.stop.target
+        best, target = tally.best, self.stop.target
         if (
             best is not None
             and target is not None
@@ -260,25 +259,25 @@ class StopRules:
         ):
             return f"target reached: {best:.6g} (target {target:g})"
         limit = self.budget.experiments
-        proposed = sum(e.replay_of is None for e in experiments)
-        if limit is not None and proposed >= limit:
-            return f"experiment budget spent: {proposed} of {limit}"
+        if limit is not None and tally.proposed >= limit:
+            return f"experiment budget spent: {tally.proposed} of {limit}"
         if self.budget.hours is not None and elapsed_s >= self.budget.hours * 3600:
             return f"time budget spent: {elapsed_s / 3600:.2f} of {self.budget.hours:g} hours"
-        spent = sum(e.total_cost_usd for e in history)
-        if self.budget.cost_usd is not None and spent >= self.budget.cost_usd:
-            return f"cost budget spent: ${spent:.4f} of ${self.budget.cost_usd:g}"
+        if self.budget.cost_usd is not None and tally.spent_usd >= self.budget.cost_usd:
+            return f"cost budget spent: ${tally.spent_usd:.4f} of ${self.budget.cost_usd:g}"
         patience = self.stop.patience
-        if patience is not None and _since_last_keep(experiments) >= patience:
+        if patience is not None and tally.since_keep >= patience:
             return f"no improvement in the last {patience} experiments (patience)"
         plateau = self.stop.plateau
-        if plateau is not None and len(experiments) >= plateau.window:
-            gain = recent_gain(history, plateau.window, self.direction)
-            if gain is not None and gain < plateau.min_gain:
-                return (
-                    f"diminishing returns: gained {gain:.4g} in the last {plateau.window} "
-                    f"experiments (less than {plateau.min_gain:g})"
-                )
+        if plateau is not None and tally.experiments >= plateau.window:
+            then = tally.best_before(plateau.window)
+            if best is not None and then is not None:
+                gain = improvement(best, then, self.direction)
+                if gain < plateau.min_gain:
+                    return (
+                        f"diminishing returns: gained {gain:.4g} in the last {plateau.window} "
+                        f"experiments (less than {plateau.min_gain:g})"
+                    )
         return None
 
 
@@ -301,12 +300,3 @@ def recent_gain(history: Sequence[Experiment], window: int, direction: str) -> f
 def _best(history: Sequence[Experiment]) -> float | None:
     kept = [e.metric for e in history if e.status.advances and e.metric is not None]
     return kept[-1] if kept else None
-
-
-def _since_last_keep(experiments: Sequence[Experiment]) -> int:
-    count = 0
-    for experiment in reversed(experiments):
-        if experiment.status is Status.KEEP:
-            break
-        count += 1
-    return count

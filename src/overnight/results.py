@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from overnight.ledger import RunRecord
@@ -15,16 +16,42 @@ from overnight.records import Experiment, Score
 def results_tsv(run: RunRecord, history: Sequence[Experiment]) -> str:
     secondary = sorted({key for e in history for key in e.secondary})
     rows = ["\t".join(["commit", run.metric, "status", "description", *secondary])]
-    for e in history:
-        cells = [
-            (e.commit or "")[:7],
-            "" if e.metric is None else f"{e.metric:.6f}",
-            str(e.status),
-            _clean(e.description),
-            *("" if e.secondary.get(k) is None else f"{e.secondary[k]:g}" for k in secondary),
-        ]
-        rows.append("\t".join(cells))
+    rows += [_row(e, secondary) for e in history]
     return "\n".join(rows) + "\n"
+
+
+class ResultsFile:
+    """``results.tsv`` kept up to date as a run goes: one row appended per experiment, and the
+    whole file written again only when a new secondary metric adds a column, so recording an
+    experiment costs the same at experiment 10,000 as at 10."""
+
+    def __init__(self, path: Path, run: RunRecord, history: Sequence[Experiment]) -> None:
+        self.path, self.run = path, run
+        self._write(history)
+
+    def add(self, experiment: Experiment, history: Sequence[Experiment]) -> None:
+        """``experiment``, already the last of ``history``, into the file."""
+        if not set(experiment.secondary) <= self._columns:
+            self._write(history)
+            return
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(_row(experiment, self._secondary) + "\n")
+
+    def _write(self, history: Sequence[Experiment]) -> None:
+        self.path.write_text(results_tsv(self.run, history), encoding="utf-8")
+        self._secondary = sorted({key for e in history for key in e.secondary})
+        self._columns = set(self._secondary)
+
+
+def _row(e: Experiment, secondary: Sequence[str]) -> str:
+    cells = [
+        (e.commit or "")[:7],
+        "" if e.metric is None else f"{e.metric:.6f}",
+        str(e.status),
+        _clean(e.description),
+        *("" if e.secondary.get(k) is None else f"{e.secondary[k]:g}" for k in secondary),
+    ]
+    return "\t".join(cells)
 
 
 def experiment_json(experiment: Experiment) -> dict[str, Any]:

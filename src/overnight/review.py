@@ -228,6 +228,8 @@ class ApplyResult:
 def tip_revert(history: Sequence[Experiment], reverts: Sequence[Revert]) -> Revert | None:
     """The revert whose commit is the run branch's tip, if the tip is one: the latest made
     after the last keep (or the baseline) began."""
+    if not reverts:
+        return None
     advancing = [e for e in history if e.status.advances]
     since = advancing[-1].started_at if advancing else 0.0
     later = [r for r in reverts if r.at > since]

@@ -19,6 +19,7 @@ from overnight.holdout import final_best, held_out_score, held_out_text
 from overnight.ledger import RunRecord, Unfinished
 from overnight.policy import improvement, recent_gain
 from overnight.records import Check, Experiment, Score, Status, SuiteResult, Usage
+from overnight.tally import Tally
 from overnight.workers_view import worker_figures, worker_lines
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ class LiveView:
         self.budget = BudgetConfig()
         self.started = time.monotonic()
         self.running: set[int] = set()  # experiments in flight (one per busy worker)
-        self.history: list[Experiment] = []
+        self.tally = Tally()
+        self._counted = 0  # how many of the run's experiments the tally holds
         self.live = Live(
             console=console, refresh_per_second=4, transient=True, get_renderable=self._footer
         )
@@ -86,13 +88,22 @@ class LiveView:
 
     def experiment_started(self, number: int, history: list[Experiment]) -> None:
         self.running.add(number)
-        self.history = list(history)
+        self._catch_up(history)
 
     def experiment_finished(self, experiment: Experiment, history: list[Experiment]) -> None:
-        self.history = list(history)
+        self._catch_up(history[:-1] if history and history[-1] is experiment else history)
+        before = [e for e in self.tally.advancing if e.number < experiment.number]
+        self._catch_up(history)
         self.running.discard(experiment.number)
         direction = self.run.direction if self.run else "minimize"
-        self.console.print(experiment_line(experiment, direction, self.history))
+        self.console.print(experiment_line(experiment, direction, final_best(before)))
+
+    def _catch_up(self, history: Sequence[Experiment]) -> None:
+        """The experiments recorded since the last call, into the tally: the footer, drawn four
+        times a second, reads only the tally, so it costs the same at any length of run."""
+        for experiment in history[self._counted :]:
+            self.tally.add(experiment)
+        self._counted = max(self._counted, len(history))
 
     def message(self, text: str) -> None:
         self.console.print(Text(text, style="yellow"))
@@ -100,17 +111,16 @@ class LiveView:
     def _footer(self) -> Group | Text:
         if self.run is None:
             return Text("starting…")
-        history = self.history
-        best = final_best(history)
-        tally = counts(history)
-        done = sum(1 for e in history if e.status is not Status.BASELINE)
+        best = final_best(self.tally.advancing)
+        tally = self.tally.statuses
+        done = self.tally.experiments
         elapsed = time.monotonic() - self.started
         left = []
         if self.budget.experiments is not None:
             left.append(f"{max(0, self.budget.experiments - done)} experiments")
         if self.budget.hours is not None:
             left.append(duration(max(0.0, self.budget.hours * 3600 - elapsed)))
-        spent = sum(e.total_cost_usd for e in history)
+        spent = self.tally.spent_usd
         if self.budget.cost_usd is not None:
             left.append(money(max(0.0, self.budget.cost_usd - spent)))
         line1 = Text.assemble(
@@ -119,7 +129,8 @@ class LiveView:
             f"   elapsed {duration(elapsed)}",
             f"   budget left: {', '.join(left) or 'unlimited'}",
         )
-        gain = recent_gain(history, RATE_WINDOW, self.run.direction)
+        now, then = self.tally.best, self.tally.best_before(RATE_WINDOW)
+        gain = None if now is None or then is None else improvement(now, then, self.run.direction)
         rate = (
             f"   last {RATE_WINDOW}: {gain:+.4g}"
             if gain is not None and done >= RATE_WINDOW
@@ -137,9 +148,9 @@ class LiveView:
         return Group(line1, line2)
 
 
-def experiment_line(experiment: Experiment, direction: str, history: Sequence[Experiment]) -> Text:
+def experiment_line(experiment: Experiment, direction: str, previous: Experiment | None) -> Text:
+    """One experiment's line, its score against ``previous``, the best state before it."""
     style = STATUS_STYLE.get(experiment.status, "")
-    previous = final_best([e for e in history if e.number < experiment.number])
     delta = ""
     if experiment.metric is not None and previous is not None and previous.metric is not None:
         gain = improvement(experiment.metric, previous.metric, direction)

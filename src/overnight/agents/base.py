@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from overnight.isolation.sandbox import Sandbox
 from overnight.records import Experiment, Proposal, SuiteResult
@@ -34,6 +35,8 @@ class AgentContext:
 
 class Agent(ABC):
     """One kind of agent; each is registered under its config ``kind`` in ``agents/__init__``."""
+
+    reads_brief: ClassVar[bool] = True  # the harness writes a brief only for agents that read it
 
     @abstractmethod
     def propose(self, context: AgentContext) -> Proposal:

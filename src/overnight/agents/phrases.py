@@ -19,6 +19,8 @@ from overnight.records import Proposal
 
 
 class PhrasesAgent(Agent):
+    reads_brief = False  # it learns from the best state's measured queries
+
     def __init__(self, config: PhrasesAgentConfig, evaluate: TriggersEvaluateConfig) -> None:
         self.config = config
         self.evaluate = evaluate

@@ -141,6 +141,15 @@ class Memory:
                 self.local_failures[(start, *pair)] += 1
         self.follow_up = pair if experiment.status == Status.KEEP else None
 
+    def copy(self) -> Memory:
+        return Memory(
+            set(self.seen),
+            set(self.changes),
+            defaultdict(float, self.scores),
+            defaultdict(int, self.local_failures),
+            self.follow_up,
+        )
+
     def claim(self, experiment: Experiment) -> None:
         """Another worker's proposal, not measured yet: neither its configuration nor its
         change is proposed again while it runs."""
@@ -167,18 +176,25 @@ class Memory:
 class SearchAgent(Agent):
     """Tunes module-level constants of the editable Python files, one per experiment."""
 
+    reads_brief = False  # it learns from the history itself
+
     def __init__(self, config: SearchAgentConfig | None = None) -> None:
         self.config = config or SearchAgentConfig()
         # what this agent proposed for experiments not yet in the history: with several workers
         # in one process, a neighbour's choice is known here before the ledger has it
         self._proposed: dict[int, dict] = {}
         self._lock = threading.Lock()
+        # what the history taught so far, and how much of it: each proposal learns only the
+        # experiments that ended since, so its cost does not grow with the run
+        self._learned = Memory()
+        self._learned_count = 0
+        self._learned_last: tuple[int, int] | None = None  # (run, number) of the last row learned
 
     def propose(self, context: AgentContext) -> Proposal:
         with self._lock:
             knobs = self._knobs(context)
             before = configuration(knobs)
-            memory = Memory.from_history(context.history)
+            memory = self._memory(context.history)
             for pending in self._pending(context):
                 memory.claim(pending)
             memory.seen.add(config_identity(before))
@@ -193,6 +209,21 @@ class SearchAgent(Agent):
             meta = _meta(chosen, before)
             self._proposed[context.number] = meta
             return Proposal(description=description, meta=meta)
+
+    def _memory(self, history: Sequence[Experiment]) -> Memory:
+        """A copy of what the history teaches (claims change it, only for one proposal); the
+        rows already learned are not read again unless the history is not the one learned."""
+        learned = self._learned_count
+        if learned > len(history) or (learned and _row(history[learned - 1]) != self._learned_last):
+            self._learned, learned = Memory(), 0
+        new = list(history[learned:])  # the integrator may append meanwhile
+        for experiment in new:
+            self._learned.learn(experiment)
+        if new:
+            self._learned_count, self._learned_last = learned + len(new), _row(new[-1])
+        elif not learned:
+            self._learned_count, self._learned_last = 0, None
+        return self._learned.copy()
 
     def _pending(self, context: AgentContext) -> list[Experiment]:
         """Experiments in flight, with what this agent proposed for those whose row does not
@@ -285,6 +316,10 @@ def _nearest_new(
 
 def _follow_up(options: Sequence[Candidate], memory: Memory) -> Candidate | None:
     return next((option for option in options if option.pair == memory.follow_up), None)
+
+
+def _row(experiment: Experiment) -> tuple[int, int]:
+    return (experiment.run_id, experiment.number)
 
 
 def _meta(chosen: Candidate, before: Configuration) -> dict[str, Any]:

@@ -295,7 +295,8 @@ class RayExecutor:
         base = step.record.parent_commit
         shipment = ship(self.git_dir, base, self._known[worker])
         assert step.context is not None
-        brief = step.context.brief_path.read_text(encoding="utf-8")
+        path = step.context.brief_path
+        brief = path.read_text(encoding="utf-8") if path.exists() else ""  # none for some agents
         travelling = replace(step, context=replace(step.context, sandbox=None), snapshot=None)
         self._known[worker].add(base)
 
