@@ -8,7 +8,9 @@ as the search agent would have recorded them (its move and its configurations be
 in ``agent_meta``, a one-line diff, a description; one in ten a keep, the rest mostly discards
 with some crashes and no-ops), and then the run is resumed for ``--real`` more experiments by
 the real search agent and the real evaluation, sandbox off. Those real experiments are what is
-measured.
+measured. With ``--agent command`` the agent is instead a script that reads the brief the
+harness writes for it (the history, within the brief's budget) and moves one knob at random, so
+the brief is part of what is measured (and the script's start is in the first column).
 
 The cost of an experiment is everything the harness does for it but the evaluation: the time
 from its start to the next experiment's start (the ledger's ``started_at``), less its
@@ -18,8 +20,9 @@ in turns (100, 1,000, 10,000, 100, ...), so drift hits them alike; the table giv
 every real experiment and the ratio against 100 (goal: at most 1.2 at 10,000).
 
     python bench/long_run.py [--sizes 100,1000,10000] [--real 40] [--rounds 2]
+                             [--agent search|command]
 
-About six minutes on two cores with the defaults.
+About 20 seconds on two cores with the defaults (most of it writing the synthetic ledgers).
 """
 
 from __future__ import annotations
@@ -74,13 +77,30 @@ agent:
 sandbox: {mode: 'off'}
 budget: {experiments: 0}
 """
+# the command agent: reads the brief the harness wrote for it, then moves one knob at random
+COMMAND_AGENT = """\
+import os, random, re
+from pathlib import Path
+brief = Path(os.environ["OVERNIGHT_BRIEF"]).read_text()
+rng = random.Random(int(os.environ["OVERNIGHT_EXPERIMENT"]))
+name, value = rng.choice([("DEPTH", rng.randint(1, 12)), ("DECAY", round(rng.random() / 2, 4))])
+text = re.sub(rf"^{name} = .*$", f"{name} = {value}", Path("train.py").read_text(), flags=re.M)
+Path("train.py").write_text(text)
+print(f"DESCRIPTION: {name} = {value} (brief of {len(brief)} characters)")
+"""
 
 
-def make_repo(root: Path) -> None:
+def make_repo(root: Path, agent: str) -> None:
     root.mkdir()
     (root / "train.py").write_text(TRAIN)
     (root / "score.py").write_text(SCORE)
-    (root / "overnight.yaml").write_text(CONFIG.replace("PYTHON", sys.executable))
+    config = CONFIG.replace("PYTHON", sys.executable)
+    if agent == "command":
+        (root / "agent.py").write_text(COMMAND_AGENT)
+        config = config.replace("frozen: [score.py]", "frozen: [score.py, agent.py]")
+        config = config.split("agent:\n")[0] + config[config.index("sandbox:") :]
+        config += f"agent: {{kind: command, command: {sys.executable} agent.py}}\n"
+    (root / "overnight.yaml").write_text(config)
     for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "long run")):
         subprocess.run(["git", *args], cwd=root, check=True, env={**os.environ, **IDENTITY})
 
@@ -164,6 +184,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--real", type=int, default=40, help="real experiments measured")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--agent", choices=("search", "command"), default="search", help="command: reads a brief"
+    )
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",") if n]
     for name, value in IDENTITY.items():
@@ -174,7 +197,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             for size in sizes:
                 root = Path(tmp) / f"n{size}-r{round_}"
-                make_repo(root)
+                make_repo(root, args.agent)
                 tag = f"n{size}"
                 overnight.run(root, tag=tag)  # the baseline only: the budget is 0
                 synthetic_history(root, tag, size, seed=round_)
@@ -183,7 +206,8 @@ def main() -> None:
     total = time.perf_counter() - started
     print(
         f"{args.rounds} rounds; per round and size a synthetic history, then {args.real} real"
-        f" experiments (search agent, instant evaluation, sandbox off); {os.cpu_count()} cores;"
+        f" experiments ({args.agent} agent, instant evaluation, sandbox off);"
+        f" {os.cpu_count()} cores;"
         f" {total:.0f} s in all\n"
     )
     first = sizes[0]

@@ -7,6 +7,7 @@ from pathlib import Path
 from overnight.brief import BriefInputs, render_brief
 from overnight.config import Config
 from overnight.records import CaseOutput, Check, Experiment, Status, SuiteResult
+from overnight.tally import Tally
 
 
 def config(**overrides) -> Config:
@@ -168,3 +169,23 @@ def test_the_other_workers_experiments_in_flight_are_listed(tmp_path):
     assert "## In flight now (other workers: do not duplicate these)" in text
     assert "- experiment 4: shorter hooks\n- experiment 5: (still deciding)" in text
     assert "In flight" not in alone
+
+
+def test_a_long_history_reads_the_same_from_the_tally(tmp_path: Path) -> None:
+    """The loop hands the brief its tally so that the brief reads only the newest experiments;
+    what it says is what the whole history says: the last lines, the older ones counted."""
+    statuses = [Status.DISCARD, Status.CRASH, Status.KEEP, Status.DISCARD, Status.NO_OP]
+    history = [experiment(0, Status.BASELINE, 1.0, commit="c0")]
+    for number in range(1, 3001):
+        status = statuses[number % len(statuses)]
+        commit = f"c{number}" if status is Status.KEEP else None
+        parent = next(e.commit for e in reversed(history) if e.status.advances)
+        history.append(
+            Experiment(1, number, parent or "c0", status, metric=float(number % 7), commit=commit)
+        )
+
+    from_history = brief(tmp_path, history)
+    from_tally = brief(tmp_path, history, tally=Tally.of(history))
+
+    assert from_tally == from_history
+    assert "older experiments (" in from_tally

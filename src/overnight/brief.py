@@ -15,6 +15,7 @@ oldest are folded into a count. Files are excerpted only when they alone would n
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,10 +25,12 @@ from overnight.config import Config
 from overnight.formatting import score_text
 from overnight.policy import improvement
 from overnight.records import Experiment, Review, Status, SuiteResult
+from overnight.tally import Tally
 
 CHARS_PER_TOKEN = 4
 DETAILED_HISTORY = 10  # the newest experiments keep their reason in the history
 FAILURE_DETAILS = 3  # the newest failed experiments shown in full
+FAILURE_LOOKBACK = 1000  # how far back they are looked for
 OUTPUT_EXCERPT = 400  # characters of a failing case's output
 LOG_EXCERPT = 1200  # characters of a crash's log tail
 RESERVE = 300  # characters kept for headings and the line that counts the oldest experiments
@@ -46,6 +49,7 @@ class BriefInputs:
     best_suite: SuiteResult | None = None  # the best state's matrix, for suites
     reviews: Sequence[ReviewNote] = field(default_factory=tuple)  # current verdicts, newest first
     in_flight: Sequence[Experiment] = ()  # other workers' experiments under way
+    tally: Tally | None = None  # the history summed up, so a brief need not read all of it
 
 
 @dataclass(frozen=True)
@@ -106,8 +110,15 @@ def _in_flight(inputs: BriefInputs) -> str:
     return "## In flight now (other workers: do not duplicate these)\n\n" + "\n".join(lines)
 
 
+def _advancing(inputs: BriefInputs) -> list[Experiment]:
+    """The baseline and every keep, in the order they advanced."""
+    if inputs.tally is not None:
+        return inputs.tally.advancing
+    return [e for e in inputs.history if e.status.advances]
+
+
 def _scores(inputs: BriefInputs) -> str:
-    advancing = [e for e in inputs.history if e.status.advances]
+    advancing = _advancing(inputs)
     if not advancing:
         return ""
     best, baseline = advancing[-1], advancing[0]
@@ -191,8 +202,9 @@ def _stall(inputs: BriefInputs) -> str:
 
 def _failures(inputs: BriefInputs) -> str:
     parts = []
-    failed = [e for e in inputs.history if e.status in FAILED][-FAILURE_DETAILS:]
-    for experiment in reversed(failed):
+    recent = itertools.islice(reversed(inputs.history), FAILURE_LOOKBACK)
+    failed = list(itertools.islice((e for e in recent if e.status in FAILED), FAILURE_DETAILS))
+    for experiment in failed:
         reason = experiment.reason.strip() or "(no reason recorded)"
         if experiment.status in (Status.CRASH, Status.TIMEOUT):
             reason = "log tail:\n```\n" + reason[-LOG_EXCERPT:] + "\n```"
@@ -225,30 +237,44 @@ def _failing_checks(suite: SuiteResult) -> str:
 
 
 def _history(inputs: BriefInputs, budget: int) -> str:
-    tried = [e for e in inputs.history if e.status is not Status.BASELINE]
-    if not tried:
-        return ""
+    """The experiments newest first, as many as the budget holds, then the rest counted; read
+    from the end of the history, so a long run costs no more than a short one."""
     direction = inputs.config.evaluate.direction
     # each experiment against the state it started from (with several workers, not always the
     # last keep numbered before it), found by its commit or else by its number
-    advancing = sorted((e for e in inputs.history if e.status.advances), key=lambda e: e.number)
+    advancing = sorted(_advancing(inputs), key=lambda e: e.number)
     states = {e.commit: e for e in advancing if e.commit}
     numbers = [e.number for e in advancing]
     lines: list[str] = []
+    shown: list[Experiment] = []
     used = 0
-    for index, experiment in enumerate(reversed(tried)):
+    tried = (e for e in reversed(inputs.history) if e.status is not Status.BASELINE)
+    for index, experiment in enumerate(tried):
         at = bisect.bisect_left(numbers, experiment.number)
         before = states.get(experiment.parent_commit) or (advancing[at - 1] if at else None)
         line = _history_line(experiment, before, direction, detailed=index < DETAILED_HISTORY)
         if used + len(line) > budget and lines:
-            older = tried[: len(tried) - index]
-            tally = Counter(str(e.status) for e in older)
-            summary = ", ".join(f"{n} {status}" for status, n in tally.most_common())
-            lines.append(f"- … {len(older)} older experiments ({summary})")
+            older = _older(inputs, shown)
+            summary = ", ".join(f"{n} {status}" for status, n in older.most_common())
+            lines.append(f"- … {older.total()} older experiments ({summary})")
             break
         lines.append(line)
+        shown.append(experiment)
         used += len(line) + 1
+    if not lines:
+        return ""
     return "## Tried so far (newest first)\n\n" + "\n".join(lines)
+
+
+def _older(inputs: BriefInputs, shown: Sequence[Experiment]) -> Counter[str]:
+    """The statuses of the experiments too old to be listed one by one."""
+    if inputs.tally is None:
+        every = Counter(str(e.status) for e in inputs.history if e.status is not Status.BASELINE)
+    else:
+        statuses = inputs.tally.statuses.items()
+        every = Counter({str(s): n for s, n in statuses if s is not Status.BASELINE})
+    every.subtract(str(e.status) for e in shown)
+    return +every  # without the statuses that are all listed
 
 
 def _history_line(

@@ -368,6 +368,7 @@ class Loop:
                     best_suite=best_suite,
                     reviews=brief_notes(self.ledger, self.run, self.project.config),
                     in_flight=in_flight,
+                    tally=self.tally,
                 )
             )
             write_fresh(brief_path, brief)
