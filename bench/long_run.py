@@ -17,7 +17,10 @@ from its start to the next experiment's start (the ledger's ``started_at``), les
 ``eval_s``. The search agent's own time is included, since its work (reading the history into
 what it has learned) is the harness's; a second column leaves it out. The sizes are measured
 in turns (100, 1,000, 10,000, 100, ...), so drift hits them alike; the table gives medians over
-every real experiment and the ratio against 100 (goal: at most 1.2 at 10,000).
+every real experiment and the ratio against 100 (goal: at most 1.2 at 10,000). A second table
+times the commands a person reads the longest run with (``overnight log``, with ``--all``,
+``--tsv`` and ``--json``, and ``overnight status``), each once, as a process of its own, next to
+``overnight --help``: the CLI's own start, which every command pays.
 
     python bench/long_run.py [--sizes 100,1000,10000] [--real 40] [--rounds 2]
                              [--agent search|command]
@@ -179,6 +182,24 @@ def measure(root: Path, tag: str, size: int, real: int) -> dict[str, list[float]
     return {"cost": cost, "outside": outside}
 
 
+def reading(root: Path) -> list[tuple[str, float, int]]:
+    """The commands a person reads a long run with, as they run them: each in a process of its
+    own, so the CLI's own start (``overnight --help``, the first row) is in every figure."""
+    cli = str(Path(sys.executable).with_name("overnight"))
+    found = []
+    for args in (["--help"], ["log"], ["log", "--all"], ["log", "--tsv"], ["log", "--json"]):
+        found.append(_timed(cli, args, root))
+    found.append(_timed(cli, ["status"], root))
+    return found
+
+
+def _timed(cli: str, args: list[str], root: Path) -> tuple[str, float, int]:
+    where = [] if args == ["--help"] else [str(root)]
+    started = time.perf_counter()
+    done = subprocess.run([cli, *args, *where], capture_output=True, check=True)
+    return " ".join(["overnight", *args]), time.perf_counter() - started, len(done.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000")
@@ -193,6 +214,7 @@ def main() -> None:
         os.environ.setdefault(name, value)
     found: dict[int, dict[str, list[float]]] = {n: {"cost": [], "outside": []} for n in sizes}
     started = time.perf_counter()
+    read: list[tuple[str, float, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
             for size in sizes:
@@ -203,6 +225,8 @@ def main() -> None:
                 synthetic_history(root, tag, size, seed=round_)
                 for key, values in measure(root, tag, size, args.real).items():
                     found[size][key] += values
+                if round_ == args.rounds - 1 and size == max(sizes):
+                    read = reading(root)
     total = time.perf_counter() - started
     print(
         f"{args.rounds} rounds; per round and size a synthetic history, then {args.real} real"
@@ -223,6 +247,10 @@ def main() -> None:
         "\ncost: median over the real experiments of (next start - start - eval_s); ratio:"
         f" against {first}; goal: at most 1.2; without agent: less agent_s too"
     )
+    print(f"\nreading the run of {max(sizes) + args.real} experiments (one measurement each)")
+    print(f"{'command':<24}{'seconds':>9}{'kB':>9}")
+    for command, seconds, size in read:
+        print(f"{command:<24}{seconds:>9.2f}{size / 1000:>9.0f}")
 
 
 if __name__ == "__main__":

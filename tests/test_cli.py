@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rich.console import Console
 
 from conftest import SCORE_PY, default_config, git
 from overnight.config import load_config
+from overnight.ledger import RunRecord
+from overnight.records import Experiment, Status
+from overnight.view import log_table
 from report_projects import at_work, workers_project
 from stand_ins.support import command_agent, ledger_rows, porcelain, rev, run_cli, run_rows
 
@@ -66,6 +70,30 @@ def test_log_table(demo) -> None:
     assert "val_loss" in out and "baseline" in out and "description" in out
     for row in ledger_rows(target):
         assert row["status"] in out
+
+
+def test_the_log_table_lists_the_newest_experiments_unless_asked_for_all() -> None:
+    """A long run's table shows its last 50 experiments and says how to see them all; each
+    row's delta is against the best state before it."""
+    run = RunRecord(1, "t", "overnight/t", "demo", "score", "maximize", "b", {}, 0.0, None, None)
+    history = [Experiment(1, 0, "b", Status.BASELINE, metric=1.0, commit="b")]
+    for number in range(1, 120):
+        status = Status.KEEP if number % 10 == 0 else Status.DISCARD
+        history.append(Experiment(1, number, "b", status, metric=1.0 + number / 100))
+
+    def text(limit: int | None) -> str:
+        console = Console(width=160, record=True)
+        console.print(log_table(run, history, limit))
+        return console.export_text()
+
+    short, every = text(50), text(None)
+    assert "the last 50 of 120 experiments (--all lists every one)" in short
+    def row(number: int) -> str:
+        return rf"^\W*{number} \W+"
+
+    assert re.search(row(70) + "keep", short, re.M) and not re.search(row(69), short, re.M)
+    assert re.search(row(0) + "baseline", every, re.M) and "--all" not in every
+    assert re.search(row(71) + r"discard\W+1\.71\W+\+0\.01 ", short, re.M)  # against #70
 
 
 def test_log_tsv_is_results_tsv(demo, tmp_path: Path) -> None:

@@ -47,6 +47,8 @@ LAYER = click.option(
     "--layer", metavar="NAME", help="Which layer of a config with `layers` (e.g. activation)."
 )
 
+LOG_ROWS = 50  # the table's rows by default: the newest experiments
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="overnight")
@@ -194,6 +196,7 @@ def eval_(directory: Path, as_json: bool, no_cache: bool, layer: str | None) -> 
 @click.option("--tsv", is_flag=True, help="autoresearch-compatible results.tsv.")
 @click.option("--json", "as_json", is_flag=True, help="JSON, one object per experiment.")
 @click.option("--tag", help="Which run (default: the latest).")
+@click.option("--all", "show_all", is_flag=True, help="List every experiment in the table.")
 @LAYER
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file."
@@ -203,10 +206,12 @@ def log(
     tsv: bool,
     as_json: bool,
     tag: str | None,
+    show_all: bool,
     layer: str | None,
     output: Path | None,
 ) -> None:
-    """Show every experiment of a run (the latest, or the latest of --layer)."""
+    """Show the experiments of a run (the latest, or the latest of --layer): the last
+    50 in the table, every one with --all, --tsv or --json."""
     if tsv and as_json:
         raise UsageError("choose one of --tsv and --json")
     record, history = api.history(directory, tag, layer)
@@ -217,7 +222,7 @@ def log(
     else:
         if output:
             raise UsageError("--output needs --tsv or --json")
-        console.print(log_table(record, history))
+        console.print(log_table(record, history, None if show_all else LOG_ROWS))
         return
     if output:
         output.write_text(text, encoding="utf-8")

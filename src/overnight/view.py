@@ -3,6 +3,7 @@ the tables of ``overnight log`` and ``overnight status``."""
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -173,9 +174,16 @@ def experiment_line(experiment: Experiment, direction: str, previous: Experiment
     return text
 
 
-def log_table(run: RunRecord, history: Sequence[Experiment]) -> Table:
+def log_table(run: RunRecord, history: Sequence[Experiment], limit: int | None = None) -> Table:
+    """The run's experiments, the last ``limit`` of them when given, each with its change
+    against the best state before it."""
     layer = f"{run.layer} · " if run.layer else ""
     table = Table(title=f"{run.name} · {layer}{run.tag} ({run.branch})", title_justify="left")
+    shown = history if limit is None or len(history) <= limit else history[-limit:]
+    if len(shown) < len(history):
+        table.caption = (
+            f"the last {len(shown)} of {len(history)} experiments (--all lists every one)"
+        )
     for column, justify in (
         ("#", "right"),
         ("status", "left"),
@@ -189,8 +197,11 @@ def log_table(run: RunRecord, history: Sequence[Experiment]) -> Table:
     if priced:
         table.add_column("cost", justify="right", no_wrap=True)
     table.add_column("commit", no_wrap=True)
-    for experiment in history:
-        previous = final_best([e for e in history if e.number < experiment.number])
+    advancing = sorted((e for e in history if e.status.advances), key=lambda e: e.number)
+    numbers = [e.number for e in advancing]
+    best_of_first = [final_best(advancing[:i]) for i in range(len(advancing) + 1)]
+    for experiment in shown:
+        previous = best_of_first[bisect.bisect_left(numbers, experiment.number)]
         delta = ""
         if experiment.metric is not None and previous and previous.metric is not None:
             delta = f"{improvement(experiment.metric, previous.metric, run.direction):+.4g}"
