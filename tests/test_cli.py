@@ -88,6 +88,7 @@ def test_the_log_table_lists_the_newest_experiments_unless_asked_for_all() -> No
 
     short, every = text(50), text(None)
     assert "the last 50 of 120 experiments (--all lists every one)" in short
+
     def row(number: int) -> str:
         return rf"^\W*{number} \W+"
 
