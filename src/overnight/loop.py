@@ -30,7 +30,7 @@ from overnight.config import BudgetConfig
 from overnight.engine.executor import Executor, ThreadExecutor, WorkerLost
 from overnight.engine.lane import Lane
 from overnight.engine.step import Incumbent, Step, StepRunner, change_key
-from overnight.errors import EvaluationError, SearchExhausted
+from overnight.errors import EvaluationError, SearchExhausted, WorkspaceError
 from overnight.isolation.files import write_fresh
 from overnight.isolation.guards import GitGuard, Snapshot
 from overnight.isolation.tree import TreeChange
@@ -46,6 +46,8 @@ from overnight.signals import Interrupted, StopSignals
 from overnight.tally import Tally
 
 ABANDON_WAIT_S = 2.0  # how long an abandon waits for worker threads to notice
+PACK_EVERY = 200  # experiments between two looks at git's loose objects
+PACK_LOOSE = 1000  # about how many loose objects git may keep before it packs them
 
 
 class Observer(Protocol):
@@ -559,6 +561,25 @@ class Loop:
         self._agent_history.append(_for_agents(experiment))
         self.results.add(experiment, self.history)
         self.observer.experiment_finished(experiment, self.history)
+        if self.tally.experiments and self.tally.experiments % PACK_EVERY == 0:
+            self._pack_objects()
+
+    def _pack_objects(self) -> None:
+        """Every experiment leaves a few git objects (its tree, a keep's commit, mostly trees
+        of discarded changes that nothing refers to); once there are many loose ones, git packs
+        them all, the unreferenced into a cruft pack that keeps them for git's usual two weeks
+        (a step in flight may still need its own). In this process, never in the background."""
+        repo = self.lanes[0].tree.repo
+        try:
+            counted = dict(
+                line.split(": ", 1)
+                for line in repo.git("count-objects", "-v").split("\n")
+                if ": " in line
+            )
+            if int(counted.get("count", 0)) > PACK_LOOSE:
+                repo.git("gc", "--quiet", "--cruft", "--prune=2.weeks.ago")
+        except (WorkspaceError, ValueError) as exc:  # the run goes on with loose objects
+            self.observer.message(f"could not pack git's objects: {exc}")
 
     # -- measurements -----------------------------------------------------------------------
 
