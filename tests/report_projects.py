@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 import overnight
-from conftest import SCORE_PY, git
+from conftest import SCORE_PY, default_config, git
 from overnight.config import CONFIG_NAME
 from overnight.ledger import Ledger
 from overnight.project import RunLock
@@ -178,20 +178,14 @@ def workers_project(root: Path, run: bool = True) -> Path:
     (root / "b.txt").write_text("0\n")
     (root / "score.py").write_text(WORKERS_SCORE)
     (root / "agent.py").write_text(WORKERS_AGENT)
-    config = {
-        "name": "two-workers",
-        "editable": ["a.txt", "b.txt"],
-        "frozen": ["score.py", "agent.py"],
-        "evaluate": {
-            "command": f"{sys.executable} score.py",
-            "metric": "score",
-            "direction": "maximize",
-            "timeout": 30,
-        },
-        "agent": {"kind": "command", "command": f"{sys.executable} agent.py", "timeout": 60},
-        "workers": 2,
-        "budget": {"experiments": 2},
-    }
+    config = default_config(
+        name="two-workers",
+        editable=["a.txt", "b.txt"],
+        frozen=["score.py", "agent.py"],
+        agent={"kind": "command", "command": f"{sys.executable} agent.py", "timeout": 60},
+        workers=2,
+        budget={"experiments": 2},
+    )
     _commit(root, config)
     if run:
         overnight.run(root, tag="workers-1")

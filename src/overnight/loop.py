@@ -46,6 +46,7 @@ from overnight.signals import Interrupted, StopSignals
 from overnight.tally import Tally
 
 ABANDON_WAIT_S = 2.0  # how long an abandon waits for worker threads to notice
+STOPPING = "not measured again: the run was stopping"  # what became of a winner left stale
 PACK_EVERY = 200  # experiments between two looks at git's loose objects
 PACK_LOOSE = 1000  # about how many loose objects git may keep before it packs them
 
@@ -262,11 +263,7 @@ class Loop:
         for step in held:
             record = step.record
             if record.status is Status.KEEP and record.parent_commit != self.best_commit:
-                record.status = Status.STALE
-                record.reason += (
-                    "; won on the state it started from, which was no longer the best:"
-                    " not measured again: the run was stopping"
-                )
+                _mark_stale(record, STOPPING)
             self._settle(step)
 
     def _stop_reason(self, started: float) -> str | None:
@@ -438,10 +435,9 @@ class Loop:
             )
             self._settle(step)
             return None
-        record.status = Status.STALE
         number = self._next
         if signals.stop_requested:
-            then, again = "not measured again: the run was stopping", None
+            then, again = STOPPING, None
         elif not merged.paths:
             then, again = "the best already holds its change", None
         else:
@@ -452,10 +448,7 @@ class Loop:
                 then, again = f"measured again on the best as experiment {number}", change
             else:
                 then, again = f"its change on the best is experiment {twin}'s", None
-        record.reason = (
-            f"{record.reason}; won on the state it started from, which was no longer the best: "
-            f"{then}"
-        )
+        _mark_stale(record, then)
         self._settle(step)
         return None if again is None else self._dispatch_replay(lane, record, again)
 
@@ -673,6 +666,14 @@ def _unless_aborted(signals: StopSignals) -> Callable[[], ContextManager[object]
         yield
 
     return check
+
+
+def _mark_stale(record: Experiment, then: str) -> None:
+    """A winner on a state the run has moved past, and what became of it."""
+    record.status = Status.STALE
+    record.reason = (
+        f"{record.reason}; won on the state it started from, which was no longer the best: {then}"
+    )
 
 
 def _for_agents(experiment: Experiment) -> Experiment:
