@@ -693,8 +693,8 @@ def _print_summary(directory: Path, summary: api.RunSummary) -> None:
     log_command = f"overnight log {directory}" + (f" --layer {run.layer}" if run.layer else "")
     console.print(
         f"{where} {summary.checkout or _checkout_hint(run.branch)} Ledger: "
-        f"{state / 'ledger.db'}; results: {state / results}; `{log_command}` lists every "
-        "experiment.",
+        f"{state / 'ledger.db'}; results: {state / results}; `{log_command}` lists the "
+        "experiments (--all: every one).",
         markup=False,
     )
 
