@@ -20,7 +20,7 @@ import overnight
 from conftest import SCORE_PY, default_config, git
 from overnight.config import CONFIG_NAME
 from overnight.ledger import Ledger
-from overnight.project import RunLock
+from overnight.lock import RunLock
 from overnight.records import Experiment, Status, Usage
 
 PAYLOADS = (

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,7 +122,7 @@ def test_log_json(demo) -> None:
     target, _ = demo
     result = run_cli("log", str(target), "--json")
     assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    data = [json.loads(line) for line in result.stdout.splitlines()]  # JSON Lines
     rows = ledger_rows(target)
     assert [d["number"] for d in data] == [r["number"] for r in rows]
     assert [d["status"] for d in data] == [r["status"] for r in rows]
@@ -380,3 +383,77 @@ def test_help_and_version() -> None:
         assert command in result.stdout
     version = run_cli("--version")
     assert version.returncode == 0 and "0.1.0" in version.stdout
+
+
+# -- what each command imports: the reading commands start without the heavy parts -------------
+
+HEAVY = ("rich", "pydantic", "jinja2", "fastapi", "litellm", "torch", "ray", "optuna", "numpy")
+IMPORTED = """
+import sys
+from overnight.cli import main
+sys.argv = ["overnight", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+heavy = {HEAVY!r}
+print("IMPORTED", sorted({{m.split(".")[0] for m in sys.modules if m.split(".")[0] in heavy}}))
+print("API", "overnight.api" in sys.modules, "overnight.config" in sys.modules)
+"""
+
+
+def imported_by(*args: str) -> tuple[list[str], str]:
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTED.format(HEAVY=HEAVY), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    heavy = next(line for line in result.stdout.splitlines() if line.startswith("IMPORTED"))
+    api = next(line for line in result.stdout.splitlines() if line.startswith("API"))
+    return json.loads(heavy.removeprefix("IMPORTED ").replace("'", '"')), api
+
+
+def test_help_imports_no_library_at_all() -> None:
+    heavy, api = imported_by("--help")
+    assert heavy == []
+    assert api == "API False False"
+
+
+def test_status_and_log_read_the_ledger_without_the_config_models(demo) -> None:
+    target, _ = demo
+    for command in (["status"], ["log"], ["log", "--tsv"], ["log", "--json"]):
+        heavy, api = imported_by(*command, str(target))
+        assert heavy == ([] if command[1:] else ["rich"]), command
+        assert api == "API True False", command  # the ledger, not the pydantic models
+
+
+def test_status_reads_a_run_while_the_config_is_broken(demo, tmp_path) -> None:
+    """A reading command needs only the config's layer names: a mistake elsewhere in the
+    file (being fixed while the run goes on, say) does not hide the run."""
+    target, _ = demo
+    copy = tmp_path / "copy"
+    shutil.copytree(target, copy)
+    config = copy / "overnight.yaml"
+    config.write_text(config.read_text() + "\nbudget: {experiments: many}\n")
+    assert run_cli("status", str(copy)).returncode == 0
+    assert_one_line_error(run_cli("eval", str(copy)), 2, "budget.experiments")
+    config.write_text("[not, a, mapping]\n")
+    assert_one_line_error(run_cli("status", str(copy)), 2, "overnight.yaml", "mapping")
+
+
+def test_the_public_names_stay_themselves_whatever_is_imported() -> None:
+    """The package's names load on first use; importing every module first must not let a
+    module stand in for a public name of the same spelling."""
+    import importlib
+    import pkgutil
+    import types
+
+    import overnight
+
+    for module in pkgutil.walk_packages(overnight.__path__, "overnight."):
+        if not module.name.startswith(("overnight.server", "overnight.activation.routers.emb")):
+            importlib.import_module(module.name)
+    for name in overnight.__all__:
+        assert not isinstance(getattr(overnight, name), types.ModuleType), name
+    assert overnight.prune.__module__ == "overnight.api"

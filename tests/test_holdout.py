@@ -12,7 +12,7 @@ import overnight
 from conftest import git
 from overnight.config import CONFIG_NAME, SuiteEvaluateConfig, load_config
 from overnight.errors import ConfigError
-from overnight.holdout import final_best, held_out_ids, split_cases
+from overnight.holdout import bests_before, final_best, held_out_ids, split_cases
 from overnight.ledger import Ledger
 from overnight.records import Check, Experiment, Status, SuiteResult
 
@@ -276,3 +276,21 @@ def test_eval_measures_the_held_out_cases_apart(tmp_path: Path) -> None:
     assert "score: 3/6" in shown.output
     assert "held out (never shown to an agent): 2/4" in shown.output
     assert (data["suite"]["passed"], data["held_out"]["suite"]["passed"]) == (3, 2)
+
+
+def test_the_best_before_each_experiment_agrees_with_final_best() -> None:
+    """The one-pass bests of a long run's pages are ``final_best`` of every prefix, ties and
+    unmeasured states included."""
+    import random
+
+    rng = random.Random(3)
+    for _ in range(200):
+        history = []
+        for number in range(rng.randint(0, 30)):
+            status = Status.BASELINE if number == 0 else rng.choice(list(Status))
+            held = rng.choice([None, None, 1.0, 2.0, 3.0])
+            history.append(
+                Experiment(1, number, "", status, metric=rng.random(), held_out_value=held)
+            )
+        expected = [final_best(history[:i]) for i in range(len(history))]
+        assert [e and e.number for e in bests_before(history)] == [e and e.number for e in expected]

@@ -1,6 +1,7 @@
 """The SQLite ledger (runs, experiments written before the tree moves on, readable by a second
 connection while a run writes) and the results.tsv/JSON exports of what it holds."""
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -10,7 +11,7 @@ import pytest
 
 from overnight.errors import LedgerError
 from overnight.ledger import Ledger
-from overnight.records import Experiment, Status
+from overnight.records import Experiment, Status, Usage
 from overnight.results import ResultsFile, results_json, results_tsv
 
 
@@ -368,10 +369,51 @@ def test_results_json_round_trips_the_ledger_rows(ledger):
     run = new_run(ledger)
     ledger.record(full_experiment(run.id, 1))
 
-    [data] = json.loads(results_json(ledger.experiments(run.id)))
+    [line] = results_json(ledger.experiments(run.id)).splitlines()
+    data = json.loads(line)
 
     assert data["status"] == "keep"
     assert data["number"] == 1
     assert data["commit"] == "c" * 40
     assert data["secondary"] == {"tokens": 1200.0, "seconds": 4.5}
     assert data["agent_meta"]["values"] == [0.01, 0.02]
+
+
+def test_experiments_after_a_number_and_without_the_agents_notes(ledger):
+    """What a listing or a live page reads of a long run: only the rows it has not seen, and
+    without the agents' notes, except the one note the harness itself reads (replay_of)."""
+    run = new_run(ledger)
+    for number in (1, 2, 3):
+        experiment = full_experiment(run.id, number)
+        experiment.measurements = [0.125, 0.1 + number]
+        experiment.usage = [Usage("proposal", "m", 100 * number, 10, 0.01, 1)]
+        if number == 3:
+            experiment.agent_meta = {**experiment.agent_meta, "replay_of": 2}
+        ledger.record(experiment)
+
+    newer = ledger.experiments(run.id, after=1)
+    assert [e.number for e in newer] == [2, 3]
+    assert newer[0].measurements == [0.125, 2.1]
+    assert newer[0].usage == [Usage("proposal", "m", 200, 10, 0.01, 1)]
+
+    light = ledger.experiments(run.id, notes=False)
+    assert [e.agent_meta for e in light] == [{}, {}, {"replay_of": 2}]
+    assert light[2].replay_of == 2
+    full = ledger.experiments(run.id)
+    assert full[0].agent_meta["values"] == [0.01, 0.02]
+    assert [dataclasses.replace(e, agent_meta={}) for e in full[:2]] == light[:2]
+    assert ledger.experiments(run.id, after=3) == []
+
+
+def test_the_queries_of_a_long_run_use_indexes(ledger):
+    run = new_run(ledger)
+    plans = {
+        "in flight": "SELECT number FROM experiments WHERE run_id = ? AND status = 'running'",
+        "newer rows": "SELECT number FROM experiments WHERE run_id = ? AND number > ?",
+        "their usage": "SELECT number FROM usage WHERE run_id = ? AND number > ?",
+        "their values": "SELECT value FROM measurements WHERE run_id = ? AND number > ?",
+    }
+    for name, query in plans.items():
+        args = (run.id, 0)[: query.count("?")]
+        plan = " ".join(row[-1] for row in ledger._db.execute(f"EXPLAIN QUERY PLAN {query}", args))
+        assert "USING" in plan and "INDEX" in plan, (name, plan)

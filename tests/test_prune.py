@@ -20,7 +20,7 @@ from overnight.config import PolicyConfig
 from overnight.errors import EvaluationError, UsageError
 from overnight.ledger import Ablation
 from overnight.project import Project
-from overnight.prune import CRASH, DROPPED, ENTANGLED, KEPT, removal_hurts
+from overnight.pruning import CRASH, DROPPED, ENTANGLED, KEPT, removal_hurts
 from overnight.records import Status
 from stand_ins.support import porcelain, rev, run_cli, start_cli, wait_until
 

@@ -3,35 +3,31 @@
 import overnight
 summary = overnight.run("path/to/repo", experiments=20)
 print(summary.baseline, summary.best, summary.stop_reason)
+
+The loop, the report and the comparisons are imported by the functions that use them, so a
+script (or a command) that only reads the ledger starts fast.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from overnight.compare import Comparison
-from overnight.compare import compare as compare_versions
+from overnight.config_file import layer_names
 from overnight.errors import UsageError
 from overnight.holdout import final_best
-from overnight.launch import RunOptions, open_loop
 from overnight.ledger import Ledger, RunRecord, Unfinished
-from overnight.loop import Observer
-from overnight.project import Project, run_in_progress
-from overnight.prune import PruneResult, Say, prune_run
+from overnight.lock import run_in_progress
 from overnight.records import Experiment, Review, Score, Status
-from overnight.report import write_report
-from overnight.review import (
-    KEEP_VERDICTS,
-    ApplyResult,
-    Pending,
-    apply_reviews,
-    check_verdict,
-    pending_reviews,
-    record_review,
-)
-from overnight.review import best_experiment as best_to_review
 from overnight.workspace import STATE_DIR
+
+if TYPE_CHECKING:
+    from overnight.compare import Comparison
+    from overnight.loop import Observer
+    from overnight.project import Project
+    from overnight.pruning import PruneResult, Say
+    from overnight.review import ApplyResult, Pending
 
 
 @dataclass(frozen=True)
@@ -78,6 +74,9 @@ def run(
     """Run the loop until a stop rule fires; the run branch ends at the best state and the
     checkout is left as it was, unless ``checkout`` asks to switch a clean one to the branch. A
     config with layers runs one ``layer`` at a time."""
+    from overnight.launch import RunOptions, open_loop
+    from overnight.project import Project
+
     project = Project.open(directory, layer)
     lock = project.lock()
     lock.acquire()
@@ -98,6 +97,7 @@ def run(
 def switch_checkout(project: Project, branch: str) -> str:
     """Switch the checkout to ``branch`` if no tracked file has uncommitted changes (untracked
     files stay where they are); say what happened, in one line."""
+
     workspace = project.workspace()
     dirty = workspace.git("status", "--porcelain", "--untracked-files=no").strip()
     if dirty:
@@ -110,6 +110,8 @@ def evaluate(
     directory: Path | str = ".", *, use_cache: bool = True, layer: str | None = None
 ) -> Score:
     """One evaluation of the tree as it is, without touching git or the ledger."""
+    from overnight.project import Project
+
     project = Project.open(directory, layer)
     project.workspace().exclude_state_dir()
     log = project.log_dir / "eval.log"
@@ -121,6 +123,8 @@ def evaluate_held_out(
 ) -> Score | None:
     """The held-out cases of a suite, measured as ``evaluate`` measures the visible ones; None
     when there are none."""
+    from overnight.project import Project
+
     project = Project.open(directory, layer)
     project.workspace().exclude_state_dir()
     log = project.log_dir / "eval.held-out.log"
@@ -139,6 +143,8 @@ def prune(
     state in turn, and drop those whose removal does not hurt: one commit per drop on the run
     branch, and every verdict in the ledger, unless ``dry_run``. ``progress`` gets a line per
     step. With layers, the run's own layer is pruned."""
+    from overnight.pruning import prune_run
+
     project = project_for_run(directory, run, layer)
     lock = project.lock()
     lock.acquire()
@@ -162,6 +168,8 @@ def review(
     the output of ``case`` in ``experiment`` (default: the best state), or "accept" or "reject"
     on kept experiment ``experiment``. A later verdict on the same item supersedes this one; the
     next run's agents are told the current ones."""
+    from overnight.review import KEEP_VERDICTS, best_experiment, check_verdict, record_review
+
     ledger = _ledger(directory)
     try:
         record = _run_of(ledger, run, layer)
@@ -173,7 +181,7 @@ def review(
                     if verdict in KEEP_VERDICTS
                     else "a thumbs up or down judges one output: name its case"
                 )
-            experiment = best_to_review(ledger, record).number
+            experiment = best_experiment(ledger, record).number
         return record_review(ledger, record, experiment, verdict, note, case)
     finally:
         ledger.close()
@@ -184,6 +192,8 @@ def review_pending(
 ) -> Pending:
     """What waits for review in run ``run`` (the latest by default): kept experiments with
     neither accept nor reject, and the best state's outputs without a verdict."""
+    from overnight.review import pending_reviews
+
     ledger = _ledger(directory)
     try:
         return pending_reviews(ledger, _run_of(ledger, run, layer))
@@ -202,6 +212,8 @@ def review_apply(
     """Take each rejected keep of run ``run`` (the latest by default) out of its branch tip,
     one commit each, keeping the later keeps where they still apply, and measure the new tip
     once; nothing is committed or recorded if ``dry_run``. ``progress`` gets a line per step."""
+    from overnight.review import apply_reviews
+
     ledger = _ledger(directory)
     try:
         tag = _run_of(ledger, run, layer).tag
@@ -224,15 +236,20 @@ def _run_of(ledger: Ledger, tag: str | None, layer: str | None) -> RunRecord:
 
 
 def history(
-    directory: Path | str = ".", tag: str | None = None, layer: str | None = None
+    directory: Path | str = ".",
+    tag: str | None = None,
+    layer: str | None = None,
+    *,
+    notes: bool = True,
 ) -> tuple[RunRecord, list[Experiment]]:
-    """A run (the latest, of ``layer`` if given, unless ``tag`` says) and its experiments."""
+    """A run (the latest, of ``layer`` if given, unless ``tag`` says) and its experiments;
+    without ``notes``, faster, and without what each agent noted (``agent_meta``)."""
     ledger = _ledger(directory)
     try:
         record = ledger.run(tag=tag, layer=layer)
         if record is None:
             raise UsageError(_no_run(tag, layer))
-        return record, ledger.experiments(record.id)
+        return record, ledger.experiments(record.id, notes=notes)
     finally:
         ledger.close()
 
@@ -249,7 +266,7 @@ def in_flight(directory: Path | str = ".", tag: str | None = None) -> list[Unfin
 
 def latest_runs(directory: Path | str = ".") -> dict[str | None, RunRecord | None]:
     """Each layer's latest run (``{None: ...}`` for a config without layers)."""
-    layers: list[str | None] = [*Project.layers(directory)] or [None]
+    layers: list[str | None] = [*layer_names(directory)] or [None]
     ledger = _ledger(directory)
     try:
         return {layer: ledger.run(layer=layer) for layer in layers}
@@ -271,7 +288,9 @@ def project_for_run(
 ) -> Project:
     """The project opened for the layer of run ``tag`` (the latest run by default), or for
     ``layer``, so that a command about a past run measures it the way the run did."""
-    if layer is None and Project.layers(directory):
+    from overnight.project import Project
+
+    if layer is None and layer_names(directory):
         ledger = _ledger(directory)
         try:
             record = ledger.run(tag=tag)
@@ -284,8 +303,8 @@ def project_for_run(
 
 
 def _ledger(directory: Path | str) -> Ledger:
-    """The ledger of the project in ``directory``, after checking its config."""
-    Project.layers(directory)  # a missing or malformed config is reported as such
+    """The ledger of the project in ``directory``, once its config is known to be there."""
+    layer_names(directory)  # a missing or unreadable config is reported as such
     return Ledger(Path(directory).resolve() / STATE_DIR / "ledger.db")
 
 
@@ -313,6 +332,9 @@ def compare(
     existing file) that replaces the editable file ``as_path`` in a worktree of HEAD.
     ``repeats`` measurements of each (default: ``evaluate.repeats``); git and the ledger are
     not touched. ``progress`` gets a line per measurement."""
+    from overnight.compare import compare as compare_versions
+    from overnight.project import Project
+
     project = Project.open(directory, layer)
     return compare_versions(
         project, a, b, repeats, as_path=as_path, use_cache=use_cache, progress=progress
@@ -333,8 +355,10 @@ def report(
     ``.overnight/report.html``); ``pair`` picks the two experiments whose outputs and trees are
     compared (default: the baseline and the best state); ``png`` also draws the progress chart
     as an image (needs the ``png`` extra). Returns the HTML file's path."""
+    from overnight.report import write_report
+
     root = Path(directory).resolve()
-    Project.layers(root)  # a missing or malformed config is reported as such
+    layer_names(root)  # a missing or unreadable config is reported as such
     return write_report(
         root,
         Path(output) if output else None,

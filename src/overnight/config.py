@@ -14,10 +14,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from overnight.config_file import CONFIG_NAME, read_mapping
 from overnight.errors import ConfigError
 from overnight.holdout import held_out_ids
-
-CONFIG_NAME = "overnight.yaml"
 
 
 class _Strict(BaseModel):
@@ -494,7 +493,7 @@ def load_layers(path: Path) -> dict[str | None, Config]:
     A layer (``layers: {activation: {...}, quality: {...}}``) sets its own evaluate, agent,
     policy, stop rules and budget, and may narrow editable and frozen; the fields outside
     ``layers`` are shared. Every layer is checked, whichever one will run."""
-    raw = _read_mapping(path, display=str(path))
+    raw = read_mapping(path, display=str(path))
     name = path.name
     if "layer" in raw:
         raise ConfigError(name, "layer", "unknown field (layers are set under `layers`)")
@@ -561,27 +560,6 @@ def _validate(
     return config.model_copy(update={"layer": layer}) if layer else config
 
 
-def _read_mapping(path: Path, display: str) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(display, None, "not found (run `overnight init` to create one)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path.name, None, f"cannot be read ({exc})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "YAML"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(path.name, where, f"invalid YAML: {problem}") from None
-    if raw is None:
-        raise ConfigError(path.name, None, "is empty")
-    if not isinstance(raw, dict):
-        raise ConfigError(path.name, None, f"must be a mapping of fields, got {type(raw).__name__}")
-    return raw
-
-
 SUITE_FILE_FIELDS = ("generate", "cases", "assert", "judge", "concurrency")
 
 
@@ -589,7 +567,7 @@ def _merge_suite_file(root: Path, evaluate: dict[str, Any]) -> None:
     """Bring the suite file's fields into ``evaluate``; a field set in both places is an error,
     and so is anything else in the suite file, named in the suite file's terms."""
     suite_name = evaluate["suite"]
-    suite = _read_mapping(root / suite_name, display=suite_name)
+    suite = read_mapping(root / suite_name, display=suite_name)
     for key, value in suite.items():
         if key not in SUITE_FILE_FIELDS:
             raise ConfigError(

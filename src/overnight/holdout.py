@@ -58,6 +58,23 @@ def final_best(history: Sequence[Experiment]) -> Experiment | None:
     return max(reversed(judged), key=lambda e: held_out_score(e) or 0.0)
 
 
+def bests_before(history: Sequence[Experiment]) -> list[Experiment | None]:
+    """For each experiment of ``history`` (in order), ``final_best`` of those before it, found
+    in one pass: the last state, or the best judged one by the same rule and tie-break."""
+    bests: list[Experiment | None] = []
+    last: Experiment | None = None
+    judged: Experiment | None = None  # the best held-out state so far, the later on a tie
+    for experiment in history:
+        last_score = held_out_score(last) if last is not None else None
+        bests.append(last if judged is None or last_score is None else judged)
+        if experiment.status.advances:
+            last = experiment
+            score = held_out_score(experiment)
+            if score is not None and (judged is None or score >= (held_out_score(judged) or 0.0)):
+                judged = experiment
+    return bests
+
+
 def held_out_score(experiment: Experiment) -> float | None:
     """The held-out cases' score (the evaluation's own metric), or their pass count."""
     if experiment.held_out_value is not None:

@@ -28,7 +28,7 @@ from overnight.loop import Loop, Observer, SilentObserver
 from overnight.policy import StopRules, make_policy
 from overnight.process import kill_leftovers
 from overnight.project import Project
-from overnight.prune import DROPPED
+from overnight.pruning import DROPPED
 from overnight.records import Experiment, Status
 from overnight.review import tip_revert
 from overnight.scope import Scope, scope_for

@@ -11,6 +11,7 @@ overnight wrote from rows the code under test inserted or edited behind its back
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
@@ -112,6 +113,7 @@ CREATE TABLE IF NOT EXISTS usage (
     tokens_out INTEGER NOT NULL,
     cost_usd REAL
 );
+CREATE INDEX IF NOT EXISTS experiments_by_status ON experiments (run_id, status);
 CREATE INDEX IF NOT EXISTS usage_by_experiment ON usage (run_id, number);
 CREATE TABLE IF NOT EXISTS measurements (
     run_id INTEGER NOT NULL,
@@ -151,6 +153,13 @@ _COLUMNS = (
     "run_id, number, parent_commit, commit_sha, status, metric, secondary, description, diff, "
     "changed_files, reason, log_path, started_at, duration_s, agent_s, eval_s, tokens_in, "
     "tokens_out, cost_usd, agent_meta, worker"
+)
+
+# The agents' notes reduced to what the harness reads from them (see Ledger.experiments).
+_WITHOUT_NOTES = _COLUMNS.replace(
+    "agent_meta",
+    "CASE WHEN json_extract(agent_meta, '$.replay_of') IS NULL THEN '{}'"
+    " ELSE json_object('replay_of', json_extract(agent_meta, '$.replay_of')) END",
 )
 
 # What the seals cover. Changing either list breaks every seal already written: the upgrade
@@ -449,26 +458,30 @@ class Ledger:
             (run_id, number),
         )
 
-    def experiments(self, run_id: int) -> list[Experiment]:
-        """The finished experiments of a run; a ``running`` row is left for ``running()``."""
+    def experiments(self, run_id: int, *, after: int = -1, notes: bool = True) -> list[Experiment]:
+        """The finished experiments of a run numbered above ``after``, oldest first; a
+        ``running`` row is left for ``running()``. Without ``notes``, the agents' own notes
+        (``agent_meta``) are left out but for ``replay_of``, which the harness reads: they are
+        most of what a long run's rows weigh, and listings and pages never show them."""
+        key = (run_id, after)
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM experiments WHERE run_id = ? AND status != 'running'"
-            " ORDER BY number",
-            (run_id,),
+            f"SELECT {_COLUMNS if notes else _WITHOUT_NOTES} FROM experiments"
+            " WHERE run_id = ? AND number > ? AND status != 'running' ORDER BY number",
+            key,
         )
         experiments = [_experiment(row) for row in rows]
         usage: dict[int, list[Usage]] = {}
         for number, *fields in self._db.execute(
             "SELECT number, purpose, model, tokens_in, tokens_out, cost_usd, calls FROM usage"
-            " WHERE run_id = ? ORDER BY rowid",
-            (run_id,),
+            " WHERE run_id = ? AND number > ? ORDER BY rowid",
+            key,
         ):
             usage.setdefault(number, []).append(Usage(*fields))
         measured: dict[tuple[int, str], list[float]] = {}
         for number, tree, value in self._db.execute(
-            "SELECT number, tree, value FROM measurements WHERE run_id = ?"
+            "SELECT number, tree, value FROM measurements WHERE run_id = ? AND number > ?"
             " ORDER BY number, tree, attempt",
-            (run_id,),
+            key,
         ):
             measured.setdefault((number, tree), []).append(value)
         held_out = self.held_out_scores(run_id)
@@ -754,6 +767,15 @@ def _row_values(e: Experiment) -> tuple:
     )
 
 
+_STATUSES = {status.value: status for status in Status}
+
+
+@functools.lru_cache(maxsize=256)
+def _files(changed: str) -> tuple[str, ...]:
+    """The changed files' JSON decoded once: most experiments change the same few files."""
+    return tuple(json.loads(changed))
+
+
 def _experiment(row: tuple) -> Experiment:
     (
         run_id,
@@ -782,13 +804,13 @@ def _experiment(row: tuple) -> Experiment:
         run_id=run_id,
         number=number,
         parent_commit=parent,
-        status=Status(status),
+        status=_STATUSES[status],
         commit=commit,
         metric=metric,
         secondary=json.loads(secondary),
         description=description,
         diff=diff,
-        changed_files=json.loads(changed),
+        changed_files=list(_files(changed)),
         reason=reason,
         log_path=log_path,
         started_at=started,
@@ -798,7 +820,7 @@ def _experiment(row: tuple) -> Experiment:
         tokens_in=tokens_in,
         tokens_out=tokens_out,
         cost_usd=cost,
-        agent_meta=json.loads(meta),
+        agent_meta={} if meta == "{}" else json.loads(meta),  # most rows read without notes
         worker=worker,
     )
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from overnight import statistics
-from overnight.config import BudgetConfig, PolicyConfig, StopConfig
 from overnight.records import Experiment, Score, SuiteResult
 from overnight.tally import Tally
+
+if TYPE_CHECKING:
+    from overnight.config import BudgetConfig, PolicyConfig, StopConfig
 
 
 @dataclass(frozen=True)

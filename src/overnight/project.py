@@ -7,18 +7,17 @@ they measure stays out of reach.
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from overnight.cache import OutputCache
 from overnight.config import CONFIG_NAME, Config, load_layers
-from overnight.errors import ConfigError, UsageError
+from overnight.config_file import check_layer
+from overnight.errors import ConfigError
 from overnight.evaluators import Evaluator, make_evaluator
 from overnight.isolation.sandbox import Sandbox
-from overnight.ledger import Ledger, RunRecord
+from overnight.ledger import Ledger
+from overnight.lock import RunLock
 from overnight.scope import scope_for
 from overnight.workspace import STATE_DIR, Workspace
 
@@ -34,17 +33,9 @@ class Project:
         """The project in ``directory``, for ``layer`` when its config has layers."""
         root = Path(directory).resolve()
         configs = load_layers(root / CONFIG_NAME)
-        names = [name for name in configs if name is not None]
-        if not names:
-            if layer is not None:
-                raise UsageError(f"{CONFIG_NAME} has no layers: leave out --layer {layer}")
-            return cls(root, configs[None])
+        check_layer([name for name in configs if name is not None], layer)
         if layer is None:
-            raise UsageError(
-                f"{CONFIG_NAME} has layers {', '.join(names)}: choose one with --layer"
-            )
-        if layer not in configs:
-            raise UsageError(f"{CONFIG_NAME} has no layer {layer!r} (it has {', '.join(names)})")
+            return cls(root, configs[None])
         others = tuple(config for name, config in configs.items() if name != layer)
         return cls(root, configs[layer], others)
 
@@ -104,50 +95,3 @@ class Project:
 
     def lock(self) -> RunLock:
         return RunLock(self.state_dir / "lock")
-
-
-class RunLock:
-    """One harness per repository: an flock on ``.overnight/lock``, released by the kernel even
-    after kill -9, so a stale lock never blocks a resume."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle: IO[str] | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise UsageError(
-                f"another overnight run is active in {self.path.parent.parent}"
-            ) from None
-        self._handle = handle
-
-    def release(self) -> None:
-        if self._handle is not None:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
-
-    def held_elsewhere(self) -> bool:
-        if not self.path.exists():
-            return False
-        with self.path.open("a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            return False
-
-
-def run_in_progress(root: Path, runs: Sequence[RunRecord]) -> int | None:
-    """The id of the run a harness is working on right now, if one is: the latest of ``runs``
-    without an end, while the repository's lock is held (a killed harness holds none)."""
-    unfinished = [run for run in runs if run.ended_at is None]
-    if not unfinished or not RunLock(root / STATE_DIR / "lock").held_elsewhere():
-        return None
-    return unfinished[-1].id

@@ -23,7 +23,7 @@ from overnight.errors import UsageError
 from overnight.holdout import final_best, held_out_ids
 from overnight.ledger import Ledger, Revert, RunRecord
 from overnight.project import Project
-from overnight.prune import DROPPED, check_tree, finished_run, undo_message
+from overnight.pruning import DROPPED, check_tree, finished_run, undo_message
 from overnight.records import CaseOutput, Experiment, Review, Status, SuiteResult
 from overnight.workspace import Workspace
 

@@ -14,7 +14,6 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from overnight.config import BudgetConfig
 from overnight.formatting import money, number, score_text
 from overnight.holdout import final_best, held_out_score, held_out_text
 from overnight.ledger import RunRecord, Unfinished
@@ -25,6 +24,7 @@ from overnight.workers_view import worker_figures, worker_lines
 
 if TYPE_CHECKING:
     from overnight.compare import Comparison
+    from overnight.config import BudgetConfig
 
 RATE_WINDOW = 10  # experiments over which the live view and `status` show the recent gain
 
@@ -60,7 +60,7 @@ class LiveView:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.run: RunRecord | None = None
-        self.budget = BudgetConfig()
+        self.budget: BudgetConfig | None = None  # set when the run starts
         self.started = time.monotonic()
         self.running: set[int] = set()  # experiments in flight (one per busy worker)
         self.tally = Tally()
@@ -110,7 +110,7 @@ class LiveView:
         self.console.print(Text(text, style="yellow"))
 
     def _footer(self) -> Group | Text:
-        if self.run is None:
+        if self.run is None or self.budget is None:
             return Text("starting…")
         best = final_best(self.tally.advancing)
         tally = self.tally.statuses

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import git
-from overnight.engine.cluster import receive, ship
+from overnight.engine.cluster import HistoryFeed, receive, ship
 from overnight.errors import UsageError
+from overnight.records import Experiment, Status
 
 
 def commit_file(root: Path, text: str) -> str:
@@ -62,3 +63,22 @@ def test_a_bundle_whose_base_the_receiver_lacks_is_refused(make_repo, tmp_path) 
     with pytest.raises(UsageError, match="bundle"):
         receive(receiver, ship(root / ".git", second, {first}))
     assert not has(receiver, second)
+
+
+def test_a_worker_is_sent_only_the_history_it_lacks() -> None:
+    """Each step to a remote worker carries the rows finished since that worker's last step,
+    not the whole run: what a step weighs stays the same at experiment 10,000 as at 10."""
+    history = [Experiment(1, number, "", Status.DISCARD) for number in range(5)]
+    feed = HistoryFeed()
+    first = feed.news(history[:3])
+    assert (first.start, [e.number for e in first.rows]) == (0, [0, 1, 2])
+    second = feed.news(history)
+    assert (second.start, [e.number for e in second.rows]) == (3, [3, 4])
+    assert feed.news(history).rows == []
+    again = feed.news(history[:2])  # shorter than what was sent: all of it again
+    assert (again.start, len(again.rows)) == (0, 2)
+
+    received: list[Experiment] = []
+    for news in (first, second, again):
+        news.apply_to(received)
+    assert received == history[:2]

@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -99,6 +100,33 @@ class Outcome:
     logs: dict[str, bytes]  # the step's log files, by name
 
 
+@dataclass(frozen=True)
+class HistoryNews:
+    """The rows of the agents' history a worker lacks: from row ``start`` on."""
+
+    start: int
+    rows: list[Experiment]
+
+    def apply_to(self, history: list[Experiment]) -> None:
+        assert self.start <= len(history), "news must follow the news sent before it"
+        del history[self.start :]
+        history.extend(self.rows)
+
+
+class HistoryFeed:
+    """What one worker holds of the agents' history, so that a step carries only the rows
+    finished since that worker's last step rather than the whole run: the history only grows,
+    one row per experiment."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def news(self, history: Sequence[Experiment]) -> HistoryNews:
+        start = self.sent if self.sent <= len(history) else 0  # a shorter one: start again
+        self.sent = len(history)
+        return HistoryNews(start, list(history[start:]))
+
+
 class RemoteWorker:
     """One worker's side: made on its node by Ray, it holds a clone of the repository (grown by
     bundles), a lane and an agent, and runs the steps it is sent."""
@@ -129,11 +157,13 @@ class RemoteWorker:
             tried=registry,
         )
         self.git_dir = git_dir
+        self.history: list[Experiment] = []  # the agents' history, grown by each step's news
 
     def ready(self) -> bool:
         return True
 
-    def attempt(self, base: Shipment, step: Step, brief: str) -> Outcome:
+    def attempt(self, base: Shipment, step: Step, brief: str, news: HistoryNews) -> Outcome:
+        news.apply_to(self.history)
         receive(self.git_dir, base)
         lane = self.lane
         lane.prepare(base.commit)
@@ -143,6 +173,7 @@ class RemoteWorker:
         assert step.context is not None
         context = replace(
             step.context,
+            history=self.history,
             root=lane.tree.path,
             editable_files=lane.editable_files,
             brief_path=brief_path,
@@ -248,6 +279,7 @@ class RayExecutor:
         self._worker_class = ray.remote(RemoteWorker)
         self._actors = [self._start_worker(worker) for worker in range(workers)]
         self._known = [{spec.base_commit} for _ in range(workers)]
+        self._fed = [HistoryFeed() for _ in range(workers)]
         for worker, actor in enumerate(self._actors):
             if not self._started(actor):
                 self.close()
@@ -297,11 +329,14 @@ class RayExecutor:
         assert step.context is not None
         path = step.context.brief_path
         brief = path.read_text(encoding="utf-8") if path.exists() else ""  # none for some agents
-        travelling = replace(step, context=replace(step.context, sandbox=None), snapshot=None)
+        history = step.context.history
+        context = replace(step.context, sandbox=None, history=())
+        travelling = replace(step, context=context, snapshot=None)
         self._known[worker].add(base)
 
-        def call() -> Any:
-            return self._actors[worker].attempt.remote(shipment, _portable(travelling), brief)
+        def call() -> Any:  # the news is taken only when it is sent
+            news = self._fed[worker].news(history)
+            return self._actors[worker].attempt.remote(shipment, _portable(travelling), brief, news)
 
         return in_thread(self._await, step, call, interruptible)
 
@@ -355,6 +390,7 @@ class RayExecutor:
         what = f"its worker was lost ({type(cause).__name__}: its node died or it crashed)"
         self._actors[worker] = self._start_worker(worker)
         self._known[worker] = {self.spec.base_commit}
+        self._fed[worker] = HistoryFeed()
         try:
             started = self._started(self._actors[worker])
         except UsageError:

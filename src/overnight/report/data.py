@@ -10,14 +10,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from overnight.errors import UsageError, WorkspaceError
 from overnight.holdout import final_best, held_out_score, held_out_text
 from overnight.ledger import Ledger, RunRecord, Unfinished
+from overnight.lock import run_in_progress
 from overnight.policy import improvement
-from overnight.project import run_in_progress
 from overnight.records import Experiment, Review, Status, SuiteResult
+from overnight.report.history import HistoryCache
 from overnight.workers_view import WorkerFigures, worker_figures
 from overnight.workspace import STATE_DIR, Workspace
 
@@ -74,19 +76,19 @@ class RunView:
     loaded_at: float
     in_flight: tuple[Unfinished, ...] = ()  # what a harness runs now, while the run is live
 
-    @property
+    @cached_property
     def baseline(self) -> Experiment | None:
         return next((e for e in self.experiments if e.status is Status.BASELINE), None)
 
-    @property
+    @cached_property
     def best(self) -> Experiment | None:
         return final_best(self.experiments)
 
-    @property
+    @cached_property
     def tried(self) -> int:
         return sum(1 for e in self.experiments if e.status is not Status.BASELINE)
 
-    @property
+    @cached_property
     def kept(self) -> int:
         return sum(1 for e in self.experiments if e.status is Status.KEEP)
 
@@ -101,7 +103,7 @@ class RunView:
             return self.run.ended_at - self.run.started_at
         return self.loaded_at - self.run.started_at
 
-    @property
+    @cached_property
     def total_cost(self) -> float:
         return sum(e.total_cost_usd for e in self.experiments)
 
@@ -128,7 +130,7 @@ class RunView:
             return None
         return held_out_text(baseline), held_out_text(best)
 
-    @property
+    @cached_property
     def workers(self) -> list[WorkerFigures]:
         """Per-worker figures, for a run with several workers (none for one)."""
         return worker_figures(self.experiments, self.in_flight)
@@ -142,7 +144,7 @@ class RunView:
         a, b = self.a.experiment.number, self.b.experiment.number
         return a != b and (a, b) != (self.experiments[0].number, self.best.number)
 
-    @property
+    @cached_property
     def version(self) -> str:
         last = self.experiments[-1].number if self.experiments else -1
         return ledger_version(self.run, (len(self.experiments), last), self.reviews)
@@ -175,11 +177,13 @@ def load_run_view(
     a: int | None = None,
     b: int | None = None,
     layer: str | None = None,
+    history: HistoryCache | None = None,
 ) -> RunView:
     """The run ``tag`` of the project at ``root`` (default: the latest, of ``layer`` if given),
     comparing experiments ``a`` and ``b`` (default: the baseline and the best state). Raises
     UsageError when there is no such run or experiment. Only the ledger and git are read, so a
-    run of any layer shows the same way."""
+    run of any layer shows the same way; a live page passes its ``history`` to read only what
+    finished since its last look."""
     path = root / STATE_DIR / "ledger.db"
     if not path.is_file():
         raise UsageError("no run yet: try `overnight run`")
@@ -188,7 +192,11 @@ def load_run_view(
         run = ledger.run(tag=tag, layer=layer)
         if run is None:
             raise UsageError(f"no run {tag!r} in the ledger" if tag else "no run yet")
-        experiments = ledger.experiments(run.id)
+        experiments = (
+            history.experiments(ledger, run.id)
+            if history
+            else ledger.experiments(run.id, notes=False)
+        )
         best = final_best(experiments)
         sides: list[Side | None] = []
         for number, default in ((a, experiments[0] if experiments else None), (b, best)):
@@ -259,6 +267,20 @@ def _git_diff(workspace: Workspace | None, start: str, end: str, title: str) -> 
     if workspace is None:
         return DiffSection(title, "", note="not available: the project is not a git repository")
     try:
-        return DiffSection(title, workspace.git("diff", start, end))
+        return DiffSection(title, _diff_between(workspace, start, end))
     except WorkspaceError as exc:
         return DiffSection(title, "", note=f"not available: {exc}")
+
+
+_DIFFS: dict[tuple[Path, str, str], str] = {}
+_KEPT_DIFFS = 32
+
+
+def _diff_between(workspace: Workspace, start: str, end: str) -> str:
+    """Two commits' diff never changes: a live page asks git once per pair, not per update."""
+    key = (workspace.root, start, end)
+    if key not in _DIFFS:
+        if len(_DIFFS) >= _KEPT_DIFFS:
+            _DIFFS.clear()
+        _DIFFS[key] = workspace.git("diff", start, end)
+    return _DIFFS[key]

@@ -1,16 +1,36 @@
-"""The experiments table: one row per experiment, measured against the best state before it."""
+"""The experiments table: one row per experiment, measured against the best state before it.
+
+A long run has thousands of rows, most of them plain discards: the table then shows every keep
+(up to a limit), the newest others, and says how many it left out. Inline diffs go with a
+complete table, or with keeps only; a live page loads the others' diffs when one is opened.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from overnight.formatting import money, score_text
-from overnight.holdout import final_best
+from overnight.holdout import bests_before
 from overnight.policy import improvement
-from overnight.records import Experiment, Review
+from overnight.records import Experiment, Review, Status
 from overnight.report.data import RunView, category
 from overnight.report.diffs import DiffLine, DiffStats, diff_lines, diff_stats
 from overnight.view import duration
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How much of a long run a page shows: the newest ``keeps`` keeps (None: all) and the
+    newest ``others`` other experiments as rows, and as chart marks with their own tooltip the
+    newest ``marks`` keeps and as many others (the rest are drawn as plain points)."""
+
+    keeps: int | None
+    others: int
+    marks: int
+
+
+REPORT_BOUNDS = Bounds(keeps=None, others=200, marks=300)
+DASHBOARD_BOUNDS = Bounds(keeps=50, others=100, marks=100)
 
 
 @dataclass(frozen=True)
@@ -35,27 +55,62 @@ class Row:
         return self.category == "keep"
 
 
-def experiment_rows(view: RunView) -> list[Row]:
-    rows = []
-    for experiment in view.experiments:
-        previous = final_best([e for e in view.experiments if e.number < experiment.number])
-        delta = None
-        if experiment.metric is not None and previous and previous.metric is not None:
-            delta = improvement(experiment.metric, previous.metric, view.run.direction)
-        rows.append(
-            Row(
-                experiment,
-                category(experiment.status),
-                score_text(experiment.metric, experiment.secondary),
-                delta,
-                elapsed(experiment.duration_s),
-                money(experiment.total_cost_usd) if experiment.total_cost_usd else "",
-                diff_lines(experiment.diff),
-                diff_stats(experiment.diff),
-                view.reviews_of(experiment.number),
-            )
-        )
-    return rows
+@dataclass(frozen=True)
+class Table:
+    rows: list[Row]
+    left_out_keeps: int
+    left_out_others: int
+    inline_diffs: bool  # False: only keeps carry their diff; the others' comes on demand
+
+    @property
+    def complete(self) -> bool:
+        return not (self.left_out_keeps or self.left_out_others)
+
+    def with_diff(self, row: Row) -> bool:
+        return self.inline_diffs or row.category in ("keep", "baseline")
+
+
+def experiment_table(view: RunView, bounds: Bounds) -> Table:
+    """The rows ``bounds`` lets a page show, in number order, each measured against the best
+    state before it (found in one pass over the run)."""
+    keeps = [e for e in view.experiments if e.status is Status.KEEP]
+    others = [e for e in view.experiments if e.status not in (Status.KEEP, Status.BASELINE)]
+    shown_keeps = keeps if bounds.keeps is None else keeps[len(keeps) - bounds.keeps :]
+    shown_others = others[max(0, len(others) - bounds.others) :]
+    shown = {e.number for e in (*shown_keeps, *shown_others)}
+    bests = bests_before(view.experiments)
+    rows = [
+        _row(view, experiment, best)
+        for experiment, best in zip(view.experiments, bests, strict=True)
+        if experiment.number in shown or experiment.status is Status.BASELINE
+    ]
+    left_keeps, left_others = len(keeps) - len(shown_keeps), len(others) - len(shown_others)
+    return Table(rows, left_keeps, left_others, not (left_keeps or left_others))
+
+
+def experiment_row(view: RunView, number: int) -> Row | None:
+    """One experiment's row, for a page that asks for a diff it left out."""
+    for experiment, best in zip(view.experiments, bests_before(view.experiments), strict=True):
+        if experiment.number == number:
+            return _row(view, experiment, best)
+    return None
+
+
+def _row(view: RunView, experiment: Experiment, previous: Experiment | None) -> Row:
+    delta = None
+    if experiment.metric is not None and previous and previous.metric is not None:
+        delta = improvement(experiment.metric, previous.metric, view.run.direction)
+    return Row(
+        experiment,
+        category(experiment.status),
+        score_text(experiment.metric, experiment.secondary),
+        delta,
+        elapsed(experiment.duration_s),
+        money(experiment.total_cost_usd) if experiment.total_cost_usd else "",
+        diff_lines(experiment.diff),
+        diff_stats(experiment.diff),
+        view.reviews_of(experiment.number),
+    )
 
 
 def elapsed(seconds: float) -> str:

@@ -2,9 +2,13 @@
 
 Every request opens the ledger afresh and closes it again: sqlite connections belong to one
 thread and FastAPI answers from a pool of them, and WAL lets these readers in while the loop
-writes. The page asks ``/api/version`` every two seconds and fetches ``/api/sections`` only when
-the answer changes; with several workers, those sections come with the per-worker figures as
-data. Static files come from a fixed table of package files, never from a path in the request.
+writes; the experiments already read are kept (``HistoryCache``), so a request reads only
+what finished since the last one. The page asks ``/api/version`` every two seconds (a count) and,
+only when the answer changes, ``/api/sections`` with the digests of the sections it holds: the
+answer carries just the sections whose content changed; with several workers, it comes with the
+per-worker figures as data. A long run's table leaves most diffs out; ``/api/experiment/N``
+renders one when its row is opened. Static files come from a fixed table of package files,
+never from a path in the request.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from overnight.ledger import Ledger
 from overnight.project import Project
 from overnight.report import load_run_view, render_dashboard, render_sections
 from overnight.report.data import ledger_version
-from overnight.report.html import render_waiting
+from overnight.report.history import HistoryCache
+from overnight.report.html import digest, render_experiment, render_waiting
 from overnight.review import record_review
 from overnight.server.guard import (
     SECURITY_HEADERS,
@@ -60,6 +65,8 @@ def create_app(project_dir: Path | str, token: str, *, allow_remote: bool = Fals
     root = Path(project_dir).resolve()
     Project.layers(root)  # a missing or malformed config is reported now, not per request
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    history = HistoryCache()
+    _read_ahead(root, history)
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
@@ -79,7 +86,7 @@ def create_app(project_dir: Path | str, token: str, *, allow_remote: bool = Fals
     @app.get("/", response_class=HTMLResponse)
     def page(run: str | None = None, a: int | None = None, b: int | None = None) -> HTMLResponse:
         try:
-            view = load_run_view(root, run, a, b)
+            view = load_run_view(root, run, a, b, history=history)
         except UsageError as exc:
             if run is None and a is None and b is None:
                 return HTMLResponse(render_waiting(str(exc)))
@@ -110,17 +117,32 @@ def create_app(project_dir: Path | str, token: str, *, allow_remote: bool = Fals
 
     @app.get("/api/sections")
     def sections(
-        run: str | None = None, a: int | None = None, b: int | None = None
+        run: str | None = None, a: int | None = None, b: int | None = None, have: str = ""
     ) -> dict[str, Any]:
+        """Sections whose digest is not among ``have`` (``name:digest,…``): all without it."""
         try:
-            view = load_run_view(root, run, a, b)
+            view = load_run_view(root, run, a, b, history=history)
         except UsageError as exc:
             raise HTTPException(404, str(exc)) from None
+        held = dict(item.partition(":")[::2] for item in have.split(",") if item)
+        rendered = {name: (html, digest(html)) for name, html in render_sections(view).items()}
         return {
             "version": view.version,
-            "sections": render_sections(view),
+            "sections": {name: html for name, (html, d) in rendered.items() if held.get(name) != d},
+            "digests": {name: d for name, (_, d) in rendered.items()},
             "workers": [dataclasses.asdict(figures) for figures in view.workers],
         }
+
+    @app.get("/api/experiment/{number}", response_class=HTMLResponse)
+    def experiment(number: int, run: str | None = None) -> HTMLResponse:
+        try:
+            view = load_run_view(root, run, history=history)
+        except UsageError as exc:
+            raise HTTPException(404, str(exc)) from None
+        body = render_experiment(view, number)
+        if body is None:
+            raise HTTPException(404, f"run {view.run.tag} has no finished experiment {number}")
+        return HTMLResponse(body)
 
     @app.post("/api/review")
     def review(body: ReviewIn) -> dict[str, Any]:
@@ -155,3 +177,17 @@ def _ledger(root: Path) -> Ledger | None:
     """The project's ledger, unless no run has created it yet (a reader never creates it)."""
     path = root / STATE_DIR / "ledger.db"
     return Ledger(path) if path.is_file() else None
+
+
+def _read_ahead(root: Path, history: HistoryCache) -> None:
+    """Read the latest run's experiments before the first visitor comes, so that the first page
+    costs what every later one does."""
+    ledger = _ledger(root)
+    if ledger is None:
+        return
+    try:
+        record = ledger.run()
+        if record is not None:
+            history.experiments(ledger, record.id)
+    finally:
+        ledger.close()

@@ -1,6 +1,9 @@
-// The dashboard's only script: live refresh, the pair picker and review buttons.
-// Data is never turned into markup here: the server renders (and escapes) every section, this
-// script swaps those fragments in and writes its own messages with textContent only.
+// The dashboard's only script: live refresh, the pair picker, review buttons, and the diffs a
+// long run's table leaves out until a row is opened.
+// Data is never turned into markup here: the server renders (and escapes) every section and
+// every row's body, this script swaps those fragments in and writes its own messages with
+// textContent only. It sends the digests of the sections it holds, so an update carries only
+// the sections that changed.
 "use strict";
 
 (() => {
@@ -63,14 +66,24 @@
     if (focused) focused.focus();
   }
 
+  function held() {
+    return [...document.querySelectorAll("section[data-digest]")]
+      .map((section) => section.id + ":" + section.dataset.digest)
+      .join(",");
+  }
+
   async function refresh() {
-    const response = await fetch("/api/sections?" + viewQuery(), { cache: "no-store" });
+    const query = viewQuery();
+    query.set("have", held());
+    const response = await fetch("/api/sections?" + query, { cache: "no-store" });
     if (!response.ok) return;
     const data = await response.json();
     const state = remember();
     for (const [name, html] of Object.entries(data.sections)) {
       const section = document.getElementById(name);
-      if (section) section.innerHTML = html; // rendered and escaped by the server
+      if (!section) continue;
+      section.innerHTML = html; // rendered and escaped by the server
+      section.dataset.digest = data.digests[name];
     }
     restore(state);
     showAccess();
@@ -126,6 +139,18 @@
       : "not saved: " + (typeof detail.detail === "string" ? detail.detail : response.status);
   }
 
+  async function loadBody(details) {
+    const body = details.querySelector(":scope > .exp-body[data-load]");
+    if (!details.open || !body) return;
+    const query = new URLSearchParams({ run: main.dataset.run || "" });
+    const response = await fetch(`/api/experiment/${body.dataset.load}?` + query, {
+      cache: "no-store",
+    });
+    if (!response.ok || !body.isConnected) return;
+    body.innerHTML = await response.text(); // rendered and escaped by the server
+    body.removeAttribute("data-load");
+  }
+
   function showPair(form) {
     const query = new URLSearchParams(new FormData(form));
     history.pushState(null, "", "/?" + query);
@@ -153,6 +178,13 @@
     }
   });
   window.addEventListener("popstate", () => refresh());
+  document.addEventListener(
+    "toggle",
+    (event) => {
+      if (event.target.matches("details.exp")) loadBody(event.target);
+    },
+    true, // toggle does not bubble
+  );
 
   showAccess();
   poll();

@@ -1,0 +1,243 @@
+"""The commands that start something: ``demo``, ``init``, ``run`` and ``eval``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from overnight import examples
+from overnight.cli.common import DIRECTORY, LAYER, console, err_console
+from overnight.config_file import CONFIG_NAME
+from overnight.errors import UsageError
+
+if TYPE_CHECKING:
+    from overnight.api import RunSummary
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), required=False)
+@click.option("--experiments", type=click.IntRange(min=1), default=15, show_default=True)
+def demo(directory: Path | None, experiments: int) -> None:
+    """Copy the offline digits example into DIRECTORY (default ./overnight-demo) and improve it."""
+    target = directory or examples.free_directory(Path("overnight-demo").resolve())
+    examples.create_from_example("digits", target)
+    console().print(f"Copied the digits example to [bold]{target}[/] (a new git repository).")
+    console().print(
+        "An offline search agent will now tune train.py's hyperparameters, one change "
+        "per experiment, keeping only what lowers val_loss. Ctrl-C stops it cleanly.\n"
+    )
+    summary = _run_live(target, experiments=experiments)
+    _print_summary(target, summary)
+
+
+@click.command()
+@DIRECTORY
+@click.option(
+    "--example",
+    "example",
+    metavar="NAME",
+    help=f"Copy a bundled example ({', '.join(examples.available())}).",
+)
+def init(directory: Path, example: str | None) -> None:
+    """Create overnight.yaml in DIRECTORY, or a whole example repository with --example."""
+    if example:
+        examples.create_from_example(example, directory.resolve())
+        console().print(
+            f"Created {directory} from example {example!r}. Next: overnight run {directory}"
+        )
+        return
+    config = directory / CONFIG_NAME
+    if config.exists():
+        raise UsageError(f"{config} exists already")
+    directory.mkdir(parents=True, exist_ok=True)
+    config.write_text(STARTER_CONFIG, encoding="utf-8")
+    console().print(
+        f"Wrote {config}: set editable, frozen and evaluate, then try `overnight eval`."
+    )
+
+
+@click.command()
+@DIRECTORY
+@click.option(
+    "--experiments",
+    type=click.IntRange(min=0),
+    help="Experiments in the run (overrides budget.experiments).",
+)
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Wall-clock hours from now (overrides budget.hours).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    help="Experiments in flight at once, each in its own workspace (overrides workers).",
+)
+@click.option("--tag", help="Name of the run; the branch is overnight/TAG (default: today's date).")
+@click.option("--resume", is_flag=True, help="Continue the latest run (or --tag) where it stopped.")
+@click.option("--no-cache", is_flag=True, help="Generate every output again, ignoring the cache.")
+@click.option(
+    "--checkout",
+    is_flag=True,
+    help="At the end, switch the checkout to the run branch (only if it has no uncommitted "
+    "changes). Without it the checkout is never touched.",
+)
+@LAYER
+def run(
+    directory: Path,
+    experiments: int | None,
+    hours: float | None,
+    workers: int | None,
+    tag: str | None,
+    resume: bool,
+    no_cache: bool,
+    checkout: bool,
+    layer: str | None,
+) -> None:
+    """Improve the repository in DIRECTORY until a stop rule fires. Experiments run in
+    disposable workspaces under .overnight/worktrees/; your checkout is not touched."""
+    summary = _run_live(
+        directory,
+        experiments=experiments,
+        hours=hours,
+        workers=workers,
+        tag=tag,
+        resume=resume,
+        use_cache=not no_cache,
+        layer=layer,
+        checkout=checkout,
+    )
+    _print_summary(directory, summary)
+
+
+@click.command(name="eval")
+@DIRECTORY
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the score (and a suite's matrix) as JSON."
+)
+@click.option("--no-cache", is_flag=True, help="Generate every output again, ignoring the cache.")
+@LAYER
+def eval_(directory: Path, as_json: bool, no_cache: bool, layer: str | None) -> None:
+    """Evaluate the tree as it is now, once; git and the ledger are not touched."""
+    from overnight import api
+    from overnight.formatting import number, score_text
+    from overnight.project import Project
+    from overnight.results import score_json
+    from overnight.view import cost_text, failure_lines, matrix_table
+
+    score = api.evaluate(directory, use_cache=not no_cache, layer=layer)
+    held_out = api.evaluate_held_out(directory, use_cache=not no_cache, layer=layer)
+    metric = Project.open(directory, layer).config.evaluate.metric
+    if as_json:
+        data = score_json(metric, score)
+        if held_out is not None:
+            data["held_out"] = score_json(metric, held_out)
+        click.echo(json.dumps(data, indent=1))
+    else:
+        if score.suite is not None:
+            console().print(matrix_table(score.suite))
+            for line in failure_lines(score.suite):
+                console().print(line, soft_wrap=True)
+        if score.ok:
+            extras = "  ".join(
+                f"{k}: {number(v)}" for k, v in score.secondary.items() if score.suite is None
+            )
+            console().print(
+                f"{metric}: [bold]{score_text(score.value, score.secondary)}[/]  {extras}"
+                f"  ({score.seconds:.1f}s{cost_text(score.usage)})"
+            )
+        if held_out is not None and held_out.suite is not None:
+            console().print(
+                f"held out (never shown to an agent): {held_out.suite.passed}/"
+                f"{held_out.suite.total}  ({held_out.seconds:.1f}s{cost_text(held_out.usage)})"
+            )
+        else:
+            err_console().print(f"[red]{score.status}[/]: {score.log_tail}")
+    if not score.ok:
+        sys.exit(1)
+
+
+STARTER_CONFIG = """\
+# overnight.yaml: what may change, how it is measured, how long to try.
+name: my-project
+editable: [train.py]          # globs the agent may change; everything else is off limits
+frozen: []                    # hashed before and after every experiment (overnight.yaml always is)
+program: program.md           # instructions for LLM agents (optional)
+evaluate:
+  command: python train.py    # prints a line "score: 0.123"
+  metric: score
+  direction: minimize         # or maximize
+  timeout: 600                # seconds; the whole process group is killed after it
+agent:
+  kind: search                # tunes UPPER_CASE constants in editable Python files, offline
+budget: {experiments: 100}
+stop: {patience: 30}
+"""
+
+
+def _run_live(directory: Path, **options: object) -> RunSummary:
+    from overnight import api
+    from overnight.view import LiveView
+
+    view = LiveView(console())
+    with view:
+        return api.run(directory, observer=view, **options)  # type: ignore[arg-type]
+
+
+def _print_summary(directory: Path, summary: RunSummary) -> None:
+    from overnight.formatting import money, score_text
+    from overnight.holdout import held_out_score, held_out_text
+    from overnight.records import Status
+    from overnight.view import stale_winners_text
+    from overnight.workers_view import worker_figures, worker_lines
+
+    run = summary.run
+    tally = {s: sum(1 for e in summary.experiments if e.status is s) for s in Status}
+    tried = len(summary.experiments) - 1
+    console().print(f"\n[bold]Stopped:[/] {summary.stop_reason}")
+    baseline, best = summary.experiments[0], summary.best_experiment
+    change = ""
+    if baseline.metric and best.metric is not None and "total" not in best.secondary:
+        change = f" ({(best.metric - baseline.metric) / abs(baseline.metric):+.1%})"
+    cost = sum(e.total_cost_usd for e in summary.experiments)
+    console().print(
+        f"{run.metric}: baseline {score_text(baseline.metric, baseline.secondary)} -> best "
+        f"[bold green]{score_text(best.metric, best.secondary)}[/]{change} after {tried} "
+        f"experiments, {tally[Status.KEEP]} kept" + (f", {money(cost)} spent" if cost else "")
+    )
+    for kept in summary.kept:
+        value = score_text(kept.metric, kept.secondary)
+        console().print(f"  kept #{kept.number}: {kept.description} -> {value}")
+    if held_out_score(baseline) is not None:
+        console().print(
+            f"held out: baseline {held_out_text(baseline)} -> best {held_out_text(best)}"
+        )
+    if stale := stale_winners_text(summary.experiments):
+        console().print(stale, markup=False)
+    for line in worker_lines(worker_figures(summary.experiments), live=False):
+        console().print(line, markup=False)
+    state = Path(directory).resolve() / ".overnight"
+    tip = [e for e in summary.experiments if e.status.advances][-1]
+    where = (
+        f"Branch {run.branch} is at the best state "
+        f"(see it: git diff {run.base_commit[:10]} {run.branch})."
+        if best is tip
+        else f"By the held-out cases the best state is experiment {best.number}: "
+        f"`git checkout {best.commit}` (branch {run.branch} holds every keep)."
+    )
+    results = f"results-{run.layer}.tsv" if run.layer else "results.tsv"
+    log_command = f"overnight log {directory}" + (f" --layer {run.layer}" if run.layer else "")
+    console().print(
+        f"{where} {summary.checkout or _checkout_hint(run.branch)} Ledger: "
+        f"{state / 'ledger.db'}; results: {state / results}; `{log_command}` lists the "
+        "experiments (--all: every one).",
+        markup=False,
+    )
+
+
+def _checkout_hint(branch: str) -> str:
+    return f"Your checkout was not touched: `git switch {branch}` (or run with --checkout)."
