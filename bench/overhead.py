@@ -13,7 +13,12 @@ editable and frozen globs as data and vendored code usually are). On each:
 - overnight, with the sandbox off and with bubblewrap: ``overnight.run``; an experiment's wall
   time is the time between the starts of two consecutive experiments in the ledger, so it holds
   everything the harness does: workspace reset, brief, sandbox starts, reading the change,
-  guards, ledger, the commit of a keep.
+  guards, ledger, results.tsv, the commit of a keep.
+
+Nothing the harness does is subtracted: the brief is written before the agent starts (and only
+for an agent that reads one), outside the agent's own time, so it counts as overhead like every
+other phase. Only the two commands' own running time, as the shell loop measured them, is taken
+away. How the overhead holds up as the history grows is bench/long_run.py's subject.
 
 Overhead per experiment is that wall time minus the agent's and the evaluation's own time, as
 the shell loop measured the same commands (medians); "outside" is the wall time minus the
@@ -52,6 +57,7 @@ from overnight.isolation.guards import GitGuard, StatGuard
 from overnight.isolation.sandbox import Sandbox, bubblewrap
 from overnight.isolation.tree import ExperimentTree
 from overnight.ledger import Ledger
+from overnight.results import ResultsFile
 from overnight.scope import Scope
 from overnight.workspace import Workspace
 
@@ -99,7 +105,7 @@ PHASES = {  # what is timed in the harness, by phase
     "evaluation in sandbox": [(Sandbox, "run")],
     "guards": [(StatGuard, "take"), (StatGuard, "changed"), (GitGuard, "snapshot")],
     "ledger": [(Ledger, "begin"), (Ledger, "record")],
-    "brief + results.tsv": [(overnight.loop, "render_brief"), (overnight.loop, "results_tsv")],
+    "brief + results.tsv": [(overnight.loop, "render_brief"), (ResultsFile, "add")],
 }
 
 
