@@ -403,6 +403,9 @@ def test_experiments_after_a_number_and_without_the_agents_notes(ledger):
     assert full[0].agent_meta["values"] == [0.01, 0.02]
     assert [dataclasses.replace(e, agent_meta={}) for e in full[:2]] == light[:2]
     assert ledger.experiments(run.id, after=3) == []
+    listed = ledger.experiments(run.id, notes=False, diffs=False)
+    assert [e.diff for e in listed] == ["", "", ""] and full[0].diff.startswith("--- a/")
+    assert [dataclasses.replace(e, diff="") for e in light] == listed
 
 
 def test_the_queries_of_a_long_run_use_indexes(ledger):

@@ -241,15 +241,16 @@ def history(
     layer: str | None = None,
     *,
     notes: bool = True,
+    diffs: bool = True,
 ) -> tuple[RunRecord, list[Experiment]]:
     """A run (the latest, of ``layer`` if given, unless ``tag`` says) and its experiments;
-    without ``notes``, faster, and without what each agent noted (``agent_meta``)."""
+    faster without ``notes`` (what each agent noted, ``agent_meta``) or ``diffs``."""
     ledger = _ledger(directory)
     try:
         record = ledger.run(tag=tag, layer=layer)
         if record is None:
             raise UsageError(_no_run(tag, layer))
-        return record, ledger.experiments(record.id, notes=notes)
+        return record, ledger.experiments(record.id, notes=notes, diffs=diffs)
     finally:
         ledger.close()
 

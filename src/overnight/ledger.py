@@ -156,10 +156,9 @@ _COLUMNS = (
 )
 
 # The agents' notes reduced to what the harness reads from them (see Ledger.experiments).
-_WITHOUT_NOTES = _COLUMNS.replace(
-    "agent_meta",
+_NOTES_READ = (
     "CASE WHEN json_extract(agent_meta, '$.replay_of') IS NULL THEN '{}'"
-    " ELSE json_object('replay_of', json_extract(agent_meta, '$.replay_of')) END",
+    " ELSE json_object('replay_of', json_extract(agent_meta, '$.replay_of')) END"
 )
 
 # What the seals cover. Changing either list breaks every seal already written: the upgrade
@@ -458,14 +457,19 @@ class Ledger:
             (run_id, number),
         )
 
-    def experiments(self, run_id: int, *, after: int = -1, notes: bool = True) -> list[Experiment]:
+    def experiments(
+        self, run_id: int, *, after: int = -1, notes: bool = True, diffs: bool = True
+    ) -> list[Experiment]:
         """The finished experiments of a run numbered above ``after``, oldest first; a
         ``running`` row is left for ``running()``. Without ``notes``, the agents' own notes
-        (``agent_meta``) are left out but for ``replay_of``, which the harness reads: they are
-        most of what a long run's rows weigh, and listings and pages never show them."""
+        (``agent_meta``) are left out but for ``replay_of``, which the harness reads; without
+        ``diffs``, each ``diff`` is empty. They are most of what a long run's rows weigh, and
+        a listing needs neither."""
         key = (run_id, after)
+        columns = _COLUMNS if notes else _COLUMNS.replace("agent_meta", _NOTES_READ)
+        columns = columns if diffs else columns.replace(" diff,", " '',")
         rows = self._db.execute(
-            f"SELECT {_COLUMNS if notes else _WITHOUT_NOTES} FROM experiments"
+            f"SELECT {columns} FROM experiments"
             " WHERE run_id = ? AND number > ? AND status != 'running' ORDER BY number",
             key,
         )

@@ -42,7 +42,7 @@ def log(
     from overnight import api
     from overnight.results import results_json, results_tsv
 
-    record, history = api.history(directory, tag, layer, notes=as_json)
+    record, history = api.history(directory, tag, layer, notes=as_json, diffs=as_json)
     if tsv:
         text = results_tsv(record, history)
     elif as_json:
@@ -84,7 +84,7 @@ def status(directory: Path, layer: str | None) -> None:
         if record is None:
             console().print(f"  no run yet: `overnight run --layer {name}`")
             continue
-        _, history = api.history(directory, record.tag, notes=False)
+        _, history = api.history(directory, record.tag, notes=False, diffs=False)
         live = record.id == active
         in_flight = api.in_flight(directory, record.tag) if live else []
         indent = "  " if name is not None else ""
