@@ -5,6 +5,7 @@ traceback, and that each command's output says what it should."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -21,7 +22,15 @@ from overnight.ledger import RunRecord
 from overnight.records import Experiment, Status
 from overnight.view import log_table
 from report_projects import at_work, workers_project
-from stand_ins.support import command_agent, ledger_rows, porcelain, rev, run_cli, run_rows
+from stand_ins.support import (
+    command_agent,
+    ledger_rows,
+    overnight_command,
+    porcelain,
+    rev,
+    run_cli,
+    run_rows,
+)
 
 FAST_DIGITS = {"DIGITS_TIME_BUDGET": "0.3"}
 
@@ -338,8 +347,7 @@ def test_run_outside_a_git_repository(tmp_path: Path) -> None:
     (plain / "value.txt").write_text("1.0\n")
     (plain / "score.py").write_text(SCORE_PY)
     result = run_cli("run", str(plain))
-    assert result.returncode in (1, 2)
-    assert_one_line_error(result, result.returncode, "not inside a git repository")
+    assert_one_line_error(result, 2, "not inside a git repository")  # exit 2, as the README says
 
 
 def test_run_without_a_config(tmp_path: Path) -> None:
@@ -435,7 +443,8 @@ def test_status_reads_a_run_while_the_config_is_broken(demo, tmp_path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(target, copy)
     config = copy / "overnight.yaml"
-    config.write_text(config.read_text() + "\nbudget: {experiments: many}\n")
+    fields = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**fields, "budget": {"experiments": "many"}}))
     assert run_cli("status", str(copy)).returncode == 0
     assert_one_line_error(run_cli("eval", str(copy)), 2, "budget.experiments")
     config.write_text("[not, a, mapping]\n")
@@ -457,3 +466,64 @@ def test_the_public_names_stay_themselves_whatever_is_imported() -> None:
     for name in overnight.__all__:
         assert not isinstance(getattr(overnight, name), types.ModuleType), name
     assert overnight.prune.__module__ == "overnight.api"
+
+
+# -- square brackets are text: an output, a reason or a description is never markup ------------
+
+LOUD = "[/INST] [bold]loud[/bold] [red]"
+BRACKET_AGENT = f"""\
+from pathlib import Path
+Path("value.txt").write_text(str(float(Path("value.txt").read_text()) + 1))
+print("DESCRIPTION: {LOUD}")
+"""
+
+
+def test_brackets_in_a_failing_evaluation_are_printed_as_they_are(make_repo) -> None:
+    root = make_repo({"value.txt": "1.0\n", "score.py": f"print({LOUD!r})\nraise SystemExit(3)\n"})
+    result = run_cli("eval", str(root))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert LOUD in result.stderr and "[exited with code 3]" in result.stderr
+    assert "None:" not in result.stdout + result.stderr
+
+
+def test_a_metric_that_never_prints_is_said(make_repo) -> None:
+    root = make_repo({"value.txt": "1.0\n", "score.py": "print('nothing to see')\n"})
+    result = run_cli("eval", str(root))
+    assert result.returncode == 1
+    assert "printed no score (a line 'score: <number>' not found)" in result.stderr
+
+
+def test_a_successful_eval_prints_no_failure_line(make_repo) -> None:
+    result = run_cli("eval", str(make_repo()))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "" and "None" not in result.stdout
+
+
+def test_brackets_in_a_description_survive_run_log_and_status(make_repo) -> None:
+    root = make_repo(
+        {"value.txt": "1.0\n", "score.py": SCORE_PY, "agent.py": BRACKET_AGENT},
+        default_config(
+            frozen=["score.py", "agent.py"],
+            agent={"kind": "command", "command": f"{sys.executable} agent.py"},
+        ),
+    )
+    run = run_cli("run", str(root), "--experiments", "1", "--tag", "t")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert LOUD in run.stdout
+    for command in ("log", "status"):
+        shown = run_cli(command, str(root))
+        assert shown.returncode == 0 and "Traceback" not in shown.stderr
+        assert LOUD in shown.stdout, (command, shown.stdout)
+
+
+def test_a_piped_log_keeps_every_column(make_repo, demo) -> None:
+    target, _ = demo
+    env = {name: value for name, value in os.environ.items() if name != "COLUMNS"}
+    piped = subprocess.run(
+        [*overnight_command(), "log", str(target)], capture_output=True, text=True, env=env
+    )
+    assert piped.returncode == 0, piped.stderr
+    rows = [line for line in piped.stdout.splitlines() if line.lstrip("│ ").startswith("1 ")]
+    commit = ledger_rows(target)[1]["commit_sha"]
+    assert rows and (commit is None or commit[:7] in rows[0]), piped.stdout

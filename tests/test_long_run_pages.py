@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from long_runs import add, lengthen
 from overnight.ledger import Ledger
 from overnight.records import Status
-from overnight.report import load_run_view, render_report
+from overnight.report import load_run_view, render_report, render_sections
 from overnight.report.table import DASHBOARD_BOUNDS, REPORT_BOUNDS
 from overnight.server.app import create_app
 from report_projects import metric_project
@@ -103,3 +103,33 @@ def test_an_update_sends_only_the_sections_that_changed(root: Path, tmp_path: Pa
     assert not {"suite", "pair", "cumulative"} & set(update["sections"])
     assert f'id="exp-{number}"' in update["sections"]["experiments"]
     assert chart_marks(update["sections"]["chart"]) == number + 1
+
+
+def without_duration(summary: str) -> str:
+    return re.sub(r'duration</div><div class="value">[^<]*', "", summary)
+
+
+def test_an_update_renders_what_a_fresh_view_would(root: Path) -> None:
+    client = TestClient(create_app(root, "t"), base_url="http://127.0.0.1")
+    page = client.get("/").text
+    first = client.get("/api/sections").json()["digests"]
+    shown = dict(re.findall(r'<section id="(\w+)" class="section" data-digest="(\w+)"', page))
+    first.pop("summary"), shown.pop("summary")  # the duration runs on between the two
+    assert shown == first  # the page and the update share the sections rendered
+    ledger = Ledger(root / ".overnight" / "ledger.db")
+    try:
+        run = ledger.run()
+        last = ledger.experiments(run.id)[-1]
+        add(ledger, run.id, last.number + 1, last.parent_commit, random.Random(2), 10.0)
+    finally:
+        ledger.close()
+    update = client.get("/api/sections").json()["sections"]
+    fresh = render_sections(load_run_view(root))
+    assert set(update) == set(fresh)
+    for name, html in fresh.items():
+        if name == "summary":
+            assert without_duration(update[name]) == without_duration(html)
+        else:
+            assert update[name] == html, name
+    again = TestClient(create_app(root, "t"), base_url="http://127.0.0.1")
+    assert again.get("/api/sections").json()["sections"]["chart"] == fresh["chart"]

@@ -20,7 +20,7 @@ from overnight.holdout import held_out_ids
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class PriceConfig(_Strict):
@@ -521,7 +521,7 @@ def _check_layers(file: str, shared: dict[str, Any], layers: Any) -> None:
                 file, where, "a layer name is lower-case letters, digits, - and _ (it names runs)"
             )
         if not isinstance(fields, dict):
-            raise ConfigError(file, where, f"expected a mapping, got {fields!r}")
+            raise ConfigError(file, where, f"expected a mapping, got {_shown(fields)}")
         for key in fields:
             if key not in LAYER_FIELDS:
                 raise ConfigError(
@@ -552,7 +552,8 @@ def _validate(
         except ValidationError as exc:
             raise _first_error(name, raw, exc) from None
         if isinstance(config.evaluate, SuiteEvaluateConfig):
-            _check_assertions(config.evaluate, name)
+            _check_assertions(config.evaluate, name, path.parent)
+            _check_sources(config.evaluate, name, path.parent)
     except ConfigError as exc:
         if layer and exc.file == name and exc.field and exc.field.split(".")[0] in (own or ()):
             raise ConfigError(exc.file, prefix + exc.field, exc.message) from None
@@ -596,8 +597,9 @@ def _read_queries_file(root: Path, evaluate: dict[str, Any]) -> None:
     evaluate["queries"], evaluate["queries_file"] = loaded, name
 
 
-def _check_assertions(suite: SuiteEvaluateConfig, file: str) -> None:
+def _check_assertions(suite: SuiteEvaluateConfig, file: str, root: Path) -> None:
     from overnight.evaluators.assertions import AssertionSpecError, parse_assertion
+    from overnight.evaluators.assertions._custom import Python
 
     where = suite.suite or file
     prefix = "" if suite.suite else "evaluate."
@@ -608,10 +610,50 @@ def _check_assertions(suite: SuiteEvaluateConfig, file: str) -> None:
         ]
     for field, spec in specs:
         try:
-            parse_assertion(spec)
+            assertion = parse_assertion(spec)
         except AssertionSpecError as exc:
             raise ConfigError(
                 where, f"{field}.{exc.field}" if exc.field else field, exc.message
+            ) from None
+        if isinstance(assertion, Python):
+            _check_function_file(assertion.function, root, where, f"{field}.function")
+
+
+def _check_function_file(function: str, root: Path, file: str, field: str) -> None:
+    """A ``file.py:name`` must name a file that is there now, not when the first case runs."""
+    location = function.rsplit(":", 1)[0]
+    if location.endswith(".py") and not (root / location).is_file():
+        raise ConfigError(file, field, f"no file {location} in the repository")
+
+
+def _check_sources(suite: SuiteEvaluateConfig, file: str, root: Path) -> None:
+    """The generator's templates compile and its files exist, before the first case runs."""
+    from jinja2 import TemplateSyntaxError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    where = suite.suite or file
+    prefix = "" if suite.suite else "evaluate."
+    generate = suite.generate
+    if isinstance(generate, PythonGenerateConfig):
+        _check_function_file(generate.function, root, where, f"{prefix}generate.function")
+    if not isinstance(generate, LLMGenerateConfig):
+        return
+    sources = {"prompt": generate.prompt, "system": generate.system}
+    if generate.template is not None:
+        template = root / generate.template
+        if not template.is_file():
+            raise ConfigError(where, f"{prefix}generate.template", f"no file {generate.template}")
+        sources["template"] = template.read_text(encoding="utf-8", errors="replace")
+    for field, source in sources.items():
+        if source is None:
+            continue
+        try:
+            SandboxedEnvironment().parse(source)
+        except TemplateSyntaxError as exc:
+            raise ConfigError(
+                where,
+                f"{prefix}generate.{field}",
+                f"template error on line {exc.lineno}: {exc.message}",
             ) from None
 
 
@@ -673,17 +715,19 @@ def _describe(error: dict[str, Any]) -> str:
         return "needs a 'kind'"
     if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
         wanted = "a whole number" if kind.startswith("int") else "a number"
-        return f"expected {wanted}, got {value!r}"
+        return f"expected {wanted}, got {_shown(value)}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {_shown(value)}"
     if kind == "model_attributes_type":
-        return f"expected a mapping, got {value!r}"
+        return f"expected a mapping, got {_shown(value)}"
     if kind in ("string_type", "list_type", "dict_type", "model_type", "bool_type", "bool_parsing"):
         wanted = {"string": "text", "list": "a list", "dict": "a mapping", "model": "a mapping"}
         noun = wanted.get(kind.split("_")[0], "true or false")
-        return f"expected {noun}, got {value!r}"
+        return f"expected {noun}, got {_shown(value)}"
     if kind == "too_short" and isinstance(value, list):
         return "must not be empty"
     if kind == "literal_error":
-        return f"expected {error['ctx']['expected']}, got {value!r}"
+        return f"expected {error['ctx']['expected']}, got {_shown(value)}"
     bounds = {
         "greater_than": "above",
         "greater_than_equal": "at least",
@@ -692,6 +736,13 @@ def _describe(error: dict[str, Any]) -> str:
     }
     if kind in bounds:
         limit = next(iter(error["ctx"].values()))
-        return f"must be {bounds[kind]} {limit}, got {value!r}"
+        return f"must be {bounds[kind]} {limit}, got {_shown(value)}"
     message = error["msg"]
     return message.removeprefix("Value error, ")
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value as an error line quotes it: cut short, so a wrong value of megabytes stays one
+    readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text):,} characters)"

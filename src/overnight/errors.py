@@ -48,6 +48,12 @@ class WorkspaceError(OvernightError):
     pass
 
 
+class NotARepositoryError(WorkspaceError):
+    """The directory is not the root of a git repository: a usage problem, so exit code 2."""
+
+    exit_code = 2
+
+
 class EvaluationError(OvernightError):
     pass
 

@@ -178,7 +178,7 @@ def log_table(run: RunRecord, history: Sequence[Experiment], limit: int | None =
     """The run's experiments, the last ``limit`` of them when given, each with its change
     against the best state before it."""
     layer = f"{run.layer} · " if run.layer else ""
-    table = Table(title=f"{run.name} · {layer}{run.tag} ({run.branch})", title_justify="left")
+    table = Table(title=Text(f"{run.name} · {layer}{run.tag} ({run.branch})"), title_justify="left")
     shown = history if limit is None or len(history) <= limit else history[-limit:]
     if len(shown) < len(history):
         table.caption = (
@@ -211,7 +211,7 @@ def log_table(run: RunRecord, history: Sequence[Experiment], limit: int | None =
             Text(str(experiment.status), STATUS_STYLE.get(experiment.status, "")),
             score_text(experiment.metric, experiment.secondary),
             delta,
-            experiment.description,
+            Text(experiment.description),
             f"{experiment.duration_s:.1f}s",
             *cost,
             (experiment.commit or "")[:7],
@@ -304,7 +304,7 @@ def matrix_table(suite: SuiteResult) -> Table:
     table = Table(title=f"{suite.passed}/{suite.total} assertions pass", title_justify="left")
     table.add_column("case", no_wrap=True)
     for column in columns:
-        table.add_column(column, justify="center")
+        table.add_column(Text(column), justify="center")
     table.add_column("passed", justify="right", no_wrap=True)
     for output in suite.outputs:
         checks = {
@@ -317,7 +317,7 @@ def matrix_table(suite: SuiteResult) -> Table:
         name = f"{output.case_id} #{output.repeat}" if repeats else output.case_id
         if output.error:
             name += " (error)"
-        table.add_row(name, *marks, f"{passed}/{len(checks)}")
+        table.add_row(Text(name), *marks, f"{passed}/{len(checks)}")
     return table
 
 

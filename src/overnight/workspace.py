@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from overnight.errors import WorkspaceError
+from overnight.errors import NotARepositoryError, WorkspaceError
 
 STATE_DIR = ".overnight"
 # Replace refs are ignored: a planted ``refs/replace/<blob>`` must not change what the harness
@@ -59,9 +59,11 @@ class Workspace:
         self._env = {**os.environ, **GIT_ENV}
         top = self._git_or_none("rev-parse", "--show-toplevel")
         if top is None:
-            raise WorkspaceError(f"{self.root} is not inside a git repository (run `git init`)")
+            raise NotARepositoryError(
+                f"{self.root} is not inside a git repository (run `git init`)"
+            )
         if Path(top).resolve() != self.root:
-            raise WorkspaceError(
+            raise NotARepositoryError(
                 f"overnight.yaml must sit at the root of the git repository ({top}), "
                 f"not in {self.root}"
             )

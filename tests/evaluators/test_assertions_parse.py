@@ -124,7 +124,7 @@ def test_a_bare_string_is_a_type():
     [
         ({"type": "wordcount", "max": 3}, "type", "did you mean 'word-count'"),
         ({"type": "not-contians", "value": "x"}, "type", "did you mean 'not-contains'"),
-        ({"type": "zzz"}, "type", "known types: char-count"),
+        ({"type": "zzz"}, "type", "README's Assertions section lists them"),
         ({"max": 3}, "type", "missing"),
         ({"type": 3}, "type", "expected a type name"),
         ({"type": "contains"}, "value", "missing: contains needs it"),

@@ -212,3 +212,8 @@ def test_parse_metrics_keeps_numeric_lines_and_the_last_value():
     text = "a: 1\nb=2.5\nc: text\nlr: 3e-4\na: 4\nnot a metric line: 5\n"
 
     assert parse_metrics(text) == {"a": 4.0, "b": 2.5, "lr": 0.0003}
+
+
+def test_an_exception_line_is_not_a_metric():
+    text = "loss: 0.5\nTraceback (most recent call last):\nAssertionError: 3\nValueError = 2\n"
+    assert parse_metrics(text) == {"loss": 0.5}

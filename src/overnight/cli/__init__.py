@@ -42,7 +42,9 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except OvernightError as exc:
-        err_console().print(f"[red]error:[/] {exc}", soft_wrap=True)
+        from rich.text import Text
+
+        err_console().print(Text.assemble(("error:", "red"), f" {exc}"), soft_wrap=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         err_console().print("interrupted")

@@ -4,6 +4,8 @@ The consoles are made on first use, so that ``overnight --help`` never imports r
 
 from __future__ import annotations
 
+import os
+import sys
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,11 +23,15 @@ LAYER = click.option(
 )
 
 
+PIPED_WIDTH = 200  # a table piped into a file or a pager keeps every column
+
+
 @cache
 def console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False)
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(highlight=False, width=PIPED_WIDTH if piped else None)
 
 
 @cache

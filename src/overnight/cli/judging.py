@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 @LAYER
 def prune(directory: Path, tag: str | None, dry_run: bool, layer: str | None) -> None:
     """Take each kept change out of the best state; drop those whose removal does not hurt."""
+    from rich.text import Text
+
     from overnight import api
     from overnight.formatting import number
     from overnight.pruning import CRASH
@@ -44,7 +46,7 @@ def prune(directory: Path, tag: str | None, dry_run: bool, layer: str | None) ->
                 f"  #{row.number}: the tree without it fails its evaluation, so it stays"
             )
     if result.stopped:
-        console().print(f"[bold]Stopped:[/] {result.stopped}")
+        console().print(Text.assemble(("Stopped:", "bold"), f" {result.stopped}"))
     console().print(
         f"{run.metric}: baseline {number(result.baseline)} -> best {number(result.best)} -> "
         f"pruned [bold green]{number(result.pruned)}[/], {len(result.dropped)} of "
@@ -262,7 +264,7 @@ def _print_applied(result: ApplyResult) -> None:
 
     run = result.run
     if not result.rows:
-        console().print(f"No rejected keep of run {run.tag} waits to be taken out.")
+        console().print(f"No rejected keep of run {run.tag} waits to be taken out.", markup=False)
         return
     style = {REVERTED: "green", ENTANGLED: "yellow", GONE: "dim"}
     for row in result.rows:
@@ -301,7 +303,7 @@ def _prune_table(result: PruneResult) -> Table:
     run = result.run
     dry = ", dry run" if result.dry_run else ""
     table = Table(
-        title=f"{run.name} · prune of {run.tag} ({run.branch}){dry}", title_justify="left"
+        title=Text(f"{run.name} · prune of {run.tag} ({run.branch}){dry}"), title_justify="left"
     )
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("description", min_width=28, ratio=1)

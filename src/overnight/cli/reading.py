@@ -56,7 +56,7 @@ def log(
         return
     if output:
         output.write_text(text, encoding="utf-8")
-        err_console().print(f"wrote {output}")
+        err_console().print(f"wrote {output}", markup=False)
     else:
         click.echo(text, nl=False)
 
@@ -89,7 +89,7 @@ def status(directory: Path, layer: str | None) -> None:
         in_flight = api.in_flight(directory, record.tag) if live else []
         indent = "  " if name is not None else ""
         for line in status_lines(record, history, live, in_flight):
-            console().print(indent + line, soft_wrap=True)
+            console().print(indent + line, soft_wrap=True, markup=False)
 
 
 @click.command()

@@ -25,7 +25,7 @@ def demo(directory: Path | None, experiments: int) -> None:
     """Copy the offline digits example into DIRECTORY (default ./overnight-demo) and improve it."""
     target = directory or examples.free_directory(Path("overnight-demo").resolve())
     examples.create_from_example("digits", target)
-    console().print(f"Copied the digits example to [bold]{target}[/] (a new git repository).")
+    console().print(f"Copied the digits example to {target} (a new git repository).", markup=False)
     console().print(
         "An offline search agent will now tune train.py's hyperparameters, one change "
         "per experiment, keeping only what lowers val_loss. Ctrl-C stops it cleanly.\n"
@@ -123,6 +123,8 @@ def run(
 @LAYER
 def eval_(directory: Path, as_json: bool, no_cache: bool, layer: str | None) -> None:
     """Evaluate the tree as it is now, once; git and the ledger are not touched."""
+    from rich.text import Text
+
     from overnight import api
     from overnight.formatting import number, score_text
     from overnight.project import Project
@@ -147,16 +149,20 @@ def eval_(directory: Path, as_json: bool, no_cache: bool, layer: str | None) -> 
                 f"{k}: {number(v)}" for k, v in score.secondary.items() if score.suite is None
             )
             console().print(
-                f"{metric}: [bold]{score_text(score.value, score.secondary)}[/]  {extras}"
-                f"  ({score.seconds:.1f}s{cost_text(score.usage)})"
+                Text.assemble(
+                    f"{metric}: ",
+                    (score_text(score.value, score.secondary), "bold"),
+                    f"  {extras}  ({score.seconds:.1f}s{cost_text(score.usage)})",
+                )
             )
+        else:
+            err_console().print(Text.assemble((str(score.status), "red"), f": {score.log_tail}"))
         if held_out is not None and held_out.suite is not None:
             console().print(
                 f"held out (never shown to an agent): {held_out.suite.passed}/"
-                f"{held_out.suite.total}  ({held_out.seconds:.1f}s{cost_text(held_out.usage)})"
+                f"{held_out.suite.total}  ({held_out.seconds:.1f}s{cost_text(held_out.usage)})",
+                markup=False,
             )
-        else:
-            err_console().print(f"[red]{score.status}[/]: {score.log_tail}")
     if not score.ok:
         sys.exit(1)
 
@@ -189,6 +195,8 @@ def _run_live(directory: Path, **options: object) -> RunSummary:
 
 
 def _print_summary(directory: Path, summary: RunSummary) -> None:
+    from rich.text import Text
+
     from overnight.formatting import money, score_text
     from overnight.holdout import held_out_score, held_out_text
     from overnight.records import Status
@@ -198,7 +206,7 @@ def _print_summary(directory: Path, summary: RunSummary) -> None:
     run = summary.run
     tally = {s: sum(1 for e in summary.experiments if e.status is s) for s in Status}
     tried = len(summary.experiments) - 1
-    console().print(f"\n[bold]Stopped:[/] {summary.stop_reason}")
+    console().print(Text.assemble("\n", ("Stopped:", "bold"), f" {summary.stop_reason}"))
     baseline, best = summary.experiments[0], summary.best_experiment
     change = ""
     if baseline.metric and best.metric is not None and "total" not in best.secondary:
@@ -211,7 +219,7 @@ def _print_summary(directory: Path, summary: RunSummary) -> None:
     )
     for kept in summary.kept:
         value = score_text(kept.metric, kept.secondary)
-        console().print(f"  kept #{kept.number}: {kept.description} -> {value}")
+        console().print(f"  kept #{kept.number}: {kept.description} -> {value}", markup=False)
     if held_out_score(baseline) is not None:
         console().print(
             f"held out: baseline {held_out_text(baseline)} -> best {held_out_text(best)}"

@@ -21,8 +21,13 @@ MAX_LOG_READ = 20_000_000
 
 
 def parse_metrics(text: str) -> dict[str, float]:
-    """Every numeric ``key: value`` line; a later line wins over an earlier one."""
-    return {key: float(value) for key, value in KEY_VALUE.findall(text)}
+    """Every numeric ``key: value`` line; a later line wins over an earlier one. An exception's
+    line (``AssertionError: 3``) is not a metric."""
+    return {
+        key: float(value)
+        for key, value in KEY_VALUE.findall(text)
+        if not key.endswith(("Error", "Exception", "Warning"))
+    }
 
 
 class CommandEvaluator(Evaluator):

@@ -8,42 +8,21 @@ thread while a run keeps writing (WAL lets readers in).
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from overnight.errors import UsageError, WorkspaceError
-from overnight.holdout import final_best, held_out_score, held_out_text
+from overnight.holdout import held_out_score, held_out_text
 from overnight.ledger import Ledger, RunRecord, Unfinished
 from overnight.lock import run_in_progress
 from overnight.policy import improvement
-from overnight.records import Experiment, Review, Status, SuiteResult
-from overnight.report.history import HistoryCache
+from overnight.records import Experiment, Review, SuiteResult
+from overnight.report.history import History, HistoryCache
 from overnight.workers_view import WorkerFigures, worker_figures
 from overnight.workspace import STATE_DIR, Workspace
-
-# How the pages group statuses: one colour and one legend entry each.
-CATEGORIES = {
-    "baseline": "baseline",
-    "keep": "keep",
-    "discard": "discard",
-    "crash": "crash / timeout",
-    "rejected": "rejected (violation, no-op, overfit…)",
-}
-_CATEGORY = {
-    Status.BASELINE: "baseline",
-    Status.KEEP: "keep",
-    Status.DISCARD: "discard",
-    Status.CRASH: "crash",
-    Status.TIMEOUT: "crash",
-    Status.STALE: "discard",  # won on a past state; its replay on the best is its own row
-    Status.CONFLICT: "discard",
-}
-
-
-def category(status: Status) -> str:
-    return _CATEGORY.get(status, "rejected")
 
 
 @dataclass(frozen=True)
@@ -67,7 +46,7 @@ class DiffSection:
 class RunView:
     run: RunRecord
     runs: list[RunRecord]
-    experiments: list[Experiment]  # finished ones, oldest first; empty while the baseline runs
+    history: History  # the finished experiments, with what is computed from them
     reviews: list[Review]
     a: Side | None  # the compared pair: by default the baseline and the best state
     b: Side | None
@@ -76,21 +55,26 @@ class RunView:
     loaded_at: float
     in_flight: tuple[Unfinished, ...] = ()  # what a harness runs now, while the run is live
 
-    @cached_property
+    @property
+    def experiments(self) -> list[Experiment]:
+        """The finished ones, oldest first; empty while the baseline runs."""
+        return self.history.experiments
+
+    @property
     def baseline(self) -> Experiment | None:
-        return next((e for e in self.experiments if e.status is Status.BASELINE), None)
+        return self.history.tally.baseline
 
-    @cached_property
+    @property
     def best(self) -> Experiment | None:
-        return final_best(self.experiments)
+        return self.history.tally.best
 
-    @cached_property
+    @property
     def tried(self) -> int:
-        return sum(1 for e in self.experiments if e.status is not Status.BASELINE)
+        return self.history.tally.tried
 
-    @cached_property
+    @property
     def kept(self) -> int:
-        return sum(1 for e in self.experiments if e.status is Status.KEEP)
+        return self.history.tally.kept
 
     @property
     def keep_rate(self) -> float | None:
@@ -103,9 +87,9 @@ class RunView:
             return self.run.ended_at - self.run.started_at
         return self.loaded_at - self.run.started_at
 
-    @cached_property
+    @property
     def total_cost(self) -> float:
-        return sum(e.total_cost_usd for e in self.experiments)
+        return self.history.tally.total_cost
 
     @property
     def gain(self) -> float | None:
@@ -154,7 +138,12 @@ class RunView:
         return self.run.stop_reason or "no stop recorded yet: running, or interrupted"
 
     def experiment(self, number: int) -> Experiment | None:
-        return next((e for e in self.experiments if e.number == number), None)
+        index = self.index(number)
+        return None if index is None else self.experiments[index]
+
+    def index(self, number: int) -> int | None:
+        """Where experiment ``number`` is among the finished ones."""
+        return _position(self.experiments, number)
 
     def reviews_of(self, number: int, case_id: str | None = None) -> list[Review]:
         """The verdict that stands on one experiment (``case_id`` None) or on one of its
@@ -192,12 +181,12 @@ def load_run_view(
         run = ledger.run(tag=tag, layer=layer)
         if run is None:
             raise UsageError(f"no run {tag!r} in the ledger" if tag else "no run yet")
-        experiments = (
-            history.experiments(ledger, run.id)
+        read = (
+            history.read(ledger, run.id)
             if history
-            else ledger.experiments(run.id, notes=False)
+            else History.of(run.id, ledger.experiments(run.id, notes=False))
         )
-        best = final_best(experiments)
+        experiments, best = read.experiments, read.tally.best
         sides: list[Side | None] = []
         for number, default in ((a, experiments[0] if experiments else None), (b, best)):
             chosen = default if number is None else _find(experiments, number, run.tag)
@@ -222,7 +211,7 @@ def load_run_view(
             f"baseline -> best (#{best.number})",
         )
     return RunView(
-        run, runs, experiments, reviews, side_a, side_b, pair, cumulative, time.time(), in_flight
+        run, runs, read, reviews, side_a, side_b, pair, cumulative, time.time(), in_flight
     )
 
 
@@ -249,10 +238,16 @@ def pair_diff(workspace: Workspace | None, a: Experiment, b: Experiment) -> list
 
 
 def _find(experiments: Sequence[Experiment], number: int, tag: str) -> Experiment:
-    found = next((e for e in experiments if e.number == number), None)
-    if found is None:
+    at = _position(experiments, number)
+    if at is None:
         raise UsageError(f"run {tag} has no finished experiment {number}")
-    return found
+    return experiments[at]
+
+
+def _position(experiments: Sequence[Experiment], number: int) -> int | None:
+    """A binary search: the ledger gives experiments in number order."""
+    at = bisect_left(experiments, number, key=lambda e: e.number)
+    return at if at < len(experiments) and experiments[at].number == number else None
 
 
 def _workspace(root: Path) -> Workspace | None:

@@ -8,14 +8,16 @@ server sends from the package.
 
 Both are bounded (``table.Bounds``) so that a run of ten thousand experiments still makes a page
 of a few hundred kilobytes; a run of tens shows every row, mark and diff. Each section is
-rendered on its own and carries a digest, so a live page asks only for those that changed.
+rendered on its own and carries a digest, so a live page asks only for those that changed; the
+dashboard keeps the sections it rendered (``SectionCache``) for as long as what they show stays
+the same, so its first page, its updates and a second visitor share the work.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -23,10 +25,12 @@ from markupsafe import Markup
 
 from overnight.formatting import money, score_text
 from overnight.records import Experiment
-from overnight.report.chart import chart_data, layout, short
-from overnight.report.data import CATEGORIES, RunView
+from overnight.report.chart import Layout, layout, short
+from overnight.report.data import RunView
 from overnight.report.diffs import diff_lines, diff_stats
-from overnight.report.suites import comparisons, matrices
+from overnight.report.kinds import CATEGORIES
+from overnight.report.section_cache import SectionCache
+from overnight.report.suites import Comparison, Matrix, comparisons, matrices
 from overnight.report.table import (
     DASHBOARD_BOUNDS,
     REPORT_BOUNDS,
@@ -47,15 +51,20 @@ def render_report(view: RunView, bounds: Bounds = REPORT_BOUNDS) -> str:
     return _page(view, bounds, interactive=False)
 
 
-def render_dashboard(view: RunView, bounds: Bounds = DASHBOARD_BOUNDS) -> str:
+def render_dashboard(
+    view: RunView, bounds: Bounds = DASHBOARD_BOUNDS, cache: SectionCache | None = None
+) -> str:
     """The dashboard's page: the report's sections with review forms, styled and scripted from
     the server's static files."""
-    return _page(view, bounds, interactive=True)
+    return _page(view, bounds, interactive=True, cache=cache)
 
 
-def render_sections(view: RunView, bounds: Bounds = DASHBOARD_BOUNDS) -> dict[str, str]:
-    """Each section of the dashboard on its own, for the page to swap in when the run moves."""
-    return _sections(_context(view, bounds, interactive=True))
+def render_sections(
+    view: RunView, bounds: Bounds = DASHBOARD_BOUNDS, cache: SectionCache | None = None
+) -> dict[str, str]:
+    """Each section of the dashboard on its own, for the page to swap in when the run moves;
+    those ``cache`` holds for this view come from it."""
+    return _sections(_Parts(view, bounds, interactive=True), cache)
 
 
 def render_experiment(view: RunView, number: int) -> str | None:
@@ -64,8 +73,8 @@ def render_experiment(view: RunView, number: int) -> str | None:
     row = experiment_row(view, number)
     if row is None:
         return None
-    context = _context(view, DASHBOARD_BOUNDS, interactive=True) | {"row": row, "diffs": True}
-    return _environment().get_template("_exp_body.html").render(context)
+    context = _Parts(view, DASHBOARD_BOUNDS, interactive=True).context(())
+    return _environment().get_template("_exp_body.html").render(context, row=row, diffs=True)
 
 
 def digest(html: str) -> str:
@@ -73,20 +82,32 @@ def digest(html: str) -> str:
     return hashlib.blake2b(html.encode(), digest_size=8).hexdigest()
 
 
-def _page(view: RunView, bounds: Bounds, interactive: bool) -> str:
-    context = _context(view, bounds, interactive)
+def _page(
+    view: RunView, bounds: Bounds, interactive: bool, cache: SectionCache | None = None
+) -> str:
+    parts = _Parts(view, bounds, interactive)
     # each section escaped its data as it was rendered: the page writes it as it is
-    sections = {name: Markup(html) for name, html in _sections(context).items()}
+    sections = {name: Markup(html) for name, html in _sections(parts, cache).items()}
     page = _environment().get_template("page.html")
-    return page.render(context | {"rendered": sections, "digest": digest})
+    return page.render(parts.context(()), rendered=sections, digest=digest)
 
 
-def _sections(context: dict[str, Any]) -> dict[str, str]:
+def _sections(parts: _Parts, cache: SectionCache | None) -> dict[str, str]:
+    """Every section of ``parts``; the summary, which shows the time, is always rendered anew,
+    the others only when ``cache`` has none for what they show."""
     environment = _environment()
-    return {
-        name: environment.get_template(f"_{name}.html").render(context)
-        for name in context["sections"]
-    }
+    key = parts.key
+    kept = cache.get(key) if cache is not None else None
+    rendered = {}
+    for name in parts.names:
+        if kept is not None and name in kept:
+            rendered[name] = kept[name]
+        else:
+            template = environment.get_template(f"_{name}.html")
+            rendered[name] = template.render(parts.context(NEEDS.get(name, ())))
+    if cache is not None and kept is None:
+        cache.put(key, {name: html for name, html in rendered.items() if name != "summary"})
+    return rendered
 
 
 def render_waiting(message: str) -> str:
@@ -94,33 +115,75 @@ def render_waiting(message: str) -> str:
     return _environment().get_template("waiting.html").render(message=message)
 
 
-def _context(view: RunView, bounds: Bounds, interactive: bool) -> dict[str, Any]:
-    table = experiment_table(view, bounds)
-    return {
-        "view": view,
-        "interactive": interactive,
-        "sections": DASHBOARD_SECTIONS if interactive else SECTIONS,
-        "categories": CATEGORIES,
-        "verdict_marks": VERDICT_MARKS,
-        "table": table,
-        "choices": _choices(view, table),
-        "chart": layout(
-            chart_data(view.experiments, view.run.metric, view.run.direction), bounds.marks
-        ),
-        "matrices": matrices(view),
-        "comparisons": comparisons(view),
-    }
+# what each section's template needs beyond the view: computed only for the sections rendered
+NEEDS = {
+    "controls": ("choices",),
+    "chart": ("chart",),
+    "experiments": ("table",),
+    "suite": ("matrices", "comparisons"),
+}
 
 
-def _choices(view: RunView, table: Table) -> list[Experiment]:
-    """What the pair pickers offer: the table's rows and the pair shown."""
-    if table.complete:
-        return view.experiments
-    chosen = {row.experiment.number: row.experiment for row in table.rows}
-    for side in (view.a, view.b):
-        if side is not None:
-            chosen[side.experiment.number] = side.experiment
-    return [chosen[number] for number in sorted(chosen)]
+class _Parts:
+    """What the templates are rendered from, each part computed when a section first needs it."""
+
+    def __init__(self, view: RunView, bounds: Bounds, interactive: bool) -> None:
+        self.view, self.bounds, self.interactive = view, bounds, interactive
+        self.names = DASHBOARD_SECTIONS if interactive else SECTIONS
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """Everything the sections other than the summary show depends on: the run and its
+        finished experiments, the reviews, the runs to pick from, the pair and the bounds."""
+        view = self.view
+        pair = tuple(side.experiment.number if side else None for side in (view.a, view.b))
+        tags = tuple(run.tag for run in view.runs)
+        return (view.version, tags, pair, self.bounds, self.interactive)
+
+    def context(self, needs: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            "view": self.view,
+            "interactive": self.interactive,
+            "sections": self.names,
+            "categories": CATEGORIES,
+            "verdict_marks": VERDICT_MARKS,
+        } | {name: getattr(self, name) for name in needs}
+
+    @cached_property
+    def table(self) -> Table:
+        return experiment_table(self.view, self.bounds)
+
+    @cached_property
+    def choices(self) -> list[Experiment]:
+        """What the pair pickers offer: the table's rows and the pair shown."""
+        view, table = self.view, self.table
+        if table.complete:
+            return view.experiments
+        chosen = {row.experiment.number: row.experiment for row in table.rows}
+        for side in (view.a, view.b):
+            if side is not None:
+                chosen[side.experiment.number] = side.experiment
+        return [chosen[number] for number in sorted(chosen)]
+
+    @cached_property
+    def chart(self) -> Layout:
+        history = self.view.history
+        return layout(history.experiments, history.tally, history.trace(self.bounds.marks))
+
+    @cached_property
+    def matrices(self) -> tuple[Matrix, Matrix] | None:
+        return matrices(self.view)
+
+    @cached_property
+    def comparisons(self) -> list[Comparison]:
+        return comparisons(self.view)
+
+
+def compile_templates() -> None:
+    """Compile every template now, as a server does before its first visitor comes."""
+    environment = _environment()
+    for name in environment.list_templates(extensions=["html"]):
+        environment.get_template(name)
 
 
 @cache

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from overnight.errors import UsageError
 from overnight.report.chart import ChartData, short
-from overnight.report.data import CATEGORIES
+from overnight.report.kinds import CATEGORIES
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

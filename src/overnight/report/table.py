@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from overnight.formatting import money, score_text
-from overnight.holdout import bests_before
 from overnight.policy import improvement
-from overnight.records import Experiment, Review, Status
-from overnight.report.data import RunView, category
+from overnight.records import Experiment, Review
+from overnight.report.data import RunView
 from overnight.report.diffs import DiffLine, DiffStats, diff_lines, diff_stats
+from overnight.report.kinds import category
 from overnight.view import duration
 
 
@@ -72,17 +72,14 @@ class Table:
 
 def experiment_table(view: RunView, bounds: Bounds) -> Table:
     """The rows ``bounds`` lets a page show, in number order, each measured against the best
-    state before it (found in one pass over the run)."""
-    keeps = [e for e in view.experiments if e.status is Status.KEEP]
-    others = [e for e in view.experiments if e.status not in (Status.KEEP, Status.BASELINE)]
-    shown_keeps = keeps if bounds.keeps is None else keeps[len(keeps) - bounds.keeps :]
+    state before it (the run's tally has them all)."""
+    tally = view.history.tally
+    keeps, others = tally.keeps, tally.others
+    shown_keeps = keeps if bounds.keeps is None else keeps[max(0, len(keeps) - bounds.keeps) :]
     shown_others = others[max(0, len(others) - bounds.others) :]
-    shown = {e.number for e in (*shown_keeps, *shown_others)}
-    bests = bests_before(view.experiments)
     rows = [
-        _row(view, experiment, best)
-        for experiment, best in zip(view.experiments, bests, strict=True)
-        if experiment.number in shown or experiment.status is Status.BASELINE
+        _row(view, view.experiments[index], tally.bests[index])
+        for index in sorted((*tally.baselines, *shown_keeps, *shown_others))
     ]
     left_keeps, left_others = len(keeps) - len(shown_keeps), len(others) - len(shown_others)
     return Table(rows, left_keeps, left_others, not (left_keeps or left_others))
@@ -90,10 +87,10 @@ def experiment_table(view: RunView, bounds: Bounds) -> Table:
 
 def experiment_row(view: RunView, number: int) -> Row | None:
     """One experiment's row, for a page that asks for a diff it left out."""
-    for experiment, best in zip(view.experiments, bests_before(view.experiments), strict=True):
-        if experiment.number == number:
-            return _row(view, experiment, best)
-    return None
+    index = view.index(number)
+    if index is None:
+        return None
+    return _row(view, view.experiments[index], view.history.tally.bests[index])
 
 
 def _row(view: RunView, experiment: Experiment, previous: Experiment | None) -> Row:

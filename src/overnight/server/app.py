@@ -3,7 +3,8 @@
 Every request opens the ledger afresh and closes it again: sqlite connections belong to one
 thread and FastAPI answers from a pool of them, and WAL lets these readers in while the loop
 writes; the experiments already read are kept (``HistoryCache``), so a request reads only
-what finished since the last one. The page asks ``/api/version`` every two seconds (a count) and,
+what finished since the last one, and the sections rendered are kept until what they show
+changes (``SectionCache``). The page asks ``/api/version`` every two seconds (a count) and,
 only when the answer changes, ``/api/sections`` with the digests of the sections it holds: the
 answer carries just the sections whose content changed; with several workers, it comes with the
 per-worker figures as data. A long run's table leaves most diffs out; ``/api/experiment/N``
@@ -28,7 +29,9 @@ from overnight.project import Project
 from overnight.report import load_run_view, render_dashboard, render_sections
 from overnight.report.data import ledger_version
 from overnight.report.history import HistoryCache
-from overnight.report.html import digest, render_experiment, render_waiting
+from overnight.report.html import compile_templates, digest, render_experiment, render_waiting
+from overnight.report.section_cache import SectionCache
+from overnight.report.table import DASHBOARD_BOUNDS
 from overnight.review import record_review
 from overnight.server.guard import (
     SECURITY_HEADERS,
@@ -65,7 +68,7 @@ def create_app(project_dir: Path | str, token: str, *, allow_remote: bool = Fals
     root = Path(project_dir).resolve()
     Project.layers(root)  # a missing or malformed config is reported now, not per request
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    history = HistoryCache()
+    history, rendered = HistoryCache(), SectionCache()
     _read_ahead(root, history)
 
     @app.middleware("http")
@@ -91,7 +94,7 @@ def create_app(project_dir: Path | str, token: str, *, allow_remote: bool = Fals
             if run is None and a is None and b is None:
                 return HTMLResponse(render_waiting(str(exc)))
             raise HTTPException(404, str(exc)) from None
-        return HTMLResponse(render_dashboard(view))
+        return HTMLResponse(render_dashboard(view, cache=rendered))
 
     @app.get("/api/version")
     def version(run: str | None = None) -> dict[str, Any]:
@@ -125,11 +128,14 @@ def create_app(project_dir: Path | str, token: str, *, allow_remote: bool = Fals
         except UsageError as exc:
             raise HTTPException(404, str(exc)) from None
         held = dict(item.partition(":")[::2] for item in have.split(",") if item)
-        rendered = {name: (html, digest(html)) for name, html in render_sections(view).items()}
+        fresh = render_sections(view, cache=rendered)
+        digests = {name: digest(html) for name, html in fresh.items()}
         return {
             "version": view.version,
-            "sections": {name: html for name, (html, d) in rendered.items() if held.get(name) != d},
-            "digests": {name: d for name, (_, d) in rendered.items()},
+            "sections": {
+                name: html for name, html in fresh.items() if held.get(name) != digests[name]
+            },
+            "digests": digests,
             "workers": [dataclasses.asdict(figures) for figures in view.workers],
         }
 
@@ -180,14 +186,15 @@ def _ledger(root: Path) -> Ledger | None:
 
 
 def _read_ahead(root: Path, history: HistoryCache) -> None:
-    """Read the latest run's experiments before the first visitor comes, so that the first page
-    costs what every later one does."""
+    """Compile the templates, read the latest run's experiments and draw its chart before the
+    first visitor comes, so that the first page costs what every later one does."""
+    compile_templates()
     ledger = _ledger(root)
     if ledger is None:
         return
     try:
         record = ledger.run()
         if record is not None:
-            history.experiments(ledger, record.id)
+            history.read(ledger, record.id).trace(DASHBOARD_BOUNDS.marks)
     finally:
         ledger.close()

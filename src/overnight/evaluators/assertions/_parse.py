@@ -104,8 +104,13 @@ def _unknown_type(kind: str) -> str:
     close = difflib.get_close_matches(kind, names, n=3, cutoff=0.6)
     if close:
         return f"unknown assertion type {kind!r}; did you mean {' or '.join(map(repr, close))}?"
-    known = ", ".join(sorted(ASSERTIONS))
-    return f"unknown assertion type {kind!r}; known types: {known} (each also as not-<type>)"
+    common = ", ".join(
+        name for name in ("contains", "regex", "python", "llm-judge") if name in ASSERTIONS
+    )
+    return (
+        f"unknown assertion type {kind!r}; there are {len(ASSERTIONS)} (e.g. {common}; each also"
+        " as not-<type>): the README's Assertions section lists them"
+    )
 
 
 def _field(location: tuple[int | str, ...]) -> str | None:
