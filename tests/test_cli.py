@@ -527,3 +527,26 @@ def test_a_piped_log_keeps_every_column(make_repo, demo) -> None:
     rows = [line for line in piped.stdout.splitlines() if line.lstrip("│ ").startswith("1 ")]
     commit = ledger_rows(target)[1]["commit_sha"]
     assert rows and (commit is None or commit[:7] in rows[0]), piped.stdout
+
+
+def test_init_does_not_make_a_path_of_missing_folders(tmp_path: Path) -> None:
+    far = tmp_path / "no" / "such" / "place"
+    for args in (["init", str(far)], ["init", "--example", "digits", str(far)]):
+        assert_one_line_error(run_cli(*args), 2, "does not exist")
+    assert not (tmp_path / "no").exists()
+
+
+def test_the_next_step_after_an_example_is_a_command_that_works(tmp_path: Path) -> None:
+    made = run_cli("init", "--example", "skill-trigger", str(tmp_path / "skills"))
+    said = " ".join(made.stdout.split())
+    assert 'pip install "overnight[embed]"' in said and "--layer activation" in said
+    posts = run_cli("init", "--example", "social-posts", str(tmp_path / "posts"))
+    said = " ".join(posts.stdout.split())
+    assert 'pip install "overnight[llm]"' in said and "OPENAI_API_KEY" in said
+
+
+def test_reading_commands_outside_a_repository_say_git_init(tmp_path: Path) -> None:
+    (tmp_path / "overnight.yaml").write_text(yaml.safe_dump(default_config()))
+    for command in ("status", "log"):
+        assert_one_line_error(run_cli(command, str(tmp_path)), 2, "git init")
+    assert not (tmp_path / ".overnight").exists()  # a reader creates nothing

@@ -20,7 +20,7 @@ from overnight.holdout import final_best
 from overnight.ledger import Ledger, RunRecord, Unfinished
 from overnight.lock import run_in_progress
 from overnight.records import Experiment, Review, Score, Status
-from overnight.workspace import STATE_DIR
+from overnight.workspace import STATE_DIR, Workspace
 
 if TYPE_CHECKING:
     from overnight.compare import Comparison
@@ -74,7 +74,7 @@ def run(
     """Run the loop until a stop rule fires; the run branch ends at the best state and the
     checkout is left as it was, unless ``checkout`` asks to switch a clean one to the branch. A
     config with layers runs one ``layer`` at a time."""
-    from overnight.launch import RunOptions, open_loop
+    from overnight.launch import RunOptions, open_loop, undo_start
     from overnight.project import Project
 
     project = Project.open(directory, layer)
@@ -84,7 +84,12 @@ def run(
         options = RunOptions(tag, resume, experiments, hours, use_cache, workers)
         loop = open_loop(project, options, observer)
         try:
-            reason = loop.run_until_stopped()
+            try:
+                reason = loop.run_until_stopped()
+            except BaseException:
+                if not resume and not loop.ledger.finished(loop.run.id)[0]:
+                    undo_start(project, loop.ledger, loop.run)  # not even a baseline: no run
+                raise
             run = loop.ledger.run(loop.run.id) or loop.run
             where = switch_checkout(project, run.branch) if checkout else ""
             return RunSummary(run, list(loop.history), reason, where)
@@ -306,7 +311,10 @@ def project_for_run(
 def _ledger(directory: Path | str) -> Ledger:
     """The ledger of the project in ``directory``, once its config is known to be there."""
     layer_names(directory)  # a missing or unreadable config is reported as such
-    return Ledger(Path(directory).resolve() / STATE_DIR / "ledger.db")
+    path = Path(directory).resolve() / STATE_DIR / "ledger.db"
+    if not path.is_file():  # no run yet: and outside a repository, `overnight run` cannot start
+        Workspace(Path(directory))
+    return Ledger(path)
 
 
 def _no_run(tag: str | None, layer: str | None) -> str:

@@ -68,3 +68,28 @@ def free_directory(stem: Path) -> Path:
         suffix += 1
         candidate = stem.with_name(f"{stem.name}-{suffix}")
     return candidate
+
+
+def next_steps(name: str, target: Path) -> str:
+    """What to type after copying example ``name`` to ``target``: the extras its first loop
+    needs, the key its model reads, and the run command (with ``--layer`` where there are
+    layers)."""
+    from overnight.config_file import read_mapping
+
+    raw = read_mapping(examples_root() / name / "overnight.yaml", display=name)
+    layers = raw.get("layers") or {}
+    first = next(iter(layers), None)
+    loop = {**raw, **layers[first]} if first else raw
+    needs = []
+    evaluate, agent = loop.get("evaluate") or {}, loop.get("agent") or {}
+    if (
+        evaluate.get("kind") == "triggers"
+        and (evaluate.get("router") or {}).get("kind", "embedding") == "embedding"
+    ):
+        needs.append('pip install "overnight[embed]"')
+    model = agent.get("model") if agent.get("kind") == "llm" else None
+    if model:
+        provider = str(model).split("/", 1)[0]
+        needs += ['pip install "overnight[llm]"', f"export {provider.upper()}_API_KEY=..."]
+    run = f"overnight run {target}" + (f" --layer {first}" if first else "")
+    return "; ".join([*needs, run])

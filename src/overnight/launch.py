@@ -11,16 +11,18 @@ made again.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
 from overnight.agents import check_agent, make_agent
-from overnight.config import CommandAgentConfig, RayExecutorConfig
+from overnight.config import BudgetConfig, CommandAgentConfig, RayExecutorConfig
 from overnight.engine.cluster import RayExecutor, check_cluster
 from overnight.engine.executor import Executor, ThreadExecutor
 from overnight.engine.lane import LaneSpec, make_lane
 from overnight.engine.resources import Slot, assign, cpu_cores, visible_gpus
-from overnight.errors import UsageError
+from overnight.errors import UsageError, WorkspaceError
+from overnight.isolation.files import remove_tree
 from overnight.isolation.guards import GitGuard
 from overnight.isolation.views import agent_views
 from overnight.ledger import Ledger, RunRecord
@@ -75,8 +77,29 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
     observer = observer or SilentObserver()
     if options.resume:
         run = _resume(project, workspace, ledger, options.tag, observer)
-    else:
-        run = _start(project, workspace, ledger, scope, options.tag)
+        return _loop(project, workspace, ledger, scope, run, slots, budget, options, observer)
+    run = _start(project, workspace, ledger, scope, options.tag)
+    try:
+        return _loop(project, workspace, ledger, scope, run, slots, budget, options, observer)
+    except BaseException:
+        undo_start(project, ledger, run)
+        raise
+
+
+def _loop(
+    project: Project,
+    workspace: Workspace,
+    ledger: Ledger,
+    scope: Scope,
+    run: RunRecord,
+    slots: list[Slot],
+    budget: BudgetConfig,
+    options: RunOptions,
+    observer: Observer,
+) -> Loop:
+    """The loop of ``run``, its lanes made and its executor started."""
+    config = project.config
+    workers = len(slots)
     views = {}
     if isinstance(config.agent, CommandAgentConfig):  # agents that read files
         views = agent_views(
@@ -110,6 +133,17 @@ def open_loop(project: Project, options: RunOptions, observer: Observer | None =
         observer=observer,
         executor=executor,
     )
+
+
+def undo_start(project: Project, ledger: Ledger, run: RunRecord) -> None:
+    """Take back a new run that failed before its first experiment was recorded: its branch
+    (if still at its base), its ledger rows, its workspaces and logs. A failed start leaves
+    nothing for ``status`` to show or ``--resume`` to find."""
+    with contextlib.suppress(WorkspaceError):  # moved on meanwhile: then it is someone's work
+        project.workspace().git("update-ref", "-d", f"refs/heads/{run.branch}", run.base_commit)
+    ledger.forget_run(run.id)
+    for folder in (project.state_dir / "worktrees" / run.tag, project.log_dir / run.tag):
+        remove_tree(folder)
 
 
 def _start(

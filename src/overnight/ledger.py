@@ -329,6 +329,14 @@ class Ledger:
             )
             self._seal_run(run_id)
 
+    def forget_run(self, run_id: int) -> None:
+        """Remove a run that never recorded an experiment (its start failed), so that nothing
+        of it is left for ``status`` to show or ``--resume`` to find."""
+        with self._transaction():
+            for table in (*_PER_EXPERIMENT, "prunes", "reviews"):
+                self._db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+            self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
     def reopen_run(self, run_id: int) -> None:
         with self._transaction():
             self._db.execute(

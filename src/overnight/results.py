@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -55,22 +55,16 @@ def _row(e: Experiment, secondary: Sequence[str]) -> str:
 
 
 def experiment_json(experiment: Experiment) -> dict[str, Any]:
-    """Every field of the record, as JSON takes it (``asdict`` of the whole record copies
-    every list and dict first, which a long run pays ten thousand times)."""
-    data = {name: _plain(getattr(experiment, name)) for name in _FIELDS}
+    """Every field of the record, as JSON takes it. The record's own fields are plain values
+    but for the few that hold records, converted alone: ``asdict`` of the whole record copies
+    every list and dict first, which a long run pays ten thousand times."""
+    data = dict(vars(experiment))
     data["status"] = str(experiment.status)
+    data["usage"] = [asdict(usage) for usage in experiment.usage]
+    for name in ("suite", "held_out"):
+        suite = data[name]
+        data[name] = None if suite is None else asdict(suite)
     return data
-
-
-_FIELDS = [f.name for f in fields(Experiment)]
-
-
-def _plain(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
-    if isinstance(value, list) and value and is_dataclass(value[0]):
-        return [asdict(item) for item in value]
-    return value
 
 
 def results_json(history: Sequence[Experiment]) -> str:

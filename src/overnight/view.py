@@ -252,7 +252,7 @@ def status_lines(
         else (
             f"stopped: {run.stop_reason}"
             if run.stop_reason
-            else "interrupted (resume with `overnight run --resume`)"
+            else f"interrupted (resume with `{resume_command(run)}`)"
         )
     )
     lines = [
@@ -282,6 +282,11 @@ def status_lines(
             f"{last.description}"
         )
     return lines
+
+
+def resume_command(run: RunRecord) -> str:
+    layer = f" --layer {run.layer}" if run.layer else ""
+    return f"overnight run --resume --tag {run.tag}{layer}"
 
 
 def _score_of(experiment: Experiment | None) -> str:

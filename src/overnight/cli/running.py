@@ -44,16 +44,20 @@ def demo(directory: Path | None, experiments: int) -> None:
 )
 def init(directory: Path, example: str | None) -> None:
     """Create overnight.yaml in DIRECTORY, or a whole example repository with --example."""
+    parent = directory.resolve().parent
+    if not parent.is_dir():
+        raise UsageError(f"{parent} does not exist: create it first, or choose another directory")
     if example:
         examples.create_from_example(example, directory.resolve())
+        steps = examples.next_steps(example, directory)
         console().print(
-            f"Created {directory} from example {example!r}. Next: overnight run {directory}"
+            f"Created {directory} from example {example!r}. Next: {steps}", markup=False
         )
         return
     config = directory / CONFIG_NAME
     if config.exists():
         raise UsageError(f"{config} exists already")
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(exist_ok=True)
     config.write_text(STARTER_CONFIG, encoding="utf-8")
     console().print(
         f"Wrote {config}: set editable, frozen and evaluate, then try `overnight eval`."
