@@ -420,3 +420,13 @@ def test_the_queries_of_a_long_run_use_indexes(ledger):
         args = (run.id, 0)[: query.count("?")]
         plan = " ".join(row[-1] for row in ledger._db.execute(f"EXPLAIN QUERY PLAN {query}", args))
         assert "USING" in plan and "INDEX" in plan, (name, plan)
+
+
+def test_json_lines_with_the_notes_as_stored_equal_the_decoded_ones(ledger):
+    run = new_run(ledger)
+    for number in (1, 2):
+        ledger.record(full_experiment(run.id, number))
+    light = ledger.experiments(run.id, notes=False)
+    spliced = [json.loads(line) for line in results_json(light, ledger.notes(run.id)).splitlines()]
+    plain = [json.loads(line) for line in results_json(ledger.experiments(run.id)).splitlines()]
+    assert spliced == plain and plain[0]["agent_meta"]["values"] == [0.01, 0.02]

@@ -260,6 +260,16 @@ def history(
         ledger.close()
 
 
+def notes(directory: Path | str = ".", tag: str | None = None) -> dict[int, str]:
+    """What each agent noted of its experiments in run ``tag`` (the latest by default), as the
+    ledger stores it: JSON text, by experiment number."""
+    ledger = _ledger(directory)
+    try:
+        return ledger.notes(_run_of(ledger, tag, None).id)
+    finally:
+        ledger.close()
+
+
 def in_flight(directory: Path | str = ".", tag: str | None = None) -> list[Unfinished]:
     """The experiments of run ``tag`` (the latest by default) that have started and not
     finished: what a live run is doing now, one per busy worker."""

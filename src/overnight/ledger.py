@@ -508,6 +508,15 @@ class Ledger:
                 experiment.held_out = self.suite_result(run_id, experiment.number, held_out=True)
         return experiments
 
+    def notes(self, run_id: int) -> dict[int, str]:
+        """Each finished experiment's agent notes as stored: JSON text, for a writer of JSON
+        that has no use for decoding them first."""
+        rows = self._db.execute(
+            "SELECT number, agent_meta FROM experiments WHERE run_id = ? AND status != 'running'",
+            (run_id,),
+        )
+        return dict(rows.fetchall())
+
     def finished(self, run_id: int) -> tuple[int, int]:
         """How many experiments of the run have finished, and the last one's number (-1: none)."""
         count, last = self._db.execute(

@@ -4,7 +4,7 @@ secondary metrics, one row per experiment, so existing notebooks read it unchang
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -67,9 +67,18 @@ def experiment_json(experiment: Experiment) -> dict[str, Any]:
     return data
 
 
-def results_json(history: Sequence[Experiment]) -> str:
-    """JSON Lines: one object per experiment, one experiment per line."""
-    return "".join(json.dumps(experiment_json(e)) + "\n" for e in history)
+def results_json(history: Sequence[Experiment], notes: Mapping[int, str] | None = None) -> str:
+    """JSON Lines: one object per experiment, one experiment per line. ``notes``, the agents'
+    notes as the ledger stores them (JSON text, by experiment), are written as they are rather
+    than decoded and encoded again: in a long run they are most of the output."""
+    if notes is None:
+        return "".join(json.dumps(experiment_json(e)) + "\n" for e in history)
+    lines = []
+    for experiment in history:
+        data = experiment_json(experiment)
+        del data["agent_meta"]
+        lines.append(f'{json.dumps(data)[:-1]}, "agent_meta": {notes[experiment.number]}}}\n')
+    return "".join(lines)
 
 
 def score_json(metric: str, score: Score) -> dict[str, Any]:

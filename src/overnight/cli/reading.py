@@ -42,11 +42,11 @@ def log(
     from overnight import api
     from overnight.results import results_json, results_tsv
 
-    record, history = api.history(directory, tag, layer, notes=as_json, diffs=as_json)
+    record, history = api.history(directory, tag, layer, notes=False, diffs=as_json)
     if tsv:
         text = results_tsv(record, history)
     elif as_json:
-        text = results_json(history)
+        text = results_json(history, api.notes(directory, record.tag))
     else:
         if output:
             raise UsageError("--output needs --tsv or --json")
