@@ -175,6 +175,8 @@ def test_kill_9_then_resume(
         rows = ledger_rows(root)
         assert "its workspace was discarded" in rows[number]["reason"]
         assert rows[number]["parent_commit"] == rows[number - 1]["commit_sha"]
+        # killed while measuring, the agent had already said what it changed: it is kept
+        assert bool(rows[number]["description"]) == (moment == "evaluation"), rows[number]
     calls = (ctl / "agent-calls").read_text().split()
     assert calls == ["1", "2", "3", "4"]  # each experiment's agent ran once, numbering continued
 

@@ -21,6 +21,7 @@ from overnight.engine.cluster import RayExecutor, check_cluster
 from overnight.engine.executor import Executor, ThreadExecutor
 from overnight.engine.lane import LaneSpec, make_lane
 from overnight.engine.resources import Slot, assign, cpu_cores, visible_gpus
+from overnight.engine.step import description_file
 from overnight.errors import UsageError, WorkspaceError
 from overnight.isolation.files import remove_tree
 from overnight.isolation.guards import GitGuard
@@ -244,12 +245,14 @@ def _resume(
                     "changed in .git during the interrupted experiment (check them): "
                     + ", ".join(changed)
                 )
+        described = description_file(project.log_dir / run.tag, unfinished.number)
         ledger.record(
             Experiment(
                 run_id=run.id,
                 number=unfinished.number,
                 parent_commit=unfinished.parent_commit,
                 status=Status.INTERRUPTED,
+                description=described.read_text("utf-8") if described.is_file() else "",
                 started_at=unfinished.started_at,
                 worker=unfinished.worker,
                 reason="the harness stopped during this experiment; its workspace was discarded",

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from overnight.compare import Comparison
     from overnight.config import BudgetConfig
 
+REASON_CHARS = 120  # of a reason's first line, after a description
 RATE_WINDOW = 10  # experiments over which the live view and `status` show the recent gain
 
 STATUS_STYLE = {
@@ -110,20 +111,21 @@ class LiveView:
         self.console.print(Text(text, style="yellow"))
 
     def _footer(self) -> Group | Text:
-        if self.run is None or self.budget is None:
+        if self.run is None:
             return Text("starting…")
         best = final_best(self.tally.advancing)
         tally = self.tally.statuses
         done = self.tally.experiments
         elapsed = time.monotonic() - self.started
         left = []
-        if self.budget.experiments is not None:
-            left.append(f"{max(0, self.budget.experiments - done)} experiments")
-        if self.budget.hours is not None:
-            left.append(duration(max(0.0, self.budget.hours * 3600 - elapsed)))
         spent = self.tally.spent_usd
-        if self.budget.cost_usd is not None:
-            left.append(money(max(0.0, self.budget.cost_usd - spent)))
+        budget = self.budget
+        if budget is not None and budget.experiments is not None:
+            left.append(f"{max(0, budget.experiments - done)} experiments")
+        if budget is not None and budget.hours is not None:
+            left.append(duration(max(0.0, budget.hours * 3600 - elapsed)))
+        if budget is not None and budget.cost_usd is not None:
+            left.append(money(max(0.0, budget.cost_usd - spent)))
         line1 = Text.assemble(
             ("▶ ", "bold"),
             (_running_text(sorted(self.running)), "bold"),
@@ -164,11 +166,8 @@ def experiment_line(experiment: Experiment, direction: str, previous: Experiment
     )
     if experiment.total_cost_usd:
         text.append(f"  {money(experiment.total_cost_usd)}", style="dim")
-    if (
-        experiment.status in (Status.VIOLATION, Status.NO_OP, Status.INTERRUPTED)
-        and experiment.reason
-    ):
-        text.append(f"  [{experiment.reason.splitlines()[0][:120]}]", style="dim")
+    if not experiment.status.advances and experiment.reason:
+        text.append(f"  [{experiment.reason.splitlines()[0][:REASON_CHARS]}]", style="dim")
     if experiment.status in (Status.CRASH, Status.TIMEOUT) and experiment.log_path:
         text.append(f"  [log: {experiment.log_path}]", style="dim")
     return text
@@ -211,12 +210,20 @@ def log_table(run: RunRecord, history: Sequence[Experiment], limit: int | None =
             Text(str(experiment.status), STATUS_STYLE.get(experiment.status, "")),
             score_text(experiment.metric, experiment.secondary),
             delta,
-            Text(experiment.description),
+            _described(experiment),
             f"{experiment.duration_s:.1f}s",
             *cost,
             (experiment.commit or "")[:7],
         )
     return table
+
+
+def _described(experiment: Experiment) -> Text:
+    """The description, and for what was not kept, why (its first line)."""
+    text = Text(experiment.description)
+    if not experiment.status.advances and experiment.reason:
+        text.append(f"  {experiment.reason.splitlines()[0][:REASON_CHARS]}", style="dim")
+    return text
 
 
 def stale_winners_text(history: Sequence[Experiment]) -> str:

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 DIRECTORY = click.argument(
     "directory", type=click.Path(file_okay=False, path_type=Path), default="."
 )
+RUN = click.option(
+    "--tag", "--run", "tag", metavar="TAG", help="Which run (default: the latest)."
+)  # every command names a run the same way; --run is the older spelling
 LAYER = click.option(
     "--layer", metavar="NAME", help="Which layer of a config with `layers` (e.g. activation)."
 )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from overnight.cli.common import DIRECTORY, LAYER, console, err_console, say_dim
+from overnight.cli.common import DIRECTORY, LAYER, RUN, console, err_console, say_dim
 from overnight.errors import UsageError
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @DIRECTORY
-@click.option("--run", "tag", help="Which run (default: the latest).")
+@RUN
 @click.option("--dry-run", is_flag=True, help="Measure and report; commit and record nothing.")
 @LAYER
 def prune(directory: Path, tag: str | None, dry_run: bool, layer: str | None) -> None:
@@ -62,7 +62,7 @@ def prune(directory: Path, tag: str | None, dry_run: bool, layer: str | None) ->
 
 @click.command()
 @DIRECTORY
-@click.option("--run", "tag", help="Which run (default: the latest).")
+@RUN
 @click.option(
     "--keep",
     type=click.IntRange(min=0),

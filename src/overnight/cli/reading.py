@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from overnight.cli.common import DIRECTORY, LAYER, console, err_console, say_dim
+from overnight.cli.common import DIRECTORY, LAYER, RUN, console, err_console, say_dim
 from overnight.config_file import check_layer
 from overnight.errors import UsageError
 
@@ -20,7 +20,7 @@ LOG_ROWS = 50  # the table's rows by default: the newest experiments
 @DIRECTORY
 @click.option("--tsv", is_flag=True, help="autoresearch-compatible results.tsv.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per experiment.")
-@click.option("--tag", help="Which run (default: the latest).")
+@RUN
 @click.option("--all", "show_all", is_flag=True, help="List every experiment in the table.")
 @LAYER
 @click.option(
@@ -171,7 +171,7 @@ def compare(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the page (default: .overnight/report.html).",
 )
-@click.option("--run", "tag", help="Which run (default: the latest).")
+@RUN
 @click.option(
     "--pair",
     type=int,

@@ -77,6 +77,10 @@ class TriedChanges:
             return self._claimed.setdefault(key, number)
 
 
+def description_file(log_dir: Path, number: int) -> Path:
+    return log_dir / f"{number:04d}.description"
+
+
 def change_key(base: str, diff: str) -> str:
     return hashlib.sha256(f"{base}\0{diff}".encode()).hexdigest()
 
@@ -109,6 +113,11 @@ class StepRunner:
             failure = str(exc)
         record.agent_s = time.monotonic() - started
         _apply_proposal(record, proposal)
+        # kept beside the logs at once, so that a harness killed during the evaluation leaves
+        # the description for the resume to record
+        described = description_file(self.log_dir, record.number)
+        described.parent.mkdir(parents=True, exist_ok=True)
+        described.write_text(record.description, "utf-8")
         problems = self.check_git(step, step.snapshot) + lane.check_views()
         change = step.change = lane.tree.change(lane.guarded_paths())
         lane.sandbox.link_exposed()
