@@ -903,3 +903,37 @@ def test_the_brief_is_written_safely(make_repo, monkeypatch, mode: str, kind: st
     assert fifo.written() == b""  # no brief went into the agent's FIFO
     assert statuses(summary)[-1] is Status.KEEP
     assert Checkout.of(root) == before  # no brief went into the user's README.md
+
+
+AGENT_PLANTS_DATA = (
+    """
+Path("data").mkdir(exist_ok=True)
+Path("data/answer.txt").write_text("1000\\n")
+"""
+    + IMPROVE
+)
+
+SCORE_READS_DATA = """\
+from pathlib import Path
+planted = Path("data/answer.txt")
+bonus = float(planted.read_text()) if planted.is_file() else 0.0
+print(f"score: {float(Path('value.txt').read_text()) + bonus}")
+"""
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_an_exposed_folder_the_checkout_lacks_cannot_be_planted(make_repo, mode: str) -> None:
+    """``sandbox.expose: [data]`` with no data/ in the checkout: the folder is ignored in the
+    workspace, so what an agent writes there is no change the harness sees; it is swept with
+    every other ignored file before the evaluation, which never reads it."""
+    root = attack_repo(
+        make_repo,
+        mode,
+        AGENT_PLANTS_DATA,
+        {"score.py": SCORE_READS_DATA},
+        sandbox={"mode": mode, "expose": ["data"]},
+    )
+
+    summary = run(root, experiments=2)
+
+    assert max(values(summary.experiments)) < 1000, statuses(summary)
