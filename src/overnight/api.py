@@ -24,6 +24,7 @@ from overnight.workspace import STATE_DIR, Workspace
 
 if TYPE_CHECKING:
     from overnight.compare import Comparison
+    from overnight.evaluators.gates import Gate
     from overnight.loop import Observer
     from overnight.project import Project
     from overnight.pruning import PruneResult, Say
@@ -121,6 +122,19 @@ def evaluate(
     project.workspace().exclude_state_dir()
     log = project.log_dir / "eval.log"
     return project.evaluator(use_cache).evaluate(project.root, log)
+
+
+def evaluate_gates(
+    directory: Path | str = ".", score: Score | None = None, *, layer: str | None = None
+) -> Gate:
+    """The correctness gates (``evaluate.checks``, ``evaluate.constraints``) on the tree as it
+    is, ``score`` being its evaluation; constraints relative to a baseline are not judged."""
+    from overnight.project import Project
+
+    project = Project.open(directory, layer)
+    log = project.log_dir / "eval.log"
+    secondary = score.secondary if score is not None else {}
+    return project.evaluator().gate(project.root, log, secondary, None)
 
 
 def evaluate_held_out(

@@ -36,7 +36,14 @@ LOG_EXCERPT = 1200  # characters of a crash's log tail
 RESERVE = 300  # characters kept for headings and the line that counts the oldest experiments
 REVIEW_SHARE = 6  # the reviewers' section takes at most 1/REVIEW_SHARE of the budget
 NOTE_EXCERPT = 300  # characters of one reviewer's note
-FAILED = (Status.CRASH, Status.TIMEOUT, Status.VIOLATION, Status.NO_OP, Status.INTERRUPTED)
+FAILED = (
+    Status.CRASH,
+    Status.TIMEOUT,
+    Status.VIOLATION,
+    Status.NO_OP,
+    Status.INTERRUPTED,
+    Status.CHECK_FAILED,
+)
 
 
 @dataclass(frozen=True)
@@ -206,7 +213,7 @@ def _failures(inputs: BriefInputs) -> str:
     failed = list(itertools.islice((e for e in recent if e.status in FAILED), FAILURE_DETAILS))
     for experiment in failed:
         reason = experiment.reason.strip() or "(no reason recorded)"
-        if experiment.status in (Status.CRASH, Status.TIMEOUT):
+        if experiment.status in (Status.CRASH, Status.TIMEOUT, Status.CHECK_FAILED):
             reason = "log tail:\n```\n" + reason[-LOG_EXCERPT:] + "\n```"
         parts.append(
             f"### Experiment {experiment.number}: {experiment.status} — "

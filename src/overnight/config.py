@@ -43,6 +43,30 @@ class ModelConfig(_Strict):
     price: PriceConfig | None = None
 
 
+class CheckConfig(_Strict):
+    """A command that must exit 0 for a change to be kept: the tests still pass, it builds. A
+    speed metric without one rewards doing less work."""
+
+    command: str = Field(min_length=1)
+    timeout: float = Field(default=600, gt=0)
+
+
+class ConstraintConfig(_Strict):
+    """Bounds a secondary metric (a ``name: value`` line the evaluation prints) must keep for a
+    change to be kept: absolute ones, or no worse than the baseline by more than a share."""
+
+    max: float | None = None
+    min: float | None = None
+    worse_by_at_most: float | None = Field(default=None, ge=0)  # of the baseline: 0.05 is 5%
+    direction: Literal["minimize", "maximize"] = "minimize"  # which way is better
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> ConstraintConfig:
+        if self.max is None and self.min is None and self.worse_by_at_most is None:
+            raise ValueError("needs max, min or worse_by_at_most")
+        return self
+
+
 class EvaluateConfig(_Strict):
     kind: Literal["command"] = "command"
     command: str = Field(min_length=1)
@@ -55,6 +79,16 @@ class EvaluateConfig(_Strict):
     seeds: Literal["fixed", "vary"] = (
         "fixed"  # OVERNIGHT_SEED: always 0, or the measurement's index
     )
+    checks: list[CheckConfig] = Field(default_factory=list)  # run after the metric, on a keep
+    constraints: dict[str, ConstraintConfig] = Field(default_factory=dict)
+
+    @field_validator("checks", mode="before")
+    @classmethod
+    def _commands_alone(cls, value: Any) -> Any:
+        """``checks: [pytest -q]`` is short for ``checks: [{command: pytest -q}]``."""
+        if isinstance(value, list):
+            return [{"command": item} if isinstance(item, str) else item for item in value]
+        return value
 
     @field_validator("regex")
     @classmethod

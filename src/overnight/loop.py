@@ -31,6 +31,7 @@ from overnight.engine.executor import Executor, ThreadExecutor, WorkerLost
 from overnight.engine.lane import Lane
 from overnight.engine.step import Incumbent, Step, StepRunner, change_key
 from overnight.errors import EvaluationError, SearchExhausted, WorkspaceError
+from overnight.evaluators.gates import Gate
 from overnight.isolation.files import write_fresh
 from overnight.isolation.guards import GitGuard, Snapshot
 from overnight.isolation.tree import TreeChange
@@ -304,6 +305,16 @@ class Loop:
             score = replace(
                 score, seconds=score.seconds + held_out.seconds, usage=score.usage + held_out.usage
             )
+        if status is Status.BASELINE:  # failing its gates, nothing after it could be kept
+            measured = score
+            gate = lane.guarded(
+                record, lambda: self._baseline_gate(lane, measured), lane.guarded_paths()
+            )
+            if gate is None:
+                status, score = Status.VIOLATION, replace(score, log_tail=record.reason)
+            elif not gate.passed:
+                failure = f"the baseline does not pass its gates: {gate.failure}"
+                status, score = Status.CHECK_FAILED, replace(score, log_tail=failure)
         experiment = Experiment(
             suite=score.suite,
             usage=score.usage,
@@ -332,6 +343,10 @@ class Loop:
         if problem := lane.evaluator.baseline_problem(score):
             self.ledger.end_run(self.run.id, f"the evaluation looks broken: {problem}")
             raise EvaluationError(f"refusing to run: {problem}")
+
+    def _baseline_gate(self, lane: Lane, score: Score) -> Gate:
+        log = self.steps.log_path(0)
+        return lane.evaluator.gate(lane.tree.path, log, score.secondary, None)
 
     # -- dispatch: on the integrator, before a step -----------------------------------------
 
@@ -395,6 +410,7 @@ class Loop:
             # not the tip's any more once a review took a change out
             suite=None if reviewed else self.ledger.suite_result(self.run.id, self.best.number),
             held_out=self.ledger.suite_result(self.run.id, self.best.number, held_out=True),
+            baseline=self.history[0].secondary if self.history else {},
         )
 
     # -- integration: on the integrator, after a step ----------------------------------------

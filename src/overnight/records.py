@@ -20,6 +20,7 @@ class Status(enum.StrEnum):
     NO_OP = "no-op"
     INTERRUPTED = "interrupted"
     OVERFIT = "overfit"  # better on the visible cases, worse on the held-out ones
+    CHECK_FAILED = "check-failed"  # better, but a correctness check or a constraint failed
     STALE = "stale"  # won on a state the run had moved past: measured again on the best
     CONFLICT = "conflict"  # won on a state the run had moved past, and clashes with the best
     RUNNING = "running"

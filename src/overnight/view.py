@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from overnight.compare import Comparison
     from overnight.config import BudgetConfig
 
+REJECTED = (Status.VIOLATION, Status.NO_OP, Status.OVERFIT, Status.CHECK_FAILED)
 REASON_CHARS = 120  # of a reason's first line, after a description
 RATE_WINDOW = 10  # experiments over which the live view and `status` show the recent gain
 
@@ -39,6 +40,7 @@ STATUS_STYLE = {
     Status.NO_OP: "yellow",
     Status.INTERRUPTED: "yellow",
     Status.OVERFIT: "magenta",
+    Status.CHECK_FAILED: "magenta",
     Status.STALE: "cyan",
     Status.CONFLICT: "yellow",
 }
@@ -144,7 +146,7 @@ class LiveView:
             (score_text(best.metric, best.secondary) if best else "-", "bold green"),
             f"   keep {tally[Status.KEEP]} · discard {tally[Status.DISCARD]}"
             f" · crash {tally[Status.CRASH] + tally[Status.TIMEOUT]}"
-            f" · rejected {tally[Status.VIOLATION] + tally[Status.NO_OP] + tally[Status.OVERFIT]}",
+            f" · rejected {sum(tally[s] for s in REJECTED)}",
             rate,
             f"   spent {money(spent)}" if spent else "",
         )

@@ -130,6 +130,7 @@ def eval_(directory: Path, as_json: bool, no_cache: bool, layer: str | None) -> 
     from rich.text import Text
 
     from overnight import api
+    from overnight.config import EvaluateConfig
     from overnight.formatting import number, score_text
     from overnight.project import Project
     from overnight.results import score_json
@@ -137,11 +138,16 @@ def eval_(directory: Path, as_json: bool, no_cache: bool, layer: str | None) -> 
 
     score = api.evaluate(directory, use_cache=not no_cache, layer=layer)
     held_out = api.evaluate_held_out(directory, use_cache=not no_cache, layer=layer)
-    metric = Project.open(directory, layer).config.evaluate.metric
+    evaluate = Project.open(directory, layer).config.evaluate
+    metric = evaluate.metric
+    gated = isinstance(evaluate, EvaluateConfig) and (evaluate.checks or evaluate.constraints)
+    gate = api.evaluate_gates(directory, score, layer=layer) if score.ok and gated else None
     if as_json:
         data = score_json(metric, score)
         if held_out is not None:
             data["held_out"] = score_json(metric, held_out)
+        if gate is not None:
+            data["gates"] = {"passed": gate.passed, "failure": gate.failure, "log": gate.log_path}
         click.echo(json.dumps(data, indent=1))
     else:
         if score.suite is not None:
@@ -161,13 +167,17 @@ def eval_(directory: Path, as_json: bool, no_cache: bool, layer: str | None) -> 
             )
         else:
             err_console().print(Text.assemble((str(score.status), "red"), f": {score.log_tail}"))
+        if gate is not None and gate.passed:
+            console().print(f"gates: passed ({gate.seconds:.1f}s)", markup=False)
+        elif gate is not None:
+            err_console().print(Text.assemble(("check-failed", "red"), f": {gate.failure}"))
         if held_out is not None and held_out.suite is not None:
             console().print(
                 f"held out (never shown to an agent): {held_out.suite.passed}/"
                 f"{held_out.suite.total}  ({held_out.seconds:.1f}s{cost_text(held_out.usage)})",
                 markup=False,
             )
-    if not score.ok:
+    if not score.ok or (gate is not None and not gate.passed):
         sys.exit(1)
 
 
@@ -182,6 +192,12 @@ evaluate:
   metric: score
   direction: minimize         # or maximize
   timeout: 600                # seconds; the whole process group is killed after it
+  # A speed metric rewards doing less work: say what must still hold for a change to be kept,
+  # and freeze the files that define the workload (frozen: [bench_data.py]).
+  # checks: [pytest -q]       # commands that must exit 0, run after the metric on a winner
+  # constraints:              # bounds on other "name: value" lines the command prints
+  #   peak_mb: {worse_by_at_most: 0.05}   # no more than 5% above the baseline's
+  #   errors: {max: 0}
 agent:
   kind: search                # tunes UPPER_CASE constants in editable Python files, offline
 budget: {experiments: 100}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from overnight.engine.resources import Slot
 from overnight.evaluators import Evaluator
@@ -22,6 +23,8 @@ from overnight.project import Project
 from overnight.records import Experiment, Score, Status
 from overnight.scope import Scope
 from overnight.workspace import Workspace
+
+Measured = TypeVar("Measured")  # a Score, or a Gate: anything code under test produced
 
 
 @dataclass
@@ -92,8 +95,8 @@ class Lane:
         return sorted({*self.frozen_files, *self.editable_files, *changed} - set(deleted))
 
     def guarded(
-        self, record: Experiment, measure: Callable[[], Score | None], guarded: list[str]
-    ) -> Score | None:
+        self, record: Experiment, measure: Callable[[], Measured], guarded: list[str]
+    ) -> Measured | None:
         """One measurement, guarded: None (and a violation) if it changed a guarded file (even
         one it put back), or, unconfined, git's refs or files. Frozen files are bound read-only
         in the sandbox, so there the check can only confirm it. What an earlier measurement
@@ -119,8 +122,8 @@ class Lane:
                 + problems
             )
             return None
-        if score is not None and not score.ok and (hint := self.sandbox.hint()):
-            score = replace(score, log_tail=f"{score.log_tail}\n{hint}")
+        if isinstance(score, Score) and not score.ok and (hint := self.sandbox.hint()):
+            return replace(score, log_tail=f"{score.log_tail}\n{hint}")  # type: ignore[return-value]
         return score
 
 

@@ -22,6 +22,7 @@ from overnight.agents import Agent, AgentContext
 from overnight.config import Config, SuiteEvaluateConfig
 from overnight.engine.lane import Lane
 from overnight.errors import AgentError, SearchExhausted
+from overnight.evaluators.gates import Gate
 from overnight.isolation.guards import Snapshot
 from overnight.isolation.tree import TreeChange
 from overnight.layers import OwnedDescription, layer_violations
@@ -41,6 +42,7 @@ class Incumbent:
     elsewhere: statistics.Spread  # the noise, as the rest of the run measured it
     suite: SuiteResult | None  # its visible cases, for the check-by-check comparison
     held_out: SuiteResult | None  # its held-out cases, which a keep must not lose
+    baseline: dict[str, float] = field(default_factory=dict)  # the baseline's secondary metrics
 
 
 @dataclass
@@ -204,6 +206,8 @@ class StepRunner:
         record.metric = statistics.mean(record.measurements)
         record.status = Status.KEEP if decision.keep else Status.DISCARD
         record.reason = decision.reason
+        if decision.keep and not self._passes_gates(step, guarded, interruptible):
+            return
         if decision.keep:
             with interruptible():
                 held_out = lane.guarded(
@@ -211,6 +215,29 @@ class StepRunner:
                 )
             if record.status is Status.KEEP:
                 self._judge_generality(record, held_out, incumbent)
+
+    def _passes_gates(self, step: Step, guarded: list[str], interruptible: Interruptible) -> bool:
+        """A winner is kept only if its correctness checks pass and its secondary metrics keep
+        their constraints; one that fails them is ``check-failed``, with the check's output."""
+        record, lane = step.record, step.lane
+
+        def gate() -> Gate:
+            log = self.log_path(record.number)
+            return lane.evaluator.gate(
+                lane.tree.path, log, record.secondary, step.incumbent.baseline
+            )
+
+        with interruptible():
+            verdict = lane.guarded(record, gate, guarded)
+        if verdict is None:  # a violation, recorded by the guard
+            return False
+        record.eval_s += verdict.seconds
+        if verdict.passed:
+            return True
+        hint = lane.sandbox.hint() if verdict.log_path else ""
+        record.status = Status.CHECK_FAILED
+        record.reason = f"{verdict.failure}\n{hint}".strip()
+        return False
 
     def _judge_generality(
         self, record: Experiment, score: Score | None, incumbent: Incumbent

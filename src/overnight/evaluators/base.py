@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 
+from overnight.evaluators.gates import Gate
 from overnight.records import Score
 
 
@@ -22,6 +24,19 @@ class Evaluator(ABC):
         """Measure the cases no agent may see (the loop asks on every keep); None when the
         evaluation has none."""
         return None
+
+    def gate(
+        self,
+        root: Path,
+        log_path: Path,
+        secondary: Mapping[str, float],
+        baseline: Mapping[str, float] | None,
+        seed: int = 0,
+    ) -> Gate:
+        """Whether a tree the policy would keep may be kept: its secondary metrics keep their
+        constraints (``baseline``: the baseline's, None while measuring it) and its checks pass.
+        Evaluations without gates pass everything."""
+        return Gate()
 
     def baseline_problem(self, score: Score) -> str | None:
         """Why the baseline's measurement shows the evaluation itself is broken, in one line;

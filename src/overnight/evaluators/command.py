@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from overnight.config import EvaluateConfig
 from overnight.evaluators.base import Evaluator
+from overnight.evaluators.gates import Gate, broken_constraints
 from overnight.isolation.sandbox import Sandbox
 from overnight.records import Score, Status
 
@@ -80,6 +82,37 @@ class CommandEvaluator(Evaluator):
             tail = f"[{problem}]\n{done.tail()}"
             return Score(None, Status.CRASH, secondary, log, tail, done.seconds)
         return Score(value, None, secondary, log, done.tail(), done.seconds)
+
+    def gate(
+        self,
+        root: Path,
+        log_path: Path,
+        secondary: Mapping[str, float],
+        baseline: Mapping[str, float] | None,
+        seed: int = 0,
+    ) -> Gate:
+        """Constraints first (they cost nothing), then each check in turn, in the evaluation's
+        own sandbox and environment; the first that fails is the verdict."""
+        if broken := broken_constraints(self.config.constraints, secondary, baseline):
+            return Gate("constraint: " + "; ".join(broken))
+        extra = {"OVERNIGHT_SEED": str(seed), **self._extra_env}
+        sandbox = self.sandbox or Sandbox.none(root)
+        seconds = 0.0
+        for index, check in enumerate(self.config.checks, start=1):
+            check_log = log_path.with_name(f"{log_path.stem}.check-{index}.log")
+            done = sandbox.run(
+                check.command, check_log, check.timeout, self.config.env_passthrough, extra, root
+            )
+            seconds += done.seconds
+            if done.timed_out or done.returncode != 0:
+                why = (
+                    f"timed out after {check.timeout:g}s"
+                    if done.timed_out
+                    else (f"exited with code {done.returncode}")
+                )
+                failure = f"check `{check.command}` {why}\n{done.tail()}"
+                return Gate(failure, seconds, check_log.as_posix())
+        return Gate(seconds=seconds)
 
     def _metric_value(self, text: str, metrics: dict[str, float]) -> float | None:
         if self._regex is None:
