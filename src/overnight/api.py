@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from overnight.compare import Comparison
     from overnight.evaluators.gates import Gate
     from overnight.loop import Observer
+    from overnight.overview import Overview
     from overnight.project import Project
     from overnight.pruning import PruneResult, Say
     from overnight.review import ApplyResult, Pending
@@ -270,6 +271,22 @@ def history(
         if record is None:
             raise UsageError(_no_run(tag, layer))
         return record, ledger.experiments(record.id, notes=notes, diffs=diffs)
+    finally:
+        ledger.close()
+
+
+def overview(
+    directory: Path | str = ".", tag: str | None = None, *, newest: int = 10, live: bool = False
+) -> Overview:
+    """Run ``tag`` (the latest by default) summed up by the ledger: counts, costs, each
+    worker's figures, its baseline and keeps, and its ``newest`` experiments; with ``live``,
+    what its workers run now. It reads the same amount for a long run as for a short one."""
+    from overnight.overview import overview as summed_up
+
+    ledger = _ledger(directory)
+    try:
+        run_id = _run_of(ledger, tag, None).id
+        return summed_up(ledger, run_id, newest, ledger.unfinished(run_id) if live else [])
     finally:
         ledger.close()
 

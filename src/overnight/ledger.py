@@ -15,6 +15,7 @@ import functools
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,6 @@ CREATE TABLE IF NOT EXISTS usage (
     tokens_out INTEGER NOT NULL,
     cost_usd REAL
 );
-CREATE INDEX IF NOT EXISTS experiments_by_status ON experiments (run_id, status);
 CREATE INDEX IF NOT EXISTS usage_by_experiment ON usage (run_id, number);
 CREATE TABLE IF NOT EXISTS measurements (
     run_id INTEGER NOT NULL,
@@ -147,6 +147,14 @@ CREATE TABLE IF NOT EXISTS reviews (
     metric_after REAL  -- the branch tip measured once after it
 );
 CREATE INDEX IF NOT EXISTS reviews_by_experiment ON reviews (run_id, number);
+"""
+
+# Made after an older ledger has gained the columns they cover.
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS experiments_by_status ON experiments (run_id, status);
+-- what `overnight status` sums up, read from the index alone
+CREATE INDEX IF NOT EXISTS experiments_summed
+    ON experiments (run_id, worker, status, started_at, duration_s);
 """
 
 _COLUMNS = (
@@ -244,6 +252,7 @@ class Ledger:
                 _SCHEMA + "".join(_SUITE_TABLES.format(prefix=p) for p in ("", "held_out_"))
             )
             self._upgrade()
+            self._db.executescript(_INDEXES)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open the ledger {path}: {exc}") from None
         self.path = path
@@ -466,32 +475,45 @@ class Ledger:
         )
 
     def experiments(
-        self, run_id: int, *, after: int = -1, notes: bool = True, diffs: bool = True
+        self,
+        run_id: int,
+        *,
+        after: int = -1,
+        notes: bool = True,
+        diffs: bool = True,
+        statuses: Sequence[Status] | None = None,
     ) -> list[Experiment]:
         """The finished experiments of a run numbered above ``after``, oldest first; a
         ``running`` row is left for ``running()``. Without ``notes``, the agents' own notes
         (``agent_meta``) are left out but for ``replay_of``, which the harness reads; without
         ``diffs``, each ``diff`` is empty. They are most of what a long run's rows weigh, and
-        a listing needs neither."""
-        key = (run_id, after)
+        a listing needs neither. ``statuses`` keeps only the experiments that ended so."""
+        where, key = "run_id = ? AND number > ?", [run_id, after]
+        if statuses is not None:
+            marks = ", ".join("?" * len(statuses))
+            where += (
+                f" AND number IN (SELECT number FROM experiments"
+                f" WHERE run_id = ? AND status IN ({marks}))"
+            )
+            key += [run_id, *map(str, statuses)]
         columns = _COLUMNS if notes else _COLUMNS.replace("agent_meta", _NOTES_READ)
         columns = columns if diffs else columns.replace(" diff,", " '',")
         rows = self._db.execute(
             f"SELECT {columns} FROM experiments"
-            " WHERE run_id = ? AND number > ? AND status != 'running' ORDER BY number",
+            f" WHERE {where} AND status != 'running' ORDER BY number",
             key,
         )
         experiments = [_experiment(row) for row in rows]
         usage: dict[int, list[Usage]] = {}
         for number, *fields in self._db.execute(
             "SELECT number, purpose, model, tokens_in, tokens_out, cost_usd, calls FROM usage"
-            " WHERE run_id = ? AND number > ? ORDER BY rowid",
+            f" WHERE {where} ORDER BY rowid",
             key,
         ):
             usage.setdefault(number, []).append(Usage(*fields))
         measured: dict[tuple[int, str], list[float]] = {}
         for number, tree, value in self._db.execute(
-            "SELECT number, tree, value FROM measurements WHERE run_id = ? AND number > ?"
+            f"SELECT number, tree, value FROM measurements WHERE {where}"
             " ORDER BY number, tree, attempt",
             key,
         ):
@@ -507,6 +529,63 @@ class Ledger:
             if experiment.number in held_out:
                 experiment.held_out = self.suite_result(run_id, experiment.number, held_out=True)
         return experiments
+
+    # -- a run summed up, without reading its rows ------------------------------------------
+
+    def status_counts(self, run_id: int) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT status, COUNT(*) FROM experiments"
+            " WHERE run_id = ? AND status != 'running' GROUP BY status",
+            (run_id,),
+        )
+        return dict(rows.fetchall())
+
+    def spent(self, run_id: int) -> float:
+        """Every model call's known cost in the run, in USD."""
+        (total,) = self._db.execute(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return float(total)
+
+    def span(self, run_id: int) -> tuple[float, float]:
+        """The first finished experiment's start and the last one's end (0, 0 without any)."""
+        start, end = self._db.execute(
+            "SELECT MIN(started_at), MAX(started_at + duration_s) FROM experiments"
+            " WHERE run_id = ? AND status != 'running'",
+            (run_id,),
+        ).fetchone()
+        return (start or 0.0, end or 0.0)
+
+    def per_worker(self, run_id: int) -> list[tuple[int, int, int, int, int, float]]:
+        """For each worker: (worker, experiments, kept, stale, conflicts, busy seconds), the
+        baseline counted in the busy seconds only; from an index, without reading the rows."""
+        return self._db.execute(
+            "SELECT worker, SUM(status != 'baseline'), SUM(status = 'keep'),"
+            " SUM(status = 'stale'), SUM(status = 'conflict'), SUM(duration_s)"
+            " FROM experiments WHERE run_id = ? AND status != 'running'"
+            " GROUP BY worker ORDER BY worker",
+            (run_id,),
+        ).fetchall()
+
+    def replays(self, run_id: int) -> dict[int, int]:
+        """How many stale winners each worker measured again on the best. It reads every row's
+        notes, so it is asked only of a run with several workers."""
+        rows = self._db.execute(
+            "SELECT worker, COUNT(*) FROM experiments WHERE run_id = ? AND status != 'running'"
+            " AND instr(agent_meta, '\"replay_of\"') > 0"
+            " AND json_extract(agent_meta, '$.replay_of') IS NOT NULL GROUP BY worker",
+            (run_id,),
+        )
+        return dict(rows.fetchall())
+
+    def kept_replays(self, run_id: int) -> int:
+        """Stale winners that, measured again on the best, were kept there."""
+        (count,) = self._db.execute(
+            "SELECT COUNT(*) FROM experiments WHERE run_id = ? AND status = 'keep'"
+            " AND json_extract(agent_meta, '$.replay_of') IS NOT NULL",
+            (run_id,),
+        ).fetchone()
+        return int(count)
 
     def notes(self, run_id: int) -> dict[int, str]:
         """Each finished experiment's agent notes as stored: JSON text, for a writer of JSON

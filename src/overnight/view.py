@@ -16,15 +16,16 @@ from rich.text import Text
 
 from overnight.formatting import money, number, score_text
 from overnight.holdout import final_best, held_out_score, held_out_text
-from overnight.ledger import RunRecord, Unfinished
+from overnight.ledger import RunRecord
 from overnight.policy import improvement, recent_gain
 from overnight.records import Check, Experiment, Score, Status, SuiteResult, Usage
 from overnight.tally import Tally
-from overnight.workers_view import worker_figures, worker_lines
+from overnight.workers_view import worker_lines
 
 if TYPE_CHECKING:
     from overnight.compare import Comparison
     from overnight.config import BudgetConfig
+    from overnight.overview import Overview
 
 REJECTED = (Status.VIOLATION, Status.NO_OP, Status.OVERFIT, Status.CHECK_FAILED)
 REASON_CHARS = 120  # of a reason's first line, after a description
@@ -231,29 +232,28 @@ def _described(experiment: Experiment) -> Text:
 def stale_winners_text(history: Sequence[Experiment]) -> str:
     """With several workers: how many winners had a base the run had moved past, and what
     became of them ("" when none had)."""
-    stale = sum(e.status is Status.STALE for e in history)
-    conflicts = sum(e.status is Status.CONFLICT for e in history)
-    if not stale and not conflicts:
-        return ""
     replays = [e for e in history if e.replay_of is not None]
-    kept = sum(e.status is Status.KEEP for e in replays)
-    return (
-        f"stale winners: {stale + conflicts} won on a state the run had moved past; "
-        f"{stale} measured again on the best, {kept} kept there; {conflicts} conflicted"
+    return stale_winners_line(
+        Counter(e.status for e in history), sum(e.status is Status.KEEP for e in replays)
     )
 
 
-def status_lines(
-    run: RunRecord,
-    history: Sequence[Experiment],
-    live: bool,
-    in_flight: Sequence[Unfinished] = (),
-) -> list[str]:
-    """What ``overnight status`` says of a run; ``in_flight``: the experiments it runs now."""
-    tally = counts(history)
+def stale_winners_line(counts: Counter[Status], kept_replays: int) -> str:
+    stale, conflicts = counts[Status.STALE], counts[Status.CONFLICT]
+    if not stale and not conflicts:
+        return ""
+    return (
+        f"stale winners: {stale + conflicts} won on a state the run had moved past; "
+        f"{stale} measured again on the best, {kept_replays} kept there; {conflicts} conflicted"
+    )
+
+
+def status_lines(run: RunRecord, overview: Overview, live: bool) -> list[str]:
+    """What ``overnight status`` says of a run, from the run summed up by the ledger."""
+    history, tally = overview.rows, overview.counts
     baseline = next((e for e in history if e.status is Status.BASELINE), None)
     best = final_best(history)
-    done = sum(1 for e in history if e.status is not Status.BASELINE)
+    done = sum(n for status, n in tally.items() if status is not Status.BASELINE)
     started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started_at))
     state = (
         "running"
@@ -276,14 +276,12 @@ def status_lines(
     gain = recent_gain(history, RATE_WINDOW, run.direction)
     if gain is not None and done >= RATE_WINDOW:
         lines.append(f"recent rate: {gain:+.4g} over the last {RATE_WINDOW} experiments")
-    spent = sum(e.total_cost_usd for e in history)
-    if spent:
-        lines.append(
-            f"cost: {money(spent)} so far, {money(spent / max(1, len(history)))} per experiment"
-        )
-    if stale := stale_winners_text(history):
+    if spent := overview.spent_usd:
+        per = spent / max(1, sum(tally.values()))
+        lines.append(f"cost: {money(spent)} so far, {money(per)} per experiment")
+    if stale := stale_winners_line(tally, overview.kept_replays):
         lines.append(stale)
-    lines += worker_lines(worker_figures(history, in_flight), live)
+    lines += worker_lines(overview.workers, live)
     if history:
         last = history[-1]
         lines.append(

@@ -24,31 +24,66 @@ class WorkerFigures:
     running: int | None = None  # the experiment it runs now, when the run is live
 
 
+@dataclass(frozen=True)
+class WorkerTally:
+    """What one worker finished, summed: its figures are made from this, whether it was
+    counted from the rows or by the ledger itself."""
+
+    worker: int
+    experiments: int  # baseline not included
+    replays: int
+    kept: int
+    stale: int
+    conflicts: int
+    busy_s: float  # in experiments, baseline included
+
+
 def worker_figures(
     history: Sequence[Experiment], in_flight: Sequence[Unfinished] = ()
 ) -> list[WorkerFigures]:
     """One entry per worker that ran or runs an experiment, or none at all when only one did:
     a run with one worker shows as it always has. ``in_flight`` are the rows a live run is
     working on; wall time runs from the first experiment's start to the last one's end."""
-    workers = sorted({e.worker for e in history} | {u.worker for u in in_flight})
-    if len(workers) < 2:
-        return []
-    wall = wall_time(history)
-    figures = []
-    for worker in workers:
+    tallies = []
+    for worker in sorted({e.worker for e in history}):
         ran = [e for e in history if e.worker == worker]
         tried = [e for e in ran if e.status is not Status.BASELINE]
+        tallies.append(
+            WorkerTally(
+                worker=worker,
+                experiments=len(tried),
+                replays=sum(e.replay_of is not None for e in tried),
+                kept=sum(e.status is Status.KEEP for e in tried),
+                stale=sum(e.status is Status.STALE for e in tried),
+                conflicts=sum(e.status is Status.CONFLICT for e in tried),
+                busy_s=sum(e.duration_s for e in ran),
+            )
+        )
+    return figures_of(tallies, wall_time(history), in_flight)
+
+
+def figures_of(
+    tallies: Sequence[WorkerTally], wall: float, in_flight: Sequence[Unfinished] = ()
+) -> list[WorkerFigures]:
+    """The figures of each worker from what it finished and the run's wall time in seconds."""
+    known = {t.worker: t for t in tallies}
+    workers = sorted(set(known) | {u.worker for u in in_flight})
+    if len(workers) < 2:
+        return []
+    figures = []
+    for worker in workers:
+        tally = known.get(worker) or WorkerTally(worker, 0, 0, 0, 0, 0, 0.0)
         now = [u.number for u in in_flight if u.worker == worker]
         figures.append(
             WorkerFigures(
                 worker=worker,
-                experiments=len(tried),
-                replays=sum(e.replay_of is not None for e in tried),
-                per_hour=len(tried) / wall * 3600 if wall else None,
-                busy=sum(e.duration_s for e in ran) / wall if wall else None,
-                kept=sum(e.status is Status.KEEP for e in tried),
-                stale=sum(e.status is Status.STALE for e in tried),
-                conflicts=sum(e.status is Status.CONFLICT for e in tried),
+                experiments=tally.experiments,
+                replays=tally.replays,
+                per_hour=tally.experiments / wall * 3600 if wall else None,
+                busy=tally.busy_s / wall if wall else None,
+                kept=tally.kept,
+                stale=tally.stale,
+                conflicts=tally.conflicts,
                 running=max(now, default=None),
             )
         )

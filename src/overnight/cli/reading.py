@@ -69,7 +69,7 @@ def status(directory: Path, layer: str | None) -> None:
     from rich.text import Text
 
     from overnight import api
-    from overnight.view import status_lines
+    from overnight.view import RATE_WINDOW, status_lines
 
     latest = api.latest_runs(directory)
     if layer is not None:
@@ -84,11 +84,10 @@ def status(directory: Path, layer: str | None) -> None:
         if record is None:
             console().print(f"  no run yet: `overnight run --layer {name}`")
             continue
-        _, history = api.history(directory, record.tag, notes=False, diffs=False)
         live = record.id == active
-        in_flight = api.in_flight(directory, record.tag) if live else []
+        summed_up = api.overview(directory, record.tag, newest=RATE_WINDOW, live=live)
         indent = "  " if name is not None else ""
-        for line in status_lines(record, history, live, in_flight):
+        for line in status_lines(record, summed_up, live):
             console().print(indent + line, soft_wrap=True, markup=False)
 
 
