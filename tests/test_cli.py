@@ -20,7 +20,7 @@ from conftest import SCORE_PY, default_config, git
 from overnight.config import load_config
 from overnight.ledger import RunRecord
 from overnight.records import Experiment, Status
-from overnight.view import log_table
+from overnight.view import log_table, resume_command
 from report_projects import at_work, workers_project
 from stand_ins.support import (
     command_agent,
@@ -550,3 +550,45 @@ def test_reading_commands_outside_a_repository_say_git_init(tmp_path: Path) -> N
     for command in ("status", "log"):
         assert_one_line_error(run_cli(command, str(tmp_path)), 2, "git init")
     assert not (tmp_path / ".overnight").exists()  # a reader creates nothing
+
+
+def test_the_log_says_why_an_experiment_was_not_kept() -> None:
+    run = RunRecord(1, "t", "overnight/t", "demo", "score", "maximize", "b", {}, 0.0, None, None)
+    history = [
+        Experiment(1, 0, "b", Status.BASELINE, metric=1.0, commit="b"),
+        Experiment(
+            1,
+            1,
+            "b",
+            Status.DISCARD,
+            metric=1.0005,
+            description="nudge",
+            reason="better by 0.0005, not more than min_delta 0.001",
+        ),
+        Experiment(1, 2, "b", Status.NO_OP, description="idle", reason="the agent changed nothing"),
+        Experiment(1, 3, "b", Status.CRASH, description="boom", reason="[exited with code 1]\nx"),
+    ]
+    console = Console(width=200, record=True)
+    console.print(log_table(run, history))
+    shown = console.export_text()
+    assert "nudge  better by 0.0005, not more than min_delta 0.001" in shown
+    assert "idle  the agent changed nothing" in shown
+    assert "boom  [exited with code 1]" in shown and "\nx" not in shown
+
+
+def test_an_error_with_brackets_is_printed_as_it_is() -> None:
+    result = run_cli("init", "--example", "[bold]nope[/INST]")
+    assert_one_line_error(result, 2, "no example '[bold]nope[/INST]'")
+
+
+def test_every_command_that_reads_a_run_names_it_with_tag_or_run() -> None:
+    for command in ("log", "prune", "review", "report"):
+        shown = run_cli(command, "--help").stdout
+        assert "--tag, --run TAG" in " ".join(shown.split()), command
+
+
+def test_the_resume_command_names_the_run_and_its_layer() -> None:
+    layered = RunRecord(
+        1, "q-1", "overnight/q-1", "demo", "score", "maximize", "b", {}, 0.0, None, None, "quality"
+    )
+    assert resume_command(layered) == "overnight run --resume --tag q-1 --layer quality"

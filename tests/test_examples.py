@@ -59,3 +59,25 @@ def test_social_posts_scores_25_checks_against_a_model(
     assert score.value == 25.0, [c.reason for c in score.suite.checks if not c.passed]
     skill = (root / "SKILL.md").read_text()
     assert all(request.body["messages"][0]["content"] == skill for request in llm_server.requests)
+
+
+def test_the_faster_example_keeps_a_faster_count_and_refuses_a_wrong_one(tmp_path: Path) -> None:
+    """The search agent's first move cuts the divisor search: a quarter faster and wrong. The
+    greedy policy alone would keep it (one timing, clearly faster); the check refuses it, and
+    the sieve, right and fifty times faster, is kept."""
+    root = examples.create_from_example("faster", tmp_path / "faster")
+    config = yaml.safe_load((root / "overnight.yaml").read_text())
+    config["evaluate"]["repeats"] = 1
+    config["policy"] = {"kind": "greedy"}
+    (root / "overnight.yaml").write_text(yaml.safe_dump(config))
+    git(root, "commit", "-qam", "one timing per change, greedy")
+
+    summary = overnight.run(root, tag="t", experiments=2)
+
+    by = {e.description: e for e in summary.experiments}
+    wrong = by["ROOT_FRACTION 1.0 -> 0.5"]
+    assert wrong.status is overnight.Status.CHECK_FAILED, (wrong.status, wrong.reason)
+    assert "count_primes(10) is 5, expected 4" in wrong.reason
+    assert by['METHOD "trial" -> "sieve"'].status is overnight.Status.KEEP
+    tip = git(root, "show", "overnight/t:primes.py")
+    assert 'METHOD = "sieve"' in tip and "ROOT_FRACTION = 1.0" in tip

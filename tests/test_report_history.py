@@ -11,7 +11,7 @@ import pytest
 from overnight.holdout import bests_before, final_best
 from overnight.ledger import Ledger
 from overnight.records import Experiment, Status
-from overnight.report.chart import layout
+from overnight.report.chart import collide, layout
 from overnight.report.history import History, HistoryCache
 from report_projects import metric_project
 
@@ -97,3 +97,19 @@ def test_rows_finished_out_of_order_are_read_again(tmp_path: Path) -> None:
     assert [e.number for e in again.experiments] == [e.number for e in whole.experiments]
     assert again.tally == whole.tally
     assert drawn(again, 2) == drawn(whole, 2)
+
+
+def test_labels_of_keeps_in_a_row_do_not_run_into_each_other() -> None:
+    """Forty keeps in a row, each a little better: parallel slanted labels a few pixels apart
+    would write over each other, so only those with room keep theirs."""
+    made = [Experiment(1, 0, "p", Status.BASELINE, metric=50.0)]
+    made += [
+        Experiment(1, n, "p", Status.KEEP, metric=50.0 - n, description=f"a long description {n}")
+        for n in range(1, 41)
+    ]
+    labels = drawn(History.of(1, made), 100).labels
+    assert 3 <= len(labels) < 24
+    for i, a in enumerate(labels):
+        for b in labels[i + 1 :]:
+            assert not collide(a, b), (a, b)
+    assert [label.x for label in labels] == sorted(label.x for label in labels)

@@ -323,6 +323,13 @@ def test_cli_lists_what_waits_and_records_verdicts(night) -> None:
         (3, "up", ""),
     ]
 
+    # a number names the listing's item: now 1. #1, 2. #4, 3. case v2, 4. case v3
+    by_number = invoke("review", str(root), "--case", "4", "--up")
+    assert "Recorded: thumbs up on case v3 of experiment 4" in by_number.output
+    keep = invoke("review", str(root), "--case", "1", "--up")
+    assert isinstance(keep.exception, UsageError)
+    assert "item 1 is kept experiment #1: judge it with --keep 1" in str(keep.exception)
+
 
 @pytest.mark.parametrize(
     ("args", "words"),

@@ -72,6 +72,7 @@ def test_the_page_shows_the_run_with_a_strict_policy(client: TestClient) -> None
 def test_the_version_changes_only_when_the_run_does(client: TestClient, root: Path) -> None:
     first = client.get("/api/version").json()
     assert first["run"] == "posts-1" and first["experiments"] == 5 and first["running"] is None
+    assert first["tried"] == 4  # the same count as the summary's "experiments tried"
     assert first["stopped"].startswith("experiment budget spent")
     assert client.get("/api/version").json()["version"] == first["version"]
 

@@ -19,7 +19,8 @@ NUM_CLASSES = 10
 VAL_FRACTION = 0.2  # a fifth of every class is held out for validation
 SPLIT_SEED = 20240601  # fixed, so every experiment sees the same split
 
-# Seconds of training per experiment. Tests shorten it with DIGITS_TIME_BUDGET.
+# Seconds of CPU time for training, per experiment (CPU time, so that a busy machine trains the
+# same model as an idle one). Tests shorten it with DIGITS_TIME_BUDGET.
 TIME_BUDGET = float(os.environ.get("DIGITS_TIME_BUDGET", "4.0"))
 
 

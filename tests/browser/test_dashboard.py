@@ -131,7 +131,7 @@ def test_the_dashboard_loads_and_draws_the_chart(watched: Watched, base: str, pr
         assert dot is not None and dot["width"] > 4 and dot["height"] > 4
     assert "token" not in page.url  # kept in the tab's storage, out of the address bar
     assert page.locator("#review-access").text_content() == "reviews on"
-    page.locator("#live-text").filter(has_text="experiments").wait_for()
+    page.locator("#live-text").filter(has_text="tried").wait_for()
     assert watched.errors == []
     screenshot(page, "dashboard.png")
 

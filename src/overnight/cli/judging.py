@@ -155,6 +155,8 @@ def review(
         _print_pending(api.review_pending(directory, tag, layer=layer))
         return
     verdict = _one_verdict(verdicts, keep, case, experiment)
+    if case is not None and case.isdigit() and experiment is None:
+        case = _listed_case(api.review_pending(directory, tag, layer=layer), case)
     recorded = api.review(
         directory,
         verdict,
@@ -201,6 +203,22 @@ def _one_verdict(
         raise UsageError(f"--case {case} needs --up or --down{hint}")
     needs = "--keep N" if verdict in ("accept", "reject") else "--case ID"
     raise UsageError(f"--{verdict} needs {needs}: which item it judges")
+
+
+def _listed_case(pending: Pending, case: str) -> str:
+    """``--case 3`` names item 3 of the listing, unless a case is called "3"."""
+    if pending.suite is not None and case in {o.case_id for o in pending.suite.outputs}:
+        return case
+    items = [(None, e.number) for e in pending.keeps] + [(o.case_id, 0) for o in pending.outputs]
+    index = int(case)
+    if not 1 <= index <= len(items):
+        return case
+    listed, number = items[index - 1]
+    if listed is None:
+        raise UsageError(
+            f"item {index} is kept experiment #{number}: judge it with --keep {number}"
+        )
+    return listed
 
 
 OUTPUT_LINES = 3  # lines of each output the listing shows

@@ -30,12 +30,13 @@ from overnight.formatting import score_text
 from overnight.holdout import held_out_score
 from overnight.records import Experiment
 from overnight.report.kinds import category
-from overnight.report.tally import Tally
+from overnight.report.page_tally import PageTally
 
 LABEL_CHARS = 28  # a kept change's label: the start of its description
 MAX_LABELS = 24  # the keeps with the largest steps of the best line get a label
 WIDTH, HEIGHT = 960, 380
 LEFT, RIGHT, TOP, BOTTOM = 64, 64, 28, 44  # margins around the plot, in pixels
+LINE_PX, CHAR_PX = 12, 6  # a label's line of text, and about one character of it
 LABEL_RISE = 56  # about how far a slanted label reaches up or down, in pixels
 INSET = 14  # values stay this far inside the plot, so the axis line is left to the unmeasured
 TRAIL_ORDER = ("discard", "rejected", "crash", "keep", "baseline")  # drawn last: on top
@@ -178,7 +179,7 @@ class Trace:
     label_y: float | None = None  # where the best line stands on screen, for the labels
     candidates: tuple[_Candidate, ...] = ()
 
-    def extended(self, experiments: Sequence[Experiment], tally: Tally) -> Trace:
+    def extended(self, experiments: Sequence[Experiment], tally: PageTally) -> Trace:
         """This trace with the experiments after its ``count`` drawn; ``tally`` is theirs."""
         if tally.count == self.count:
             return self
@@ -265,7 +266,7 @@ class _Steps:
         return "".join(self.parts)
 
 
-def axes(tally: Tally) -> Axes:
+def axes(tally: PageTally) -> Axes:
     """The y ranges a run's chart needs: round ticks around every value measured."""
     y_lo, y_hi, _ = _axis(list(tally.values or ()))
     h_lo, h_hi, _ = _axis(list(tally.held_values or ()))
@@ -273,7 +274,7 @@ def axes(tally: Tally) -> Axes:
 
 
 def trace(
-    experiments: Sequence[Experiment], tally: Tally, marks: int, previous: Trace | None = None
+    experiments: Sequence[Experiment], tally: PageTally, marks: int, previous: Trace | None = None
 ) -> Trace:
     """The trace of ``experiments``: ``previous`` extended when it still fits the y axes."""
     fits = previous is not None and previous.marks == marks and previous.axes == axes(tally)
@@ -281,7 +282,7 @@ def trace(
     return start.extended(experiments, tally)
 
 
-def layout(experiments: Sequence[Experiment], tally: Tally, drawn: Trace) -> Layout:
+def layout(experiments: Sequence[Experiment], tally: PageTally, drawn: Trace) -> Layout:
     """Pixels for the run: the baseline and the newest ``drawn.marks`` keeps and others as
     circles, the rest as ``drawn``'s trails; only these circles, the labels and the ticks are
     placed anew for each page."""
@@ -316,7 +317,7 @@ def layout(experiments: Sequence[Experiment], tally: Tally, drawn: Trace) -> Lay
         f"matrix({per:.8g} 0 0 0.1 {x(0):.8g} 0)",
         dots,
         [Trail(kind, novalue, path, count) for (kind, novalue), path, count, _, _ in trails],
-        [_label(drawn.candidates[i], x, left, right) for i in sorted(largest)],
+        apart([_label(drawn.candidates[i], x, left, right) for i in largest]),
         drawn.best + f"H{last}" if drawn.best else "",
         drawn.held + f"H{last}" if drawn.held else "",
         [Tick(x(n), str(n)) for n in _integer_ticks(last)],
@@ -350,6 +351,28 @@ def _label(candidate: _Candidate, x: Callable[[float], float], left: float, righ
         "start" if start else "end",
         short(candidate.text),
     )
+
+
+def apart(labels: list[Label]) -> list[Label]:
+    """The labels, most important first, without those that would run into one already placed;
+    left to right."""
+    placed: list[Label] = []
+    for label in labels:
+        if not any(collide(label, other) for other in placed):
+            placed.append(label)
+    return sorted(placed, key=lambda label: label.x)
+
+
+def collide(a: Label, b: Label) -> bool:
+    """Whether two labels' text would overlap: parallel ones closer than a line of text across
+    their slant while they run alongside each other; others whose starts nearly meet."""
+    if a.angle != b.angle or a.anchor != b.anchor:
+        return abs(a.x - b.x) < LINE_PX and abs(a.y - b.y) < LINE_PX
+    slant = math.radians(a.angle)
+    dx, dy = b.x - a.x, b.y - a.y
+    across = abs(-dx * math.sin(slant) + dy * math.cos(slant))
+    along = abs(dx * math.cos(slant) + dy * math.sin(slant))
+    return across < LINE_PX and along < CHAR_PX * max(len(a.text), len(b.text))
 
 
 def _scale(lo: float, hi: float, top: float, bottom: float) -> Callable[[float], float]:

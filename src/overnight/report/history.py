@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from overnight.ledger import Ledger
 from overnight.records import Experiment
 from overnight.report.chart import Trace, trace
-from overnight.report.tally import Tally
+from overnight.report.page_tally import PageTally
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,12 @@ class History:
 
     run_id: int | None
     experiments: list[Experiment]
-    tally: Tally
+    tally: PageTally
     traces: dict[int, Trace] = field(default_factory=dict)
 
     @classmethod
     def of(cls, run_id: int | None, experiments: list[Experiment]) -> History:
-        return cls(run_id, experiments, Tally.of(experiments))
+        return cls(run_id, experiments, PageTally.of(experiments))
 
     @property
     def last(self) -> int:

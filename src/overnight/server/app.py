@@ -114,6 +114,7 @@ def create_app(project_dir: Path | str, token: str, *, allow_remote: bool = Fals
             "version": ledger_version(record, finished, reviews),
             "run": record.tag,
             "experiments": finished[0],
+            "tried": max(0, finished[0] - 1),  # as the summary counts them: the baseline is none
             "running": running.number if running else None,
             "stopped": record.stop_reason,
         }

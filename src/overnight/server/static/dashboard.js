@@ -100,7 +100,7 @@
       } else if (data.version !== version) {
         await refresh();
       }
-      const parts = [data.stopped ? "run stopped" : "live", `${data.experiments ?? 0} experiments`];
+      const parts = [data.stopped ? "run stopped" : "live", `${data.tried ?? 0} tried`];
       if (data.running !== null && data.running !== undefined) {
         parts.push(`experiment ${data.running} running`);
       }

@@ -2,8 +2,9 @@
 time: a live page extends them by the rows that finished since its last look instead of going
 over the whole run again, and a finished experiment never changes, so what was folded stays.
 
-A ``Tally`` is immutable: extending one makes another, so a page still rendering from the old
-one is never disturbed by the next update.
+A ``PageTally`` is immutable: extending one makes another, so a page still rendering from the
+old one is never disturbed by the next update. (The loop keeps its own ``overnight.tally.Tally``
+of the run, for the brief, the live view and the stop rules.)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from overnight.records import Experiment, Status
 
 
 @dataclass(frozen=True)
-class Tally:
+class PageTally:
     count: int = 0
     baseline: Experiment | None = None  # the first baseline
     tried: int = 0
@@ -32,7 +33,7 @@ class Tally:
     held_values: tuple[float, float] | None = None  # the same for the states' held-out scores
 
     @classmethod
-    def of(cls, experiments: Sequence[Experiment]) -> Tally:
+    def of(cls, experiments: Sequence[Experiment]) -> PageTally:
         return cls().extended(experiments)
 
     @property
@@ -41,7 +42,7 @@ class Tally:
         tip, judged = self.tip, self.judged
         return tip if judged is None or tip is None or held_out_score(tip) is None else judged
 
-    def extended(self, newer: Sequence[Experiment]) -> Tally:
+    def extended(self, newer: Sequence[Experiment]) -> PageTally:
         """This tally with ``newer`` (the experiments that finished after those it holds, in
         order) folded in, as ``holdout.bests_before`` and ``final_best`` would find them."""
         if not newer:
@@ -69,7 +70,7 @@ class Tally:
                     held = _widened(held, score)
                     if judged is None or score >= (held_out_score(judged) or 0.0):
                         judged = experiment
-        return Tally(
+        return PageTally(
             self.count + len(newer),
             baseline,
             tried,
