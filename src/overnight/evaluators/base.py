@@ -25,6 +25,11 @@ class Evaluator(ABC):
         evaluation has none."""
         return None
 
+    @property
+    def gated(self) -> bool:
+        """Whether there are gates to pass at all; most evaluations have none."""
+        return False
+
     def gate(
         self,
         root: Path,

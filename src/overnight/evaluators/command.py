@@ -83,6 +83,10 @@ class CommandEvaluator(Evaluator):
             return Score(None, Status.CRASH, secondary, log, tail, done.seconds)
         return Score(value, None, secondary, log, done.tail(), done.seconds)
 
+    @property
+    def gated(self) -> bool:
+        return bool(self.config.checks or self.config.constraints)
+
     def gate(
         self,
         root: Path,
