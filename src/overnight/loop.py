@@ -305,7 +305,7 @@ class Loop:
             score = replace(
                 score, seconds=score.seconds + held_out.seconds, usage=score.usage + held_out.usage
             )
-        if status is Status.BASELINE and lane.evaluator.gated:  # else nothing could be kept
+        if status is Status.BASELINE and lane.evaluator.gated:  # failing them, nothing can be kept
             measured = score
             gate = lane.guarded(
                 record, lambda: self._baseline_gate(lane, measured), lane.guarded_paths()
