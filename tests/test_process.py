@@ -5,6 +5,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -192,3 +193,10 @@ def test_command_sees_only_the_scrubbed_environment(tmp_path, monkeypatch):
     )
 
     assert done.log_path.read_text() == "key=unset setting=yes\n"
+
+
+def test_a_tail_has_no_terminal_codes(tmp_path: Path) -> None:
+    """Tools colour their errors even in a file; a reason in the ledger or a brief is text."""
+    log = tmp_path / "tool.log"
+    log.write_text("\x1b[31mError:\x1b[0m no key \x1b]8;;http://x\x07docs\x1b]8;;\x07\x1b[2K\n")
+    assert read_tail(log) == "Error: no key docs\n"

@@ -48,6 +48,11 @@ class Completed:
         return read_tail(self.log_path, limit)
 
 
+# A terminal's colour and cursor codes (CSI and OSC sequences), which tools print even into a
+# file: a reason in the ledger, a brief or a page is text.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
 def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:
     try:
         with path.open("rb") as handle:
@@ -57,7 +62,7 @@ def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:
             data = handle.read()
     except OSError:
         return ""
-    text = data.decode("utf-8", errors="replace")
+    text = _ANSI.sub("", data.decode("utf-8", errors="replace"))
     return text if size <= limit else "…" + text
 
 
