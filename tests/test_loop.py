@@ -566,3 +566,18 @@ def test_sigterm_abandons_the_experiment_at_once(
     wait_until(lambda: not processes_naming(marker), 5, "the evaluation to be killed")
     assert rev(root, BRANCH) == base
     assert checkout_state(root) == before and porcelain(root) == ""
+
+
+def test_an_agent_that_keeps_failing_stops_the_run(make_repo) -> None:
+    """Five agent failures in a row end the run with the last one's reason, rather than a night
+    of no-ops; an agent that merely changes nothing does not count."""
+    root = make_repo(config=default_config(agent=command_agent("fail"), budget={"experiments": 20}))
+    summary = run(root)
+    assert [e.status for e in summary.experiments[1:]] == [Status.NO_OP] * 5
+    assert summary.stop_reason.startswith("the agent failed 5 times in a row; the last: ")
+    assert "the model refused" in summary.stop_reason
+
+    idle = make_repo(
+        config=default_config(agent=command_agent("nothing"), budget={"experiments": 7})
+    )
+    assert run(idle).stop_reason == "experiment budget spent: 7 of 7"

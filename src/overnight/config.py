@@ -441,6 +441,9 @@ class StopConfig(_Strict):
     target: float | None = None
     patience: int | None = Field(default=None, ge=1)
     plateau: PlateauConfig | None = None
+    # the agent itself failing this many times in a row (its tool crashed, timed out or could
+    # not reach its model) ends the run: it will not fix itself; null: never
+    agent_failures: int | None = Field(default=5, ge=1)
 
 
 class Config(_Strict):

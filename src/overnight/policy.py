@@ -268,6 +268,10 @@ class StopRules:
             return f"time budget spent: {elapsed_s / 3600:.2f} of {self.budget.hours:g} hours"
         if self.budget.cost_usd is not None and tally.spent_usd >= self.budget.cost_usd:
             return f"cost budget spent: ${tally.spent_usd:.4f} of ${self.budget.cost_usd:g}"
+        failures = self.stop.agent_failures
+        if failures is not None and tally.agent_failures >= failures:
+            last = " ".join(tally.last_agent_failure.split())[:200]
+            return f"the agent failed {tally.agent_failures} times in a row; the last: {last}"
         patience = self.stop.patience
         if patience is not None and tally.since_keep >= patience:
             return f"no improvement in the last {patience} experiments (patience)"

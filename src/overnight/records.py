@@ -7,6 +7,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+AGENT_FAILED = "(the agent failed)"  # the description of an experiment whose agent failed
+
 
 class Status(enum.StrEnum):
     """How an experiment ended. Only ``baseline`` and ``keep`` move the best state."""

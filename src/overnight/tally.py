@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from overnight.records import Experiment, Status
+from overnight.records import AGENT_FAILED, Experiment, Status
 from overnight.statistics import Spread, spread
 
 
@@ -18,6 +18,8 @@ class Tally:
     experiments: int = 0  # every experiment after the baseline
     spent_usd: float = 0.0  # model spending, all purposes together
     since_keep: int = 0  # experiments since the last keep
+    agent_failures: int = 0  # experiments in a row whose agent itself failed
+    last_agent_failure: str = ""  # why the last of those failed
     first_best: float | None = None  # the baseline's score
     last_advance_at: float = 0.0  # when the last keep (or the baseline) began
     statuses: Counter[Status] = field(default_factory=Counter)
@@ -44,6 +46,10 @@ class Tally:
             self.experiments += 1
             self.proposed += experiment.replay_of is None
             self.since_keep = 0 if experiment.status is Status.KEEP else self.since_keep + 1
+            failed = experiment.status is Status.NO_OP and experiment.description == AGENT_FAILED
+            self.agent_failures = self.agent_failures + 1 if failed else 0
+            if failed:
+                self.last_agent_failure = experiment.reason
         if experiment.status.advances:
             self.advancing.append(experiment)
             self.last_advance_at = experiment.started_at

@@ -27,7 +27,7 @@ from overnight.isolation.guards import Snapshot
 from overnight.isolation.tree import TreeChange
 from overnight.layers import OwnedDescription, layer_violations
 from overnight.policy import Evidence, Policy, flips
-from overnight.records import Experiment, Proposal, Score, Status, SuiteResult
+from overnight.records import AGENT_FAILED, Experiment, Proposal, Score, Status, SuiteResult
 from overnight.scope import Scope, size_violations
 
 Interruptible = Callable[[], ContextManager[object]]
@@ -111,7 +111,7 @@ class StepRunner:
         except SearchExhausted:
             raise
         except AgentError as exc:  # the agent's own failure: a no-op, and the run goes on
-            proposal = Proposal(description="(the agent failed)", usage=exc.usage)
+            proposal = Proposal(description=AGENT_FAILED, usage=exc.usage)
             failure = str(exc)
         record.agent_s = time.monotonic() - started
         _apply_proposal(record, proposal)
