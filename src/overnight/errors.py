@@ -59,11 +59,15 @@ class EvaluationError(OvernightError):
 
 
 class AgentError(OvernightError):
-    """The agent failed by itself; ``usage`` keeps what its model calls cost all the same."""
+    """The agent failed by itself; ``usage`` keeps what its model calls cost all the same.
+    ``fatal``: the failure will not fix itself (credentials refused), so the run stops."""
 
-    def __init__(self, message: str, usage: list[Usage] | None = None) -> None:
+    def __init__(
+        self, message: str, usage: list[Usage] | None = None, *, fatal: bool = False
+    ) -> None:
         super().__init__(message)
         self.usage = list(usage or [])
+        self.fatal = fatal
 
 
 class SearchExhausted(AgentError):

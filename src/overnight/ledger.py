@@ -34,6 +34,7 @@ _PER_EXPERIMENT = (
     "measurements",
 )
 
+# Visible and held-out matrices in tables of the same shape; the held-out ones are named apart.
 _SUITE_TABLES = """
 CREATE TABLE IF NOT EXISTS {prefix}outputs (
     run_id INTEGER NOT NULL,
@@ -60,8 +61,20 @@ CREATE TABLE IF NOT EXISTS {prefix}checks (
 );
 """
 
-# Visible and held-out matrices in tables of the same shape; the held-out ones are named apart.
-_SCHEMA = """
+_USAGE_TABLE = """CREATE TABLE IF NOT EXISTS usage (
+    run_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    purpose TEXT NOT NULL,
+    model TEXT NOT NULL,
+    calls INTEGER NOT NULL,
+    tokens_in INTEGER,  -- NULL: unknown (a coding-agent CLI that reports nothing)
+    tokens_out INTEGER,
+    cost_usd REAL  -- NULL: unknown, or a model without a price
+)"""
+_USAGE_INDEX = "CREATE INDEX IF NOT EXISTS usage_by_experiment ON usage (run_id, number)"
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     tag TEXT NOT NULL UNIQUE,
@@ -104,17 +117,11 @@ CREATE TABLE IF NOT EXISTS experiments (
     seal TEXT,  -- over the row, its measurements and usage, and which run it belongs to
     UNIQUE (run_id, number)
 );
-CREATE TABLE IF NOT EXISTS usage (
-    run_id INTEGER NOT NULL,
-    number INTEGER NOT NULL,
-    purpose TEXT NOT NULL,
-    model TEXT NOT NULL,
-    calls INTEGER NOT NULL,
-    tokens_in INTEGER NOT NULL,
-    tokens_out INTEGER NOT NULL,
-    cost_usd REAL
-);
-CREATE INDEX IF NOT EXISTS usage_by_experiment ON usage (run_id, number);
+"""
+    + _USAGE_TABLE
+    + ";\n"
+    + _USAGE_INDEX
+    + """;
 CREATE TABLE IF NOT EXISTS measurements (
     run_id INTEGER NOT NULL,
     number INTEGER NOT NULL,
@@ -148,6 +155,7 @@ CREATE TABLE IF NOT EXISTS reviews (
 );
 CREATE INDEX IF NOT EXISTS reviews_by_experiment ON reviews (run_id, number);
 """
+)
 
 # Made after an older ledger has gained the columns they cover.
 _INDEXES = """
@@ -264,9 +272,11 @@ class Ledger:
         """Ledgers written before a column existed gain it, empty, in one transaction so that two
         harnesses opening an old ledger at once do not both alter it. A ledger from before seals
         has its rows sealed as they stand: trusted once, on upgrade."""
-        if not _missing_columns(self._db):
+        if not _missing_columns(self._db) and not _usage_tokens_required(self._db):
             return
         with self._transaction():
+            if _usage_tokens_required(self._db):
+                _allow_unknown_tokens(self._db)
             missing = _missing_columns(self._db)
             for table, column in sorted(missing):
                 declared = _ADDED_COLUMNS[table, column]
@@ -807,6 +817,22 @@ _RUN_SELECT = (
 )
 
 _UNFINISHED_SELECT = "SELECT number, parent_commit, started_at, recovery, worker FROM experiments"
+
+
+def _usage_tokens_required(db: sqlite3.Connection) -> bool:
+    """A ledger from before coding-agent CLIs were counted: its usage table cannot say
+    "unknown" for tokens."""
+    return any(row[1] == "tokens_in" and row[3] for row in db.execute("PRAGMA table_info(usage)"))
+
+
+def _allow_unknown_tokens(db: sqlite3.Connection) -> None:
+    """SQLite cannot drop NOT NULL in place: the usage table is copied into a new one."""
+    db.execute("ALTER TABLE usage RENAME TO usage_before_unknown_tokens")
+    db.execute("DROP INDEX IF EXISTS usage_by_experiment")
+    db.execute(_USAGE_TABLE)
+    db.execute("INSERT INTO usage SELECT * FROM usage_before_unknown_tokens")
+    db.execute("DROP TABLE usage_before_unknown_tokens")
+    db.execute(_USAGE_INDEX)
 
 
 def _missing_columns(db: sqlite3.Connection) -> set[tuple[str, str]]:

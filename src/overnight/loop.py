@@ -92,6 +92,7 @@ class Loop:
     def __post_init__(self) -> None:
         self.history = self.ledger.experiments(self.run.id)
         self.tally = Tally.of(self.history)
+        self.tally.resumed()
         # the history agents read, held-out scores left out; grown as experiments end
         self._agent_history = [_for_agents(e) for e in self.history]
         self.results = ResultsFile(self.project.results_path, self.run, self.history)

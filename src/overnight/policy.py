@@ -268,6 +268,8 @@ class StopRules:
             return f"time budget spent: {elapsed_s / 3600:.2f} of {self.budget.hours:g} hours"
         if self.budget.cost_usd is not None and tally.spent_usd >= self.budget.cost_usd:
             return f"cost budget spent: ${tally.spent_usd:.4f} of ${self.budget.cost_usd:g}"
+        if tally.fatal_failure:
+            return f"the agent cannot work: {' '.join(tally.fatal_failure.split())[:300]}"
         failures = self.stop.agent_failures
         if failures is not None and tally.agent_failures >= failures:
             last = " ".join(tally.last_agent_failure.split())[:200]

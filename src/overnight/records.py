@@ -38,9 +38,9 @@ class Usage:
 
     purpose: str
     model: str
-    tokens_in: int
-    tokens_out: int
-    cost_usd: float | None  # None when neither litellm's price map nor the config prices it
+    tokens_in: int | None  # None when unknown: a coding-agent CLI that reports nothing
+    tokens_out: int | None
+    cost_usd: float | None  # None when unknown or unpriced (not in litellm's price map)
     calls: int = 1
 
 

@@ -20,6 +20,7 @@ class Tally:
     since_keep: int = 0  # experiments since the last keep
     agent_failures: int = 0  # experiments in a row whose agent itself failed
     last_agent_failure: str = ""  # why the last of those failed
+    fatal_failure: str = ""  # why the agent cannot work at all (credentials refused), if so
     first_best: float | None = None  # the baseline's score
     last_advance_at: float = 0.0  # when the last keep (or the baseline) began
     statuses: Counter[Status] = field(default_factory=Counter)
@@ -50,6 +51,8 @@ class Tally:
             self.agent_failures = self.agent_failures + 1 if failed else 0
             if failed:
                 self.last_agent_failure = experiment.reason
+                if (experiment.agent_meta or {}).get("fatal"):
+                    self.fatal_failure = experiment.reason
         if experiment.status.advances:
             self.advancing.append(experiment)
             self.last_advance_at = experiment.started_at
@@ -64,6 +67,11 @@ class Tally:
             self._tree_done(list(experiment.measurements))
         self.best_tree += experiment.remeasured
         self.best_after.append(best)
+
+    def resumed(self) -> None:
+        """A resumed run gives its agent a fresh start: whoever resumed it has had the chance to
+        fix what made the agent fail (a key, a network), so old failures stop nothing."""
+        self.agent_failures, self.fatal_failure = 0, ""
 
     def remeasured(self, value: float) -> None:
         """The best state measured again, after its experiment was recorded."""

@@ -21,19 +21,22 @@ from overnight.agents.presets import (
     MAX_ARGUMENT_BYTES,
     PRESETS,
     PROMPT_ENV,
+    Launch,
     Preset,
     command_line,
     description_from_output,
     missing_tool,
     write_prompt,
 )
+from overnight.agents.tool import ToolReport, auth_failure, unknown_usage
 from overnight.config import CommandAgentConfig
 from overnight.errors import AgentError, UsageError
 from overnight.isolation.sandbox import Sandbox
 from overnight.process import read_tail, scrubbed_environment
-from overnight.records import Proposal
+from overnight.records import Proposal, Usage
 
 MAX_DESCRIPTION = 200
+OUTPUT_BYTES = 1_000_000  # of a tool's output read back: a JSON answer may be long
 
 
 class CommandAgent(Agent):
@@ -68,22 +71,38 @@ class CommandAgent(Agent):
         passthrough = list(self.config.env_passthrough)
         if self.preset is not None:
             extra[PROMPT_ENV] = str(self._prepare_prompt(context))
-            passthrough += self.preset.secrets
-        command = self._command(context)
+            passthrough += self.preset.passed_on
         env = scrubbed_environment(passthrough, extra)
+        folder = context.brief_path.parent  # the tool's private folder, outside the workspace
+        launch = self.preset.launch(env, folder) if self.preset else Launch()
+        command = self._command(context, launch)
         log = self.log_dir / f"{context.number:04d}.agent.log"
         sandbox = context.sandbox or Sandbox.none(context.root)
         done = sandbox.run_tool(
-            command, log, self.config.timeout, env, writable=[context.brief_path.parent]
+            command, log, self.config.timeout, {**env, **launch.env}, writable=[folder]
         )
+        output = read_tail(log, OUTPUT_BYTES)
+        report = self.preset.read(output) if self.preset else ToolReport(answer=output)
+        spent = self._usage(report)
         if done.timed_out:
-            raise AgentError(f"{self.name} timed out after {self.config.timeout:g} s")
+            raise AgentError(f"{self.name} timed out after {self.config.timeout:g} s", spent)
         if done.returncode != 0:
-            raise AgentError(self._failure(done.returncode, done.tail()))
+            fatal = report.fatal or auth_failure(_last_lines(output))
+            raise AgentError(self._failure(done.returncode, report, output), spent, fatal=fatal)
+        if report.failure:
+            raise AgentError(f"{self.name} failed: {report.failure}", spent, fatal=report.fatal)
         meta = {"preset": self.preset.name, "command": command} if self.preset else {}
-        return Proposal(description=self._description(context.root, log), meta=meta)
+        description = self._description(context.root, report.answer)
+        return Proposal(description=description, meta=meta, usage=spent)
 
-    def _command(self, context: AgentContext) -> str:
+    def _usage(self, report: ToolReport) -> list[Usage]:
+        """A preset's run always leaves a usage row: the tool's own account, or one that says
+        its tokens and cost are unknown. A plain command is not assumed to call a model."""
+        if self.preset is None:
+            return []
+        return [report.usage or unknown_usage(self.preset.name)]
+
+    def _command(self, context: AgentContext, launch: Launch) -> str:
         if self.preset is None:
             assert self.config.command is not None  # the config requires command or preset
             return self.config.command
@@ -93,6 +112,7 @@ class CommandAgent(Agent):
             extra=self.config.command,
             files=context.editable_files,
             state_dir=context.brief_path.parent,
+            launch=launch,
         )
 
     def _prepare_prompt(self, context: AgentContext) -> Path:
@@ -114,19 +134,20 @@ class CommandAgent(Agent):
             )
         return path
 
-    def _failure(self, returncode: int | None, tail: str) -> str:
+    def _failure(self, returncode: int | None, report: ToolReport, output: str) -> str:
         if self.preset is not None and (problem := missing_tool(self.preset)):
             return problem
-        return f"{self.name} exited with code {returncode}: {_last_line(tail)}"
+        why = report.failure or _last_line(output)
+        return f"{self.name} exited with code {returncode}: {why}"
 
-    def _description(self, root: Path, log: Path) -> str:
+    def _description(self, root: Path, answer: str) -> str:
         if self.config.description_file:
             path = root / self.config.description_file
             text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
             if path.is_file():
                 path.unlink()
         else:
-            text = read_tail(log)
+            text = answer
         line = description_from_output(text) if self.preset else _last_line(text)
         return line[:MAX_DESCRIPTION] or "(no description)"
 
@@ -134,3 +155,8 @@ class CommandAgent(Agent):
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""
+
+
+def _last_lines(text: str, count: int = 5) -> str:
+    """The end of a failed tool's output, where its reason is; earlier lines may quote code."""
+    return "\n".join(text.strip().splitlines()[-count:])

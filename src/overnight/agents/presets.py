@@ -17,14 +17,13 @@ import re
 import shlex
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from overnight.agents.tool import PROMPT_ENV, PROMPT_PATH, PROMPT_TEXT, Launch, Preset
+from overnight.agents.tools import aider, claude_code, codex, gemini
 from overnight.isolation.files import write_fresh
 
-PROMPT_ENV = "OVERNIGHT_PROMPT"
-PROMPT_TEXT = f'"$(cat "${PROMPT_ENV}")"'  # the prompt as one argument, read by the shell
-PROMPT_PATH = f'"${PROMPT_ENV}"'  # the prompt file's path, for tools that read it themselves
+__all__ = ["PRESETS", "PROMPT_ENV", "PROMPT_PATH", "PROMPT_TEXT", "Launch", "Preset"]
 
 # Linux refuses a single argument longer than this (MAX_ARG_STRLEN); keep a margin under it.
 MAX_ARGUMENT_BYTES = 120_000
@@ -40,96 +39,8 @@ changed, in a few words>"; it becomes the commit message.
 """
 
 
-@dataclass(frozen=True)
-class Preset:
-    """How to run one coding agent headless; see ``command_line`` for the shape."""
-
-    name: str
-    executable: str
-    options: tuple[str, ...]  # shell words after the executable; PROMPT_* mark the prompt
-    install: str  # how a user gets the executable
-    secrets: tuple[str, ...]  # environment variables the tool reads its credentials from
-    model_flag: str = "--model"
-    takes_files: bool = False  # the editable files go on the command line (after "--")
-    state_files: tuple[tuple[str, str], ...] = ()  # (flag, file name): kept in the log folder
-
-    @property
-    def prompt_in_argument(self) -> bool:
-        return PROMPT_TEXT in self.options
-
-
 PRESETS: dict[str, Preset] = {
-    preset.name: preset
-    for preset in (
-        Preset(
-            name="claude-code",
-            executable="claude",
-            options=(
-                "-p",
-                PROMPT_TEXT,
-                "--output-format",
-                "text",
-                "--permission-mode",
-                "acceptEdits",
-            ),
-            install="npm install -g @anthropic-ai/claude-code",
-            secrets=(
-                "ANTHROPIC_API_KEY",
-                "ANTHROPIC_AUTH_TOKEN",
-                "ANTHROPIC_BASE_URL",
-                "CLAUDE_CODE_OAUTH_TOKEN",
-            ),
-        ),
-        Preset(
-            name="codex",
-            executable="codex",
-            options=("exec", PROMPT_TEXT, "--sandbox", "workspace-write", "--skip-git-repo-check"),
-            install="npm install -g @openai/codex",
-            secrets=("OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_BASE_URL"),
-        ),
-        Preset(
-            name="aider",
-            executable="aider",
-            options=(
-                "--message-file",
-                PROMPT_PATH,
-                "--yes-always",
-                "--no-auto-commits",
-                "--no-git",
-                "--no-check-update",
-                "--no-show-model-warnings",
-                "--no-pretty",
-            ),
-            install="python -m pip install aider-install && aider-install",
-            secrets=(
-                "OPENAI_API_KEY",
-                "OPENAI_API_BASE",
-                "ANTHROPIC_API_KEY",
-                "GEMINI_API_KEY",
-                "DEEPSEEK_API_KEY",
-                "OPENROUTER_API_KEY",
-            ),
-            takes_files=True,
-            state_files=(
-                ("--chat-history-file", "aider.chat.history.md"),
-                ("--input-history-file", "aider.input.history"),
-            ),
-        ),
-        Preset(
-            name="gemini",
-            executable="gemini",
-            options=("-p", PROMPT_TEXT, "--yolo"),
-            install="npm install -g @google/gemini-cli",
-            secrets=(
-                "GEMINI_API_KEY",
-                "GOOGLE_API_KEY",
-                "GOOGLE_CLOUD_PROJECT",
-                "GOOGLE_CLOUD_LOCATION",
-                "GOOGLE_GENAI_USE_VERTEXAI",
-                "GOOGLE_APPLICATION_CREDENTIALS",
-            ),
-        ),
-    )
+    tool.PRESET.name: tool.PRESET for tool in (claude_code, codex, aider, gemini)
 }
 
 
@@ -140,14 +51,18 @@ def command_line(
     extra: str | None = None,
     files: Sequence[str] = (),
     state_dir: Path | None = None,
+    launch: Launch | None = None,
 ) -> str:
-    """``<executable> <options> [state files] [<model flag> MODEL] [extra] [-- FILES]``.
+    """``<executable> <options> [launch words] [state files] [<model flag> MODEL] [extra]
+    [-- FILES]``.
 
     ``extra`` is the config's ``command``: shell text the user wrote, appended as it is (so it
     may quote its own arguments). The editable files come last, after ``--``, so a file named
     like an option stays a file.
     """
     words = [shlex.quote(preset.executable), *preset.options]
+    if launch is not None:
+        words += launch.words
     if state_dir is not None:
         for flag, name in preset.state_files:
             words += [flag, shlex.quote(str(state_dir / name))]

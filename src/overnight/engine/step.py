@@ -111,7 +111,8 @@ class StepRunner:
         except SearchExhausted:
             raise
         except AgentError as exc:  # the agent's own failure: a no-op, and the run goes on
-            proposal = Proposal(description=AGENT_FAILED, usage=exc.usage)
+            meta = {"fatal": True} if exc.fatal else {}
+            proposal = Proposal(description=AGENT_FAILED, meta=meta, usage=exc.usage)
             failure = str(exc)
         record.agent_s = time.monotonic() - started
         _apply_proposal(record, proposal)
@@ -288,8 +289,8 @@ def _apply_proposal(record: Experiment, proposal: Proposal) -> None:
     record.description = proposal.description
     record.agent_meta = dict(proposal.meta)
     record.usage = list(proposal.usage)
-    record.tokens_in = sum(u.tokens_in for u in proposal.usage)
-    record.tokens_out = sum(u.tokens_out for u in proposal.usage)
+    record.tokens_in = sum(u.tokens_in or 0 for u in proposal.usage)
+    record.tokens_out = sum(u.tokens_out or 0 for u in proposal.usage)
     record.cost_usd = sum(u.cost_usd or 0.0 for u in proposal.usage)
 
 

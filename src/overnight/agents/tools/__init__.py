@@ -1,0 +1,1 @@
+"""One module per coding-agent CLI, each defining ``PRESET``; ``presets.PRESETS`` names them."""
