@@ -252,6 +252,45 @@ def test_an_older_ledger_gains_the_worker_column(tmp_path):
         ledger.close()
 
 
+def test_an_older_ledger_learns_to_say_unknown_tokens(tmp_path):
+    """Usage tables from before coding-agent CLIs were counted required tokens; opened now, the
+    table takes unknown ones, keeps its rows, and the seals still hold."""
+    path = tmp_path / "ledger.db"
+    old = Ledger(path)
+    run = new_run(old)
+    priced = replace(full_experiment(run.id, 0), usage=[Usage("proposal", "gpt", 10, 2, 0.01)])
+    old.record(priced)
+    old.close()
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT * FROM usage").fetchall()
+        db.execute("DROP TABLE usage")
+        db.execute(
+            "CREATE TABLE usage (run_id INTEGER NOT NULL, number INTEGER NOT NULL, purpose TEXT"
+            " NOT NULL, model TEXT NOT NULL, calls INTEGER NOT NULL, tokens_in INTEGER NOT NULL,"
+            " tokens_out INTEGER NOT NULL, cost_usd REAL)"
+        )
+        db.executemany("INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.close()
+    assert rows
+
+    ledger = Ledger(path)
+    try:
+        assert ledger.experiments(run.id) == [priced]
+        assert ledger.forged(run.id) == []
+        unknown = Usage("proposal", "claude-code", None, None, None)
+        ledger.record(replace(full_experiment(run.id, 1), usage=[unknown]))
+        assert ledger.experiments(run.id)[1].usage == [unknown]
+        assert ledger.unpriced(run.id) == 1
+    finally:
+        ledger.close()
+    with sqlite3.connect(path) as db:
+        columns = {row[1]: row[3] for row in db.execute("PRAGMA table_info(usage)")}
+        indexes = [row[1] for row in db.execute("PRAGMA index_list(usage)")]
+    db.close()
+    assert columns["tokens_in"] == columns["tokens_out"] == 0  # NULL allowed
+    assert indexes == ["usage_by_experiment"]
+
+
 def test_wal_mode_is_on(ledger):
     with sqlite3.connect(ledger.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

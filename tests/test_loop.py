@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import overnight
 from conftest import default_config, git
@@ -581,3 +582,30 @@ def test_an_agent_that_keeps_failing_stops_the_run(make_repo) -> None:
         config=default_config(agent=command_agent("nothing"), budget={"experiments": 7})
     )
     assert run(idle).stop_reason == "experiment budget spent: 7 of 7"
+
+
+def test_a_resumed_run_gives_a_failing_agent_a_fresh_start(make_repo) -> None:
+    """Whoever resumes has had the chance to fix what made the agent fail: the old failures
+    in a row do not stop the resumed run at once."""
+    root = make_repo(config=default_config(agent=command_agent("fail"), budget={"experiments": 20}))
+    run(root)
+    config = yaml.safe_load((root / "overnight.yaml").read_text())
+    config["agent"] = command_agent("improve")
+    config["budget"] = {"experiments": 7}
+    (root / "overnight.yaml").write_text(yaml.safe_dump(config))
+    git(root, "commit", "-qam", "fixed the agent")
+
+    summary = run(root, resume=True)
+
+    assert [e.status for e in summary.experiments[6:]] == [Status.KEEP] * 2
+    assert summary.stop_reason == "experiment budget spent: 7 of 7"
+
+
+def test_an_agent_whose_key_is_refused_stops_the_run_at_once(make_repo) -> None:
+    """A refused key will not fix itself: one experiment records it, and the run stops with
+    one line saying so instead of trying again and again."""
+    root = make_repo(config=default_config(agent=command_agent("auth"), budget={"experiments": 20}))
+    summary = run(root)
+    assert [e.status for e in summary.experiments[1:]] == [Status.NO_OP]
+    assert summary.stop_reason.startswith("the agent cannot work: agent command exited with")
+    assert "401 Unauthorized" in summary.stop_reason

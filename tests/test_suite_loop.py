@@ -121,3 +121,30 @@ def test_cost_budget_stops_the_run(tmp_path, llm_server):
 
     assert len(summary.experiments) == 1  # the baseline alone spent the budget
     assert summary.stop_reason.startswith("cost budget spent")
+
+
+def test_a_provider_down_voids_the_measurement_but_not_the_change(tmp_path, llm_server):
+    """Experiment 1's outputs cannot be generated (the connection drops): its measurement does
+    not count, and the same change from the same state is measured again by experiment 2
+    rather than refused as already tried."""
+    baseline_calls = 3
+
+    def model(body: dict) -> str:
+        if len(llm_server.requests) == baseline_calls:  # the baseline's last case: then drop
+            llm_server.fail("truncated", times=baseline_calls)
+        return follow_the_skill(body)
+
+    llm_server.script(model)
+    root = make_project(tmp_path, llm_server, budget={"experiments": 2})
+    config = yaml.safe_load((root / CONFIG_NAME).read_text())
+    config["evaluate"]["generate"]["retries"] = 0
+    (root / CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False))
+    git(root, "commit", "-qam", "no retries")
+
+    summary = overnight.run(root)
+
+    first, second = summary.experiments[1:]
+    assert first.status is Status.CRASH
+    assert first.reason.startswith("model provider unreachable for 3 of 3 outputs")
+    assert second.diff == first.diff and second.parent_commit == first.parent_commit
+    assert second.status is Status.KEEP and second.metric == 3.0

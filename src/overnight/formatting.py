@@ -1,6 +1,10 @@
-"""Numbers as people read them: scores (23/25 for suites) and dollars."""
+"""Numbers as people read them: scores (23/25 for suites), dollars and tokens."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+
+from overnight.records import Usage
 
 
 def number(value: float | None) -> str:
@@ -12,6 +16,40 @@ def money(usd: float) -> str:
     if usd >= 0.01 or usd == 0:
         return f"${usd:.2f}"
     return "$" + f"{usd:.6f}".rstrip("0")
+
+
+def spending(usage: Sequence[Usage]) -> str:
+    """What model calls cost: "$0.0042", "unknown" when no call was priced (a coding-agent CLI
+    that reports nothing), "$0.0042 + unknown" when some were; "" for no model calls at all."""
+    if not usage:
+        return ""
+    known = [u.cost_usd for u in usage if u.cost_usd is not None]
+    if not known:
+        return "unknown"
+    return money(sum(known)) + ("" if len(known) == len(usage) else " + unknown")
+
+
+def tokens(usage: Sequence[Usage]) -> str:
+    """Tokens in and out together, "12.4k"; "unknown" (or "12.4k + unknown") as ``spending``."""
+    if not usage:
+        return ""
+    known = [
+        u.tokens_in + u.tokens_out
+        for u in usage
+        if u.tokens_in is not None and u.tokens_out is not None
+    ]
+    if not known:
+        return "unknown"
+    return count(sum(known)) + ("" if len(known) == len(usage) else " + unknown")
+
+
+def count(number: int) -> str:
+    """A token count as people read it: 812, 12.4k, 3.1M."""
+    if number < 1000:
+        return str(number)
+    if number < 1_000_000:
+        return f"{number / 1000:.1f}k"
+    return f"{number / 1_000_000:.1f}M"
 
 
 def score_text(value: float | None, secondary: dict[str, float]) -> str:

@@ -557,6 +557,14 @@ class Ledger:
         ).fetchone()
         return float(total)
 
+    def unpriced(self, run_id: int) -> int:
+        """Experiments of the run with a model call of unknown cost."""
+        (count,) = self._db.execute(
+            "SELECT COUNT(DISTINCT number) FROM usage WHERE run_id = ? AND cost_usd IS NULL",
+            (run_id,),
+        ).fetchone()
+        return int(count)
+
     def span(self, run_id: int) -> tuple[float, float]:
         """The first finished experiment's start and the last one's end (0, 0 without any)."""
         start, end = self._db.execute(

@@ -75,23 +75,34 @@ class Completion:
     seconds: float  # wall time of the whole call, retries and waits included
 
 
-class LLMError(Exception):
-    """A model call that failed for good; the message is one line saying why."""
+UNREACHABLE = "unreachable"  # the provider could not be reached: nothing about the request
+REFUSED = "refused"  # the provider refused the credentials: trying again cannot help
 
-    def __init__(self, message: str, attempts: int = 1, usage: Usage | None = None) -> None:
+
+class LLMError(Exception):
+    """A model call that failed for good; the message is one line saying why, ``kind`` says
+    whether the provider was unreachable or refused the key (else "")."""
+
+    def __init__(
+        self, message: str, attempts: int = 1, usage: Usage | None = None, kind: str = ""
+    ) -> None:
         super().__init__(message)
         self.attempts = attempts
         self.usage = usage  # what was spent before failing, when anything was
+        self.kind = kind
 
 
 class _Failure(Exception):
     """One failed attempt: why, and whether another attempt could go differently."""
 
-    def __init__(self, reason: str, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retryable: bool, retry_after: float | None = None, kind: str = ""
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+        self.kind = kind
 
 
 def complete(messages: list[dict[str, str]], config: ModelConfig, purpose: str) -> Completion:
@@ -305,22 +316,25 @@ def _classify(exc: Exception, config: ModelConfig) -> _Failure:
     if any(isinstance(c, json.JSONDecodeError) for c in causes):
         return _Failure("malformed response (not JSON)", retryable=True)
     if any(isinstance(c, httpx.ConnectError) for c in causes):
-        return _Failure(f"cannot connect ({_detail(exc)})", retryable=True)
+        return _Failure(f"cannot connect ({_detail(exc)})", retryable=True, kind=UNREACHABLE)
     if any(isinstance(c, httpx.TransportError) for c in causes):
-        return _Failure(f"connection dropped ({_detail(exc)})", retryable=True)
+        reason = f"connection dropped ({_detail(exc)})"
+        return _Failure(reason, retryable=True, kind=UNREACHABLE)
     status = getattr(exc, "status_code", None)
     if not isinstance(status, int):
         return _Failure(_detail(exc), retryable=False)
     if not any(isinstance(c, httpx.HTTPStatusError) for c in causes) and status == 500:
         if "credentials" in str(exc).lower():  # no key at all: trying again cannot help
-            return _Failure(f"no API key: set {_key_name(config)}", retryable=False)
+            reason = f"no API key: set {_key_name(config)}"
+            return _Failure(reason, retryable=False, kind=REFUSED)
         return _Failure(_detail(exc), retryable=True)  # litellm's catch-all, not the server's
     return _status_failure(exc, status, config)
 
 
 def _status_failure(exc: Exception, status: int, config: ModelConfig) -> _Failure:
     if status == 401:  # the provider's message may quote part of the key: leave it out
-        return _Failure(f"401 unauthorized: check {_key_name(config)}", retryable=False)
+        reason = f"401 unauthorized: check {_key_name(config)}"
+        return _Failure(reason, retryable=False, kind=REFUSED)
     if status == 404:
         hint = "check the model name and api_base"
         return _Failure(f"404 not found: {hint} ({_detail(exc)})", retryable=False)
@@ -372,7 +386,8 @@ def _delay(attempt: int, retry_after: float | None) -> float:
 
 def _gave_up(config: ModelConfig, failure: _Failure, attempts: int) -> LLMError:
     tries = f" ({attempts} attempts)" if attempts > 1 else ""
-    return LLMError(f"{config.model}: {failure.reason}{tries}", attempts=attempts)
+    message = f"{config.model}: {failure.reason}{tries}"
+    return LLMError(message, attempts=attempts, kind=failure.kind)
 
 
 def _key_name(config: ModelConfig) -> str:

@@ -39,7 +39,7 @@ from overnight.layers import owned_descriptions
 from overnight.ledger import Ledger, Revert, RunRecord
 from overnight.policy import Policy, StopRules
 from overnight.project import Project
-from overnight.records import Experiment, Score, Status
+from overnight.records import PROVIDER_DOWN, Experiment, Score, Status
 from overnight.results import ResultsFile
 from overnight.review import brief_notes
 from overnight.scope import Scope
@@ -643,8 +643,13 @@ class Loop:
         return later[-1] if later else None
 
     def _evaluated(self) -> Iterator[Experiment]:
-        """Experiments whose change was measured (not those refused unmeasured)."""
-        return (e for e in self.history if e.eval_s > 0 and e.diff)
+        """Experiments whose change was measured (not those refused unmeasured, nor those whose
+        measurement was void because a model provider was unreachable)."""
+        return (
+            e
+            for e in self.history
+            if e.eval_s > 0 and e.diff and not e.reason.startswith(PROVIDER_DOWN)
+        )
 
     @property
     def best(self) -> Experiment:

@@ -17,6 +17,7 @@ class Overview:
     counts: Counter[Status]  # experiments by how they ended, baseline included
     rows: list[Experiment]  # the baseline, every keep and the newest ones, oldest first
     spent_usd: float
+    unpriced: int  # experiments with a model call of unknown cost
     kept_replays: int  # stale winners kept once measured again on the best
     workers: list[WorkerFigures]  # none with one worker
 
@@ -43,6 +44,7 @@ def overview(
         counts=Counter({Status(status): n for status, n in ledger.status_counts(run_id).items()}),
         rows=rows,
         spent_usd=ledger.spent(run_id),
+        unpriced=ledger.unpriced(run_id),
         kept_replays=ledger.kept_replays(run_id),
         workers=figures_of(tallies, max(0.0, end - start), in_flight or []),
     )

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 AGENT_FAILED = "(the agent failed)"  # the description of an experiment whose agent failed
+# How the reason of a measurement voided by an unreachable model provider begins: the change
+# is not counted as tried, so it may be measured again once the provider is back.
+PROVIDER_DOWN = "model provider unreachable"
 
 
 class Status(enum.StrEnum):

@@ -17,6 +17,7 @@ class Tally:
     proposed: int = 0  # experiments an agent proposed (the budget counts these, not replays)
     experiments: int = 0  # every experiment after the baseline
     spent_usd: float = 0.0  # model spending, all purposes together
+    unpriced: int = 0  # experiments with a model call of unknown cost, not in ``spent_usd``
     since_keep: int = 0  # experiments since the last keep
     agent_failures: int = 0  # experiments in a row whose agent itself failed
     last_agent_failure: str = ""  # why the last of those failed
@@ -41,6 +42,7 @@ class Tally:
     def add(self, experiment: Experiment) -> None:
         """One experiment, just recorded; the best measured again later: ``remeasured``."""
         self.spent_usd += experiment.total_cost_usd
+        self.unpriced += any(u.cost_usd is None for u in experiment.usage)
         self.statuses[experiment.status] += 1
         best = self.best_after[-1] if self.best_after else None
         if experiment.status is not Status.BASELINE:

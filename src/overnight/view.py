@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from overnight.formatting import money, number, score_text
+from overnight.formatting import money, number, score_text, spending, tokens
 from overnight.holdout import final_best, held_out_score, held_out_text
 from overnight.ledger import RunRecord
 from overnight.policy import improvement, recent_gain
@@ -149,9 +149,15 @@ class LiveView:
             f" · crash {tally[Status.CRASH] + tally[Status.TIMEOUT]}"
             f" · rejected {sum(tally[s] for s in REJECTED)}",
             rate,
-            f"   spent {money(spent)}" if spent else "",
+            _spent_text(spent, self.tally.unpriced),
         )
         return Group(line1, line2)
+
+
+def _spent_text(spent: float, unpriced: int) -> str:
+    if unpriced:
+        return f"   spent {money(spent)} + unknown ({unpriced} unpriced)"
+    return f"   spent {money(spent)}" if spent else ""
 
 
 def experiment_line(experiment: Experiment, direction: str, previous: Experiment | None) -> Text:
@@ -167,8 +173,8 @@ def experiment_line(experiment: Experiment, direction: str, previous: Experiment
         f"{score_text(experiment.metric, experiment.secondary):>10}{delta:<12} ",
         experiment.description or "",
     )
-    if experiment.total_cost_usd:
-        text.append(f"  {money(experiment.total_cost_usd)}", style="dim")
+    if note := usage_note(experiment.usage):
+        text.append(f"  {note}", style="dim")
     if not experiment.status.advances and experiment.reason:
         text.append(f"  [{experiment.reason.splitlines()[0][:REASON_CHARS]}]", style="dim")
     if experiment.status in (Status.CRASH, Status.TIMEOUT) and experiment.log_path:
@@ -195,8 +201,9 @@ def log_table(run: RunRecord, history: Sequence[Experiment], limit: int | None =
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     table.add_column("description", min_width=28, ratio=1)
     table.add_column("time", justify="right", no_wrap=True)
-    priced = any(e.total_cost_usd for e in history)
+    priced = any(e.usage for e in history)
     if priced:
+        table.add_column("tokens", justify="right", no_wrap=True)
         table.add_column("cost", justify="right", no_wrap=True)
     table.add_column("commit", no_wrap=True)
     advancing = sorted((e for e in history if e.status.advances), key=lambda e: e.number)
@@ -207,7 +214,7 @@ def log_table(run: RunRecord, history: Sequence[Experiment], limit: int | None =
         delta = ""
         if experiment.metric is not None and previous and previous.metric is not None:
             delta = f"{improvement(experiment.metric, previous.metric, run.direction):+.4g}"
-        cost = [money(experiment.total_cost_usd)] if priced else []
+        cost = [tokens(experiment.usage), spending(experiment.usage)] if priced else []
         table.add_row(
             str(experiment.number),
             Text(str(experiment.status), STATUS_STYLE.get(experiment.status, "")),
@@ -279,6 +286,10 @@ def status_lines(run: RunRecord, overview: Overview, live: bool) -> list[str]:
     if spent := overview.spent_usd:
         per = spent / max(1, sum(tally.values()))
         lines.append(f"cost: {money(spent)} so far, {money(per)} per experiment")
+    if overview.unpriced:
+        lines.append(
+            f"cost unknown for {overview.unpriced} experiments (their agent reports no cost)"
+        )
     if stale := stale_winners_line(tally, overview.kept_replays):
         lines.append(stale)
     lines += worker_lines(overview.workers, live)
@@ -298,6 +309,16 @@ def resume_command(run: RunRecord) -> str:
 
 def _score_of(experiment: Experiment | None) -> str:
     return score_text(experiment.metric, experiment.secondary) if experiment else "-"
+
+
+def usage_note(usage: Sequence[Usage]) -> str:
+    """An experiment's model use in a few words: "1.3k tokens, $0.0042", "usage unknown"."""
+    if not usage:
+        return ""
+    spent, used = spending(usage), tokens(usage)
+    if spent == used == "unknown":
+        return "usage unknown"
+    return f"{used} tokens, {spent}"
 
 
 def cost_text(usage: Sequence[Usage]) -> str:

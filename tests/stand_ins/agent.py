@@ -10,7 +10,7 @@ and some also do what an agent must not. Modes:
     improve     value.txt + 1                    worse       value.txt - 1
     set=X       value.txt = X (as text)          nothing     change nothing
     fail        print a line and exit 1          sleep       improve, then sleep 60 s
-    edit-fail   improve, then exit 1
+    edit-fail   improve, then exit 1           auth        a refused API key: exit 1
     frozen      improve, and edit score.py       config      edit overnight.yaml
     gitignore   edit .gitignore                  newfile     improve, and write notes/new.txt
     hook        plant .git/hooks/pre-commit      symlink     make value.txt a link to score.py
@@ -62,6 +62,9 @@ def act(mode: str, number: int, ctl: Path | None) -> str:
         return "thought hard, changed nothing"
     if mode == "fail":
         print("the model refused")
+        sys.exit(1)
+    if mode == "auth":
+        print("API Error: 401 Unauthorized: invalid x-api-key")
         sys.exit(1)
     if mode == "edit-fail":
         improve()

@@ -114,7 +114,8 @@ class LLMAgent(Agent):
             completion = llm.complete(messages, self.config, purpose="proposal")
         except llm.LLMError as exc:
             spent = [*usage, exc.usage] if exc.usage else usage
-            raise AgentError(f"the model call failed: {exc}", usage=spent) from None
+            fatal = exc.kind == llm.REFUSED
+            raise AgentError(f"the model call failed: {exc}", spent, fatal=fatal) from None
         usage.append(completion.usage)
         return completion.text
 

@@ -217,7 +217,7 @@ def _run_live(directory: Path, **options: object) -> RunSummary:
 def _print_summary(directory: Path, summary: RunSummary) -> None:
     from rich.text import Text
 
-    from overnight.formatting import money, score_text
+    from overnight.formatting import score_text, spending
     from overnight.holdout import held_out_score, held_out_text
     from overnight.records import Status
     from overnight.view import stale_winners_text
@@ -231,11 +231,11 @@ def _print_summary(directory: Path, summary: RunSummary) -> None:
     change = ""
     if baseline.metric and best.metric is not None and "total" not in best.secondary:
         change = f" ({(best.metric - baseline.metric) / abs(baseline.metric):+.1%})"
-    cost = sum(e.total_cost_usd for e in summary.experiments)
+    spent = spending([u for e in summary.experiments for u in e.usage])
     console().print(
         f"{run.metric}: baseline {score_text(baseline.metric, baseline.secondary)} -> best "
         f"[bold green]{score_text(best.metric, best.secondary)}[/]{change} after {tried} "
-        f"experiments, {tally[Status.KEEP]} kept" + (f", {money(cost)} spent" if cost else "")
+        f"experiments, {tally[Status.KEEP]} kept" + (f", cost {spent}" if spent else "")
     )
     for kept in summary.kept:
         value = score_text(kept.metric, kept.secondary)

@@ -229,6 +229,9 @@ class RegistryActor:
     def claim(self, key: str, number: int) -> int:
         return self.tried.claim(key, number)
 
+    def release(self, key: str, number: int) -> None:
+        self.tried.release(key, number)
+
 
 @dataclass(frozen=True)
 class RemoteRegistry:
@@ -238,6 +241,11 @@ class RemoteRegistry:
         import ray
 
         return ray.get(self.handle.claim.remote(key, number))
+
+    def release(self, key: str, number: int) -> None:
+        import ray
+
+        ray.get(self.handle.release.remote(key, number))
 
 
 def _never_interrupted() -> contextlib.nullcontext[None]:

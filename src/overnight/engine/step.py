@@ -27,7 +27,15 @@ from overnight.isolation.guards import Snapshot
 from overnight.isolation.tree import TreeChange
 from overnight.layers import OwnedDescription, layer_violations
 from overnight.policy import Evidence, Policy, flips
-from overnight.records import AGENT_FAILED, Experiment, Proposal, Score, Status, SuiteResult
+from overnight.records import (
+    AGENT_FAILED,
+    PROVIDER_DOWN,
+    Experiment,
+    Proposal,
+    Score,
+    Status,
+    SuiteResult,
+)
 from overnight.scope import Scope, size_violations
 
 Interruptible = Callable[[], ContextManager[object]]
@@ -66,6 +74,10 @@ class Registry(Protocol):
         """``number`` if ``key`` is new (and now claimed by it), else the experiment that has it."""
         ...
 
+    def release(self, key: str, number: int) -> None:
+        """``number`` gives up ``key``: its measurement did not count."""
+        ...
+
 
 class TriedChanges:
     """The registry for workers in threads of one process."""
@@ -77,6 +89,11 @@ class TriedChanges:
     def claim(self, key: str, number: int) -> int:
         with self._lock:
             return self._claimed.setdefault(key, number)
+
+    def release(self, key: str, number: int) -> None:
+        with self._lock:
+            if self._claimed.get(key) == number:
+                del self._claimed[key]
 
 
 def description_file(log_dir: Path, number: int) -> Path:
@@ -190,6 +207,8 @@ class StepRunner:
                 return
             if not score.ok:
                 record.status, record.reason = score.status or Status.CRASH, score.log_tail
+                if record.reason.startswith(PROVIDER_DOWN):
+                    self.tried.release(change_key(record.parent_commit, record.diff), record.number)
                 return
             assert score.value is not None
             record.measurements.append(score.value)

@@ -24,7 +24,7 @@ from overnight.generators import GenerationError, make_generator
 from overnight.holdout import split_cases
 from overnight.isolation.sandbox import Sandbox
 from overnight.isolation.tree import tree_files
-from overnight.records import CaseOutput, Check, Score, Status, SuiteResult, Usage
+from overnight.records import PROVIDER_DOWN, CaseOutput, Check, Score, Status, SuiteResult, Usage
 from overnight.scope import Fingerprints
 
 
@@ -180,6 +180,15 @@ class SuiteEvaluator(Evaluator):
         log_path.write_text(render_matrix(suite), encoding="utf-8")
         usage = merge_usage(self._usage)
         secondary = {"total": float(suite.total), "errors": float(len(errors))}
+        if down := [o for o in errors if (o.error or "").startswith(PROVIDER_DOWN)]:
+            first = (down[0].error or "").removeprefix(PROVIDER_DOWN).lstrip(": ")
+            reason = (
+                f"{PROVIDER_DOWN} for {len(down)} of {len(suite.outputs)} outputs, so this "
+                f"measurement does not count; first: {first}"
+            )
+            return Score(
+                None, Status.CRASH, secondary, str(log_path), reason, seconds, suite, usage
+            )
         if errors and len(errors) == len(suite.outputs):
             reason = "every case failed to generate; first: " + (errors[0].error or "")
             return Score(

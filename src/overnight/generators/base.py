@@ -18,7 +18,8 @@ from overnight.records import Usage
 
 
 class GenerationError(Exception):
-    """One case could not be generated; the suite records it and goes on."""
+    """One case could not be generated; the suite records it and goes on. A model provider
+    that could not be reached is named in the message, so that the measurement is void."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from overnight import llm
 from overnight.config import CaseConfig, LLMGenerateConfig, ModelConfig
 from overnight.generators.base import Generated, GenerationError, Generator, Prepared
+from overnight.records import PROVIDER_DOWN
 
 
 class LLMGenerator(Generator):
@@ -40,7 +41,9 @@ class LLMGenerator(Generator):
             try:
                 completion = llm.complete(messages, self.model, purpose="generation")
             except llm.LLMError as exc:
-                raise GenerationError(str(exc)) from None
+                unreachable = exc.kind == llm.UNREACHABLE
+                message = f"{PROVIDER_DOWN}: {exc}" if unreachable else str(exc)
+                raise GenerationError(message) from None
             return Generated(completion.text, completion.usage)
 
         return Prepared(identity, produce)

@@ -92,6 +92,11 @@ class RunView:
         return self.history.tally.total_cost
 
     @property
+    def unpriced(self) -> int:
+        """Experiments whose agent or evaluation made model calls of unknown cost."""
+        return self.history.tally.unpriced
+
+    @property
     def gain(self) -> float | None:
         """How much better the best state is than the baseline, positive whatever the
         direction."""

@@ -23,6 +23,7 @@ class PageTally:
     tried: int = 0
     kept: int = 0
     total_cost: float = 0.0
+    unpriced: int = 0  # experiments with a model call of unknown cost
     tip: Experiment | None = None  # the last state that advanced the run (baseline or keep)
     judged: Experiment | None = None  # the best held-out state so far, the later on a tie
     bests: tuple[Experiment | None, ...] = ()  # per experiment, the best state before it
@@ -48,6 +49,7 @@ class PageTally:
         if not newer:
             return self
         baseline, tried, kept, cost = self.baseline, self.tried, self.kept, self.total_cost
+        unpriced = self.unpriced
         tip, judged, values, held = self.tip, self.judged, self.values, self.held_values
         bests, kinds = list(self.bests), {"baseline": [], "keep": [], "other": []}
         for index, experiment in enumerate(newer, start=self.count):
@@ -61,6 +63,7 @@ class PageTally:
                 kinds["keep" if status is Status.KEEP else "other"].append(index)
                 kept += status is Status.KEEP
             cost += experiment.total_cost_usd
+            unpriced += any(u.cost_usd is None for u in experiment.usage)
             if experiment.metric is not None:
                 values = _widened(values, experiment.metric)
             if status.advances:
@@ -76,6 +79,7 @@ class PageTally:
             tried,
             kept,
             cost,
+            unpriced,
             tip,
             judged,
             tuple(bests),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from overnight.formatting import money, score_text
+from overnight.formatting import score_text, spending
 from overnight.policy import improvement
 from overnight.records import Experiment, Review
 from overnight.report.data import RunView
@@ -103,7 +103,7 @@ def _row(view: RunView, experiment: Experiment, previous: Experiment | None) -> 
         score_text(experiment.metric, experiment.secondary),
         delta,
         elapsed(experiment.duration_s),
-        money(experiment.total_cost_usd) if experiment.total_cost_usd else "",
+        spending(experiment.usage),
         diff_lines(experiment.diff),
         diff_stats(experiment.diff),
         view.reviews_of(experiment.number),
