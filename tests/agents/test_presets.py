@@ -41,13 +41,23 @@ HEADLESS_OPTIONS = {
         "-p",
         "<prompt>",
         "--output-format",
-        "text",
+        "json",
         "--permission-mode",
         "acceptEdits",
+        "--no-session-persistence",
     ],
     "codex": ["exec", "<prompt>", "--sandbox", "workspace-write", "--skip-git-repo-check"],
     "aider": ["--message-file", "<prompt file>", "--yes-always", "--no-auto-commits", "--no-git"],
-    "gemini": ["-p", "<prompt>", "--yolo"],
+    "gemini": [
+        "--yolo",
+        "--skip-trust",
+        "--output-format",
+        "stream-json",
+        "-p",
+        "<pointer to the prompt file>",
+        "--include-directories",
+        "<its folder>",
+    ],
 }
 
 
@@ -349,25 +359,27 @@ def test_a_tool_that_times_out_is_a_no_op_and_is_killed(make_repo, ctl: Path, mo
     [
         (
             "claude-code",
-            'claude -p "$(cat "$OVERNIGHT_PROMPT")" --output-format text '
-            "--permission-mode acceptEdits --model 'm 1' --max-turns 9",
+            'claude -p "$(cat "$OVERNIGHT_PROMPT")" --output-format json '
+            "--permission-mode acceptEdits --no-session-persistence --model 'm 1' --max-turns 9",
         ),
         (
             "codex",
             'codex exec "$(cat "$OVERNIGHT_PROMPT")" --sandbox workspace-write '
-            "--skip-git-repo-check --model 'm 1' --max-turns 9",
+            "--skip-git-repo-check --json --ephemeral "
+            "-c features.unbounded_connection_retries=false --model 'm 1' --max-turns 9",
         ),
         (
             "aider",
             'aider --message-file "$OVERNIGHT_PROMPT" --yes-always --no-auto-commits --no-git '
-            "--no-check-update --no-show-model-warnings --no-pretty "
+            "--no-check-update --no-show-model-warnings --no-pretty --no-analytics "
+            "--no-detect-urls --no-show-release-notes "
             "--chat-history-file '/l o g/aider.chat.history.md' "
             "--input-history-file '/l o g/aider.input.history' "
             "--model 'm 1' --max-turns 9 -- a.py 'b c.py'",
         ),
         (
             "gemini",
-            'gemini -p "$(cat "$OVERNIGHT_PROMPT")" --yolo --model \'m 1\' --max-turns 9',
+            "gemini --yolo --skip-trust --output-format stream-json --model 'm 1' --max-turns 9",
         ),
     ],
 )

@@ -14,6 +14,7 @@ description is the last ``DESCRIPTION:`` line it printed (else its last non-empt
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from overnight.agents.base import Agent, AgentContext
@@ -85,7 +86,10 @@ class CommandAgent(Agent):
         report = self.preset.read(output) if self.preset else ToolReport(answer=output)
         spent = self._usage(report)
         if done.timed_out:
-            raise AgentError(f"{self.name} timed out after {self.config.timeout:g} s", spent)
+            timed_out = f"{self.name} timed out after {self.config.timeout:g} s"
+            if report.failure:
+                timed_out += f": {report.failure}"
+            raise AgentError(timed_out, spent, fatal=report.fatal)
         if done.returncode != 0:
             fatal = report.fatal or auth_failure(_last_lines(output))
             raise AgentError(self._failure(done.returncode, report, output), spent, fatal=fatal)
@@ -100,7 +104,10 @@ class CommandAgent(Agent):
         its tokens and cost are unknown. A plain command is not assumed to call a model."""
         if self.preset is None:
             return []
-        return [report.usage or unknown_usage(self.preset.name)]
+        row = report.usage or unknown_usage(self.preset.name)
+        if self.config.model and row.model in (self.preset.name, "unknown"):
+            row = replace(row, model=self.config.model)  # the tool did not name its model
+        return [row]
 
     def _command(self, context: AgentContext, launch: Launch) -> str:
         if self.preset is None:
