@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 TOOL_DIRS = (REPO / ".tools" / "npm" / "node_modules" / ".bin", REPO / ".tools" / "aider" / "bin")
 HIDDEN = "zebra-held-out-91"  # the held-out case's word: no tool may ever send it to its model
 EDITABLE = "rules.txt"
+VERSIONS: dict[str, str] = {}  # preset -> the tool's version, as it printed it
 
 GENERATOR = """\
 from pathlib import Path
@@ -68,8 +69,16 @@ def find_tool(executable: str, preset: str) -> Tool:
         [str(path), "--version"], capture_output=True, text=True, timeout=120, check=False
     )
     version = (done.stdout.strip() or done.stderr.strip()).splitlines()[-1]
-    print(f"\n{preset}: {path.name} {version}")
+    VERSIONS[preset] = f"{path.name} {version}"
     return Tool(preset, path, version)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The versions the presets were just tested with, in every test run's output."""
+    if VERSIONS:
+        terminalreporter.write_sep("-", "real coding-agent CLIs tested")
+        for preset, version in sorted(VERSIONS.items()):
+            terminalreporter.write_line(f"{preset}: {version}")
 
 
 def make_project(root: Path, preset: str, agent: dict[str, Any] | None = None) -> Path:

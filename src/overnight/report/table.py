@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from overnight.formatting import score_text, spending
+from overnight.formatting import score_text, spending, tokens
 from overnight.policy import improvement
 from overnight.records import Experiment, Review
 from overnight.report.data import RunView
@@ -41,6 +41,7 @@ class Row:
     delta: float | None  # positive: better than the best state it started from
     duration: str
     cost: str
+    tokens: str
     diff: list[DiffLine]
     stats: DiffStats
     reviews: list[Review]
@@ -104,6 +105,7 @@ def _row(view: RunView, experiment: Experiment, previous: Experiment | None) -> 
         delta,
         elapsed(experiment.duration_s),
         spending(experiment.usage),
+        tokens(experiment.usage),
         diff_lines(experiment.diff),
         diff_stats(experiment.diff),
         view.reviews_of(experiment.number),
