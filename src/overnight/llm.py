@@ -73,6 +73,7 @@ class Completion:
     text: str
     usage: Usage
     seconds: float  # wall time of the whole call, retries and waits included
+    finish_reason: str | None = None  # why the model stopped: "stop", "length", ...
 
 
 UNREACHABLE = "unreachable"  # the provider could not be reached: nothing about the request
@@ -121,7 +122,8 @@ def complete(messages: list[dict[str, str]], config: ModelConfig, purpose: str) 
             sleep(_delay(attempt, failure.retry_after))
         else:
             usage = _usage_of(response, config, purpose)
-            return Completion(text, usage, time.monotonic() - started)
+            stopped = _finish_reason(response)
+            return Completion(text, usage, time.monotonic() - started, stopped)
 
 
 def judge(rubric: str, output: str, config: ModelConfig) -> tuple[bool, str, Usage]:
@@ -264,6 +266,14 @@ def _text_of(response: Any, config: ModelConfig) -> str:
         limit = f" ({config.max_tokens})" if config.max_tokens else ""
         raise _Failure(f"empty answer: hit max_tokens{limit} before any text", retryable=False)
     raise _Failure("empty answer", retryable=True)
+
+
+def _finish_reason(response: Any) -> str | None:
+    try:
+        reason = response.choices[0].finish_reason
+    except (AttributeError, IndexError, TypeError):
+        return None
+    return str(reason) if reason else None
 
 
 def _usage_of(response: Any, config: ModelConfig, purpose: str) -> Usage:

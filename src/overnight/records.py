@@ -57,6 +57,8 @@ class CaseOutput:
     error: str | None = None
     seconds: float = 0.0
     cached: bool = False
+    cost_usd: float | None = None  # what generating it cost, when this run generated it
+    finish_reason: str | None = None  # why the model stopped, when a model wrote it
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Check:
     passed: bool
     reason: str
     deterministic: bool = True
+    weight: float = 1.0  # what a pass adds to the suite's score
+    metric: str | None = None  # the named score it also counts towards
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,25 @@ class SuiteResult:
     @property
     def total(self) -> int:
         return len(self.checks)
+
+    @property
+    def score(self) -> float:
+        """The weighted passes: ``passed`` when every weight is 1."""
+        return float(sum(check.weight for check in self.checks if check.passed))
+
+    @property
+    def weighted(self) -> bool:
+        return any(check.weight != 1 for check in self.checks)
+
+    def metrics(self) -> dict[str, float]:
+        """Each named metric's weighted share of passes, 0 to 1."""
+        totals: dict[str, list[float]] = {}
+        for check in self.checks:
+            if check.metric is not None:
+                tally = totals.setdefault(check.metric, [0.0, 0.0])
+                tally[0] += check.weight * check.passed
+                tally[1] += check.weight
+        return {name: won / total if total else 1.0 for name, (won, total) in totals.items()}
 
 
 @dataclass(frozen=True)

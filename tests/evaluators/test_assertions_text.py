@@ -14,11 +14,12 @@ def check(spec, output, variables=None):
 # --- equals ------------------------------------------------------------------------------------
 
 
-def test_equals_ignores_surrounding_whitespace():
-    verdict = check({"type": "equals", "value": "Hello"}, "  Hello\n")
+def test_equals_compares_exactly_unless_trimmed():
+    verdict = check({"type": "equals", "value": "Hello", "trim": True}, "  Hello\n")
 
     assert verdict.passed
     assert verdict.reason == "equals the expected 5 chars"
+    assert not check({"type": "equals", "value": "Hello"}, "Hello\n").passed
 
 
 def test_equals_says_where_the_output_differs():
@@ -38,7 +39,8 @@ def test_equals_on_a_prefix_differs_at_the_end_of_the_shorter():
 
 def test_equals_empty_output():
     assert not check({"type": "equals", "value": "x"}, "").passed
-    assert check({"type": "equals", "value": ""}, "\n").passed
+    assert check({"type": "equals", "value": ""}, "").passed
+    assert check({"type": "equals", "value": "", "trim": True}, "\n").passed
 
 
 # --- contains ----------------------------------------------------------------------------------
@@ -143,7 +145,9 @@ def test_regex_dotall_flag():
 
 
 def test_starts_with():
-    assert check({"type": "starts-with", "value": "I got fired"}, "\nI got fired today.").passed
+    assert check({"type": "starts-with", "value": "I got fired"}, "I got fired today.").passed
+    assert not check({"type": "starts-with", "value": "I got fired"}, "\nI got fired.").passed
+    assert check({"type": "starts-with", "value": "I got", "trim": True}, "\nI got fired.").passed
     verdict = check({"type": "starts-with", "value": "Hello"}, "Hi there")
     assert not verdict.passed
     assert verdict.reason == "starts with 'Hi th', not 'Hello'"

@@ -18,7 +18,7 @@ from pathlib import Path
 from overnight import llm
 from overnight.cache import OutputCache
 from overnight.config import CaseConfig, LLMGenerateConfig, ModelConfig, SuiteEvaluateConfig
-from overnight.evaluators.assertions import Assertion, CheckContext, parse_assertion
+from overnight.evaluators.assertions import Assertion, CheckContext, Generation, parse_assertion
 from overnight.evaluators.base import Evaluator
 from overnight.generators import GenerationError, make_generator
 from overnight.holdout import split_cases
@@ -111,8 +111,10 @@ class SuiteEvaluator(Evaluator):
         key = self.cache.key({**identity, "seed": self._seed} if self._seed else identity)
         hit = self.cache.get(key)
         if hit is not None:
+            seconds = time.monotonic() - started
+            stopped = hit.get("finish_reason")
             return CaseOutput(
-                case.id, repeat, hit["text"], None, time.monotonic() - started, cached=True
+                case.id, repeat, hit["text"], None, seconds, cached=True, finish_reason=stopped
             )
 
         def generate() -> CaseOutput:
@@ -123,8 +125,12 @@ class SuiteEvaluator(Evaluator):
                 return CaseOutput(case.id, repeat, None, str(exc), time.monotonic() - begun)
             if generated.usage is not None:
                 self._add_usage(generated.usage)
-            self.cache.put(key, {"text": generated.text})
-            return CaseOutput(case.id, repeat, generated.text, None, time.monotonic() - begun)
+            stopped = generated.finish_reason
+            entry = {"text": generated.text}
+            self.cache.put(key, entry if stopped is None else {**entry, "finish_reason": stopped})
+            cost = generated.usage.cost_usd if generated.usage is not None else None
+            seconds = time.monotonic() - begun
+            return CaseOutput(case.id, repeat, generated.text, None, seconds, False, cost, stopped)
 
         return generate
 
@@ -137,7 +143,12 @@ class SuiteEvaluator(Evaluator):
             return [
                 Check(case.id, repeat, a.label, False, failed, a.deterministic) for a in assertions
             ]
-        context = CheckContext(vars=case.vars, root=self.root, judge=self._judge)
+        generation = Generation(
+            output.seconds, output.cached, output.cost_usd, output.finish_reason
+        )
+        context = CheckContext(
+            vars=case.vars, root=self.root, judge=self._judge, generation=generation
+        )
         checks = []
         for assertion in assertions:
             verdict = assertion.check(output.output, context)
@@ -149,6 +160,8 @@ class SuiteEvaluator(Evaluator):
                     verdict.passed,
                     verdict.reason,
                     verdict.deterministic,
+                    assertion.weight,
+                    assertion.metric,
                 )
             )
         return checks
@@ -179,7 +192,9 @@ class SuiteEvaluator(Evaluator):
         errors = [o for o in suite.outputs if o.error is not None]
         log_path.write_text(render_matrix(suite), encoding="utf-8")
         usage = merge_usage(self._usage)
-        secondary = {"total": float(suite.total), "errors": float(len(errors))}
+        most = sum(check.weight for check in suite.checks)
+        secondary = {"total": float(most), "errors": float(len(errors))}
+        secondary |= {f"metric:{name}": share for name, share in suite.metrics().items()}
         if down := [o for o in errors if (o.error or "").startswith(PROVIDER_DOWN)]:
             first = (down[0].error or "").removeprefix(PROVIDER_DOWN).lstrip(": ")
             reason = (
@@ -194,12 +209,10 @@ class SuiteEvaluator(Evaluator):
             return Score(
                 None, Status.CRASH, secondary, str(log_path), reason, seconds, suite, usage
             )
-        tail = f"{suite.passed}/{suite.total} assertions passed"
+        tail = passed_text(suite)
         if errors:
             tail += f"; {len(errors)} of {len(suite.outputs)} outputs failed to generate"
-        return Score(
-            float(suite.passed), None, secondary, str(log_path), tail, seconds, suite, usage
-        )
+        return Score(suite.score, None, secondary, str(log_path), tail, seconds, suite, usage)
 
     def _tree_digest(self) -> str:
         """What a command or python generator could read: every file git would see."""
@@ -244,9 +257,18 @@ def merge_usage(usages: list[Usage]) -> list[Usage]:
     return list(merged.values())
 
 
+def passed_text(suite: SuiteResult) -> str:
+    """``12/15 assertions passed``, with the weighted score when weights make it differ."""
+    text = f"{suite.passed}/{suite.total} assertions passed"
+    if suite.weighted:
+        most = sum(check.weight for check in suite.checks)
+        text += f" (weighted score {suite.score:g} of {most:g})"
+    return text
+
+
 def render_matrix(suite: SuiteResult) -> str:
     """The matrix as plain text, for the log: a line per check, failures with their reasons."""
-    lines = [f"{suite.passed}/{suite.total} assertions passed", ""]
+    lines = [passed_text(suite), ""]
     for output in suite.outputs:
         state = "cached" if output.cached else f"{output.seconds:.2f}s"
         lines.append(f"== {output.case_id} (repeat {output.repeat}, {state})")

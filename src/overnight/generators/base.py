@@ -26,6 +26,7 @@ class GenerationError(Exception):
 class Generated:
     text: str
     usage: Usage | None = None
+    finish_reason: str | None = None  # a model's, when the generator called one
 
 
 @dataclass(frozen=True)

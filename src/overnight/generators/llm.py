@@ -44,7 +44,7 @@ class LLMGenerator(Generator):
                 unreachable = exc.kind == llm.UNREACHABLE
                 message = f"{PROVIDER_DOWN}: {exc}" if unreachable else str(exc)
                 raise GenerationError(message) from None
-            return Generated(completion.text, completion.usage)
+            return Generated(completion.text, completion.usage, completion.finish_reason)
 
         return Prepared(identity, produce)
 

@@ -9,7 +9,21 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from overnight.evaluators.assertions import _code, _custom, _formats, _size, _structure, _text
+from overnight.evaluators.assertions import (
+    _code,
+    _custom,
+    _formats,
+    _graded,
+    _markup,
+    _measured,
+    _overlap,
+    _replies,
+    _sets,
+    _similar,
+    _size,
+    _structure,
+    _text,
+)
 from overnight.evaluators.assertions._base import (
     Assertion,
     AssertionSpecError,
@@ -17,16 +31,24 @@ from overnight.evaluators.assertions._base import (
     Verdict,
     shown,
 )
+from overnight.evaluators.assertions._keys import take_keys, with_keys
 
 ASSERTIONS: dict[str, type[Assertion]] = {
     cls.name: cls
     for family in (
         _text.FAMILY,
         _size.FAMILY,
+        _markup.FAMILY,
+        _overlap.FAMILY,
+        _measured.FAMILY,
+        _replies.FAMILY,
+        _sets.FAMILY,
         _structure.FAMILY,
         _formats.FAMILY,
         _code.FAMILY,
         _custom.FAMILY,
+        _graded.FAMILY,
+        _similar.FAMILY,
     )
     for cls in family
 }
@@ -81,8 +103,9 @@ def parse_assertion(spec: Mapping[str, Any] | str) -> Assertion:
     cls = ASSERTIONS.get(kind.removeprefix(NEGATION))
     if cls is None:
         raise AssertionSpecError("type", _unknown_type(kind))
+    keys = take_keys(parameters)
     assertion = _build(cls, parameters)
-    return Negated(assertion) if negated else assertion
+    return with_keys(Negated(assertion) if negated else assertion, keys)
 
 
 def _build(cls: type[Assertion], parameters: dict[str, Any]) -> Assertion:
@@ -117,6 +140,8 @@ def _field(location: tuple[int | str, ...]) -> str | None:
     """``("values", 2)`` as ``values[2]``."""
     field = ""
     for part in location:
+        if isinstance(part, str) and "[" in part:
+            continue  # the member of a union pydantic tried, e.g. function-before[...]
         field += f"[{part}]" if isinstance(part, int) else f".{part}" if field else str(part)
     return field or None
 

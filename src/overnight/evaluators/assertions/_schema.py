@@ -1,21 +1,27 @@
 """A small JSON Schema validator: the keywords a check of generated JSON needs, and no more.
 
 Supported: ``type``, ``enum``, ``const``, ``properties``, ``required``,
-``additionalProperties``, ``items``, ``minItems``, ``maxItems``, ``minimum``, ``maximum``,
-``exclusiveMinimum``, ``exclusiveMaximum``, ``minLength``, ``maxLength``, ``pattern``.
-Annotations (``title``, ``description``, ``default``, ``examples``, ``format``, ``$schema``,
-``$id``, ``$comment``) are accepted and ignored. Any other keyword is refused when the spec is
-parsed, so a schema never silently checks less than it says. Lengths count code points;
-JSON ``true`` is not the number 1.
+``additionalProperties``, ``items``, ``minItems``, ``maxItems``, ``uniqueItems``,
+``minProperties``, ``maxProperties``, ``minimum``, ``maximum``, ``exclusiveMinimum``,
+``exclusiveMaximum``, ``multipleOf``, ``minLength``, ``maxLength``, ``pattern``, ``format``,
+``allOf``, ``anyOf``, ``oneOf``, ``not``, and the boolean schemas ``true`` and ``false``.
+Annotations (``title``, ``description``, ``default``, ``examples``, ``$schema``, ``$id``,
+``$comment``) are accepted and ignored. Any other keyword, or a ``format`` not in ``FORMATS``,
+is refused when the spec is parsed, so a schema never silently checks less than it says.
+``pattern`` is ECMA-262, as JSON Schema says (``_jsregex``). Lengths count code points; JSON
+``true`` is not the number 1.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
 
 from overnight.evaluators.assertions._base import shown
+from overnight.evaluators.assertions._jsregex import translate
+from overnight.evaluators.assertions._schema_formats import FORMATS
 
 
 def _is_integer(value: Any) -> bool:
@@ -37,7 +43,7 @@ TYPES: dict[str, Callable[[Any], bool]] = {
 
 
 ANNOTATIONS = frozenset(
-    {"title", "description", "default", "examples", "format", "$schema", "$id", "$comment"}
+    {"title", "description", "default", "examples", "$schema", "$id", "$comment"}
 )
 
 
@@ -53,6 +59,8 @@ class SchemaError(Exception):
 def check_schema(schema: Any, path: str = "schema") -> None:
     """Raise SchemaError at the first keyword this validator does not support or that is
     malformed."""
+    if isinstance(schema, bool):
+        return
     if not isinstance(schema, dict):
         raise SchemaError(path, f"expected a mapping, got {_json_type(schema)}")
     for keyword, rule in schema.items():
@@ -104,10 +112,38 @@ def _meta_number(rule: Any, path: str) -> None:
 
 
 def _meta_pattern(rule: Any, path: str) -> None:
+    if not isinstance(rule, str):
+        raise SchemaError(path, f"expected a regular expression, got {rule!r}")
     try:
-        re.compile(rule)
-    except (re.error, TypeError) as exc:
+        _pattern(rule)
+    except re.error as exc:
         raise SchemaError(path, f"not a valid regular expression: {exc}") from None
+
+
+def _pattern(rule: str) -> re.Pattern[str]:
+    return re.compile(translate(rule))
+
+
+def _meta_format(rule: Any, path: str) -> None:
+    if rule not in FORMATS:
+        known = ", ".join(FORMATS)
+        raise SchemaError(path, f"format {rule!r} is not checked here (checked: {known})")
+
+
+def _meta_schemas(rule: Any, path: str) -> None:
+    _meta_list(rule, path)
+    for index, schema in enumerate(rule):
+        check_schema(schema, f"{path}[{index}]")
+
+
+def _meta_positive(rule: Any, path: str) -> None:
+    if not TYPES["number"](rule) or rule <= 0:
+        raise SchemaError(path, f"expected a number above 0, got {rule!r}")
+
+
+def _meta_bool(rule: Any, path: str) -> None:
+    if not isinstance(rule, bool):
+        raise SchemaError(path, f"expected true or false, got {rule!r}")
 
 
 _META: dict[str, Callable[[Any, str], None]] = {
@@ -127,12 +163,23 @@ _META: dict[str, Callable[[Any, str], None]] = {
     "exclusiveMinimum": _meta_number,
     "exclusiveMaximum": _meta_number,
     "pattern": _meta_pattern,
+    "format": _meta_format,
+    "allOf": _meta_schemas,
+    "anyOf": _meta_schemas,
+    "oneOf": _meta_schemas,
+    "not": check_schema,
+    "uniqueItems": _meta_bool,
+    "minProperties": _meta_count,
+    "maxProperties": _meta_count,
+    "multipleOf": _meta_positive,
 }
 
 
-def validate(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
+def validate(value: Any, schema: dict[str, Any] | bool, where: str = "$") -> list[str]:
     """Every way ``value`` breaks ``schema`` (checked by ``check_schema``), as
     ``"$.items[2].name: <problem>"``; empty when it is valid."""
+    if isinstance(schema, bool):
+        return [] if schema else [f"{where}: no value is allowed here (schema false)"]
     if "type" in schema:
         names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         if not any(TYPES[name](value) for name in names):
@@ -140,9 +187,24 @@ def validate(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
     problems = [f"{where}: {p}" for p in _value_problems(value, schema)]
     if isinstance(value, dict):
         problems += _object_problems(value, schema, where)
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+    if isinstance(value, list) and "items" in schema:
         for index, item in enumerate(value):
             problems += validate(item, schema["items"], f"{where}[{index}]")
+    return problems + _combined_problems(value, schema, where)
+
+
+def _combined_problems(value: Any, schema: dict[str, Any], where: str) -> list[str]:
+    problems = []
+    for part in schema.get("allOf", []):
+        problems += validate(value, part, where)
+    if "anyOf" in schema and all(validate(value, part, where) for part in schema["anyOf"]):
+        problems.append(f"{where}: matches none of the {len(schema['anyOf'])} anyOf schemas")
+    if "oneOf" in schema:
+        fits = sum(not validate(value, part, where) for part in schema["oneOf"])
+        if fits != 1:
+            problems.append(f"{where}: matches {fits} of the oneOf schemas, not exactly 1")
+    if "not" in schema and not validate(value, schema["not"], where):
+        problems.append(f"{where}: matches the schema under not")
     return problems
 
 
@@ -158,11 +220,26 @@ def _value_problems(value: Any, schema: dict[str, Any]) -> list[str]:
     if isinstance(value, str):
         problems += _size_problems(len(value), "chars", "Length", schema)
         pattern = schema.get("pattern")
-        if pattern is not None and not re.search(pattern, value):
+        if pattern is not None and not _pattern(pattern).search(value):
             problems.append(f"{shown(value)} does not match pattern /{pattern}/")
+        fmt = schema.get("format")
+        if fmt is not None and not FORMATS[fmt](value):
+            problems.append(f"{shown(value)} is not a valid {fmt}")
     if isinstance(value, list):
         problems += _size_problems(len(value), "items", "Items", schema)
+        if schema.get("uniqueItems") and _has_duplicates(value):
+            problems.append("items are not unique (uniqueItems)")
+    if isinstance(value, dict):
+        problems += _size_problems(len(value), "properties", "Properties", schema)
+    if TYPES["number"](value) and "multipleOf" in schema:
+        quotient = value / schema["multipleOf"]
+        if not (math.isfinite(quotient) and abs(quotient - round(quotient)) < 1e-9):
+            problems.append(f"{value} is not a multiple of {schema['multipleOf']}")
     return problems
+
+
+def _has_duplicates(items: list[Any]) -> bool:
+    return any(same(a, b) for i, a in enumerate(items) for b in items[i + 1 :])
 
 
 def _bound_problems(value: float, schema: dict[str, Any]) -> list[str]:
@@ -199,8 +276,9 @@ def _object_problems(value: dict[str, Any], schema: dict[str, Any], where: str) 
         path = f"{where}.{name}" if name.isidentifier() else f"{where}[{name!r}]"
         rule = properties.get(name, schema.get("additionalProperties", True))
         if rule is False:
-            problems.append(f"{path}: property not allowed (additionalProperties is false)")
-        elif isinstance(rule, dict):
+            why = "" if name in properties else " (additionalProperties is false)"
+            problems.append(f"{path}: property not allowed{why}")
+        elif isinstance(rule, dict | bool):
             problems += validate(item, rule, path)
     return problems
 

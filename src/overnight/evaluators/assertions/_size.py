@@ -2,12 +2,18 @@
 
 What counts as a word, a character, a line or a sentence is defined once, in
 ``overnight.evaluators.text``.
+
+``word-count`` also takes promptfoo's ``value: N`` (exactly N) or ``value: {min, max}``.
+``counting`` says what a word is: ``prose`` (our rules: markdown, lone punctuation and emoji
+are not words; each Chinese or Japanese character is one) or ``whitespace`` (promptfoo's: any
+run of non-space characters). Written with ``value:``, it counts as promptfoo does unless
+``counting`` says otherwise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -78,6 +84,33 @@ class WordCount(_CountAssertion):
     name: ClassVar[str] = "word-count"
     noun: ClassVar[str] = "word"
     counter: ClassVar[Callable[[str], int]] = text.word_count
+    counting: Literal["prose", "whitespace"] = "prose"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _promptfoo_value(cls, data: Any) -> Any:
+        """``value: 50`` is exactly 50; ``value: {min: 10, max: 50}`` a range."""
+        if not isinstance(data, dict) or "value" not in data:
+            return data
+        data = dict(data)
+        if "min" in data or "max" in data:
+            raise ValueError("give value or min/max, not both")
+        value = data.pop("value")
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - {"min", "max"})
+            if unknown:
+                raise AssertionSpecError("value", f"takes min and max, not {', '.join(unknown)}")
+            data.update(value)
+        else:
+            data["min"] = data["max"] = value
+        data.setdefault("counting", "whitespace")
+        return data
+
+    def _check(self, output: str, context: CheckContext) -> tuple[bool, str]:
+        if self.counting == "prose":
+            return super()._check(output, context)
+        count = len(output.split())
+        return within(count, plural(count, "whitespace-separated word"), self.min, self.max)
 
 
 class CharCount(_CountAssertion):

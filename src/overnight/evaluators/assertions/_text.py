@@ -1,18 +1,41 @@
 """Text assertions: what the output says, matched literally or by pattern.
 
-``equals``, ``starts-with`` and ``ends-with`` ignore whitespace around the output (generators
-often end with a newline). ``contains`` is case-sensitive, the ``i``-prefixed ones are not.
+Each takes promptfoo's spelling as well as ours, and written promptfoo's way it behaves as
+promptfoo documents:
+
+equals
+    Exact comparison, as promptfoo makes it; ``trim: true`` ignores whitespace around the output
+    and the value. An object or list ``value`` compares the output parsed as JSON, ignoring key
+    order (``true`` is not ``1``).
+starts-with, ends-with
+    ``starts-with`` is exact unless ``trim: true``, as in promptfoo; ``ends-with`` (ours alone)
+    trims by default (``trim: false`` to compare exactly), since generated text often ends
+    with a newline.
+contains, icontains
+    ``contains`` is case-sensitive, ``icontains`` is not.
+contains-any, contains-all, icontains-any, icontains-all
+    ``values: [a, b]`` or promptfoo's ``value:``, a list or one string of comma-separated
+    items in which double quotes keep a comma (``'"Hello, world", hi'`` is two items).
+regex
+    ``pattern:`` (ours) or ``value:`` (promptfoo's), with ``flags`` (i, m, s, x). ``syntax``
+    says whose rules the pattern follows: ``python`` (the default for ``pattern:``) or
+    ``javascript`` (the default for ``value:``, as promptfoo runs it: ``$`` only at the very
+    end, ASCII ``\\d``/``\\w``; see ``_jsregex``).
+
 Positions in reasons are 1-based character positions.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import re
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from overnight.evaluators.assertions._base import (
+    AssertionSpecError,
     BuiltinAssertion,
     CheckContext,
     CheckError,
@@ -22,19 +45,28 @@ from overnight.evaluators.assertions._base import (
     quote,
     quote_all,
 )
+from overnight.evaluators.assertions._jsregex import translate
+from overnight.evaluators.assertions._schema import same
 
 
 class Equals(BuiltinAssertion):
     name: ClassVar[str] = "equals"
     templated: ClassVar[tuple[str, ...]] = ("value",)
-    value: Text
+    value: Text | dict[str, Any] | list[Any]
+    trim: bool = False
 
     @property
     def label(self) -> str:
+        if not isinstance(self.value, str):
+            return f"equals {quote(json.dumps(self.value), 20)}"
         return f"equals {quote(self.value, 20)}"
 
     def _check(self, output: str, context: CheckContext) -> tuple[bool, str]:
-        actual, expected = output.strip(), self.value.strip()
+        if not isinstance(self.value, str):
+            return _equals_json(output, self.value)
+        actual, expected = output, self.value
+        if self.trim:
+            actual, expected = actual.strip(), expected.strip()
         if actual == expected:
             return True, f"equals the expected {plural(len(expected), 'char')}"
         at = next(
@@ -45,6 +77,16 @@ class Equals(BuiltinAssertion):
             f"differs at char {at + 1}: expected {quote(expected[at:], 20)}, "
             f"got {quote(actual[at:], 20)} ({len(expected)} vs {len(actual)} chars)"
         )
+
+
+def _equals_json(output: str, expected: Any) -> tuple[bool, str]:
+    try:
+        actual = json.loads(output)
+    except ValueError:
+        return False, f"expected JSON equal to the value; the output is not JSON: {quote(output)}"
+    if same(actual, expected):
+        return True, "the output, parsed as JSON, equals the value (key order aside)"
+    return False, f"the output's JSON differs from the value: {quote(json.dumps(actual), 60)}"
 
 
 class Contains(BuiltinAssertion):
@@ -83,6 +125,19 @@ class ContainsAny(BuiltinAssertion):
     ignore_case: ClassVar[bool] = False
     values: list[Text] = Field(min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _promptfoo_value(cls, data: Any) -> Any:
+        """promptfoo writes ``value:``, a list or a comma-separated string."""
+        if not isinstance(data, dict) or "value" not in data:
+            return data
+        data = dict(data)
+        if "values" in data:
+            raise ValueError("give values or value, not both")
+        value = data.pop("value")
+        data["values"] = split_items(value) if isinstance(value, str) else value
+        return data
+
     @property
     def label(self) -> str:
         return f"{self.name} ({len(self.values)})"
@@ -93,6 +148,12 @@ class ContainsAny(BuiltinAssertion):
         if not found:
             return False, f"contains none of {total}: {quote_all(self.values, 20)}"
         return True, f"contains {len(found)} of {total}: {quote_all(found, 20)}"
+
+
+def split_items(value: str) -> list[str]:
+    """``'a, "b, c"'`` as ``['a', 'b, c']``: commas separate, double quotes keep."""
+    row = next(csv.reader([value], skipinitialspace=True), [])
+    return [item.strip() for item in row if item.strip()]
 
 
 class IContainsAny(ContainsAny):
@@ -127,6 +188,20 @@ class Regex(BuiltinAssertion):
     templated: ClassVar[tuple[str, ...]] = ("pattern",)
     pattern: Text = Field(min_length=1)
     flags: str = ""
+    syntax: Literal["python", "javascript"] = "python"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _promptfoo_value(cls, data: Any) -> Any:
+        """promptfoo writes ``value:``, and means a JavaScript pattern."""
+        if not isinstance(data, dict) or "value" not in data:
+            return data
+        data = dict(data)
+        if "pattern" in data:
+            raise ValueError("give pattern or value, not both")
+        data["pattern"] = data.pop("value")
+        data.setdefault("syntax", "javascript")
+        return data
 
     @property
     def label(self) -> str:
@@ -140,18 +215,26 @@ class Regex(BuiltinAssertion):
             raise ValueError(f"unknown flag {', '.join(unknown)}; use any of i, m, s, x")
         return flags
 
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, pattern: str) -> str:
-        if not has_template_syntax(pattern):
-            _compile(pattern, 0, ValueError)
-        return pattern
+    @model_validator(mode="after")
+    def _compiles(self) -> Regex:
+        if not has_template_syntax(self.pattern):
+            try:
+                self._compiled(ValueError)
+            except ValueError as exc:
+                raise AssertionSpecError("pattern", str(exc)) from None
+        return self
 
-    def _check(self, output: str, context: CheckContext) -> tuple[bool, str]:
+    def _compiled(self, error: type[Exception]) -> re.Pattern[str]:
         flags = 0
         for letter in self.flags:
             flags |= _FLAGS[letter]
-        match = _compile(self.pattern, flags, CheckError).search(output)
+        pattern = self.pattern
+        if self.syntax == "javascript":
+            pattern = translate(pattern, "m" in self.flags, "s" in self.flags)
+        return _compile(pattern, flags, error)
+
+    def _check(self, output: str, context: CheckContext) -> tuple[bool, str]:
+        match = self._compiled(CheckError).search(output)
         shown = f"/{self.pattern}/{self.flags}"
         if match is None:
             return False, f"no match for {shown} in {plural(len(output), 'char')}"
@@ -169,13 +252,17 @@ class StartsWith(BuiltinAssertion):
     name: ClassVar[str] = "starts-with"
     templated: ClassVar[tuple[str, ...]] = ("value",)
     value: Text = Field(min_length=1)
+    trim: bool = False
+
+    def _sides(self, output: str) -> tuple[str, str]:
+        return (output.strip(), self.value.strip()) if self.trim else (output, self.value)
 
     @property
     def label(self) -> str:
         return f"{self.name} {quote(self.value, 20)}"
 
     def _check(self, output: str, context: CheckContext) -> tuple[bool, str]:
-        text, value = output.strip(), self.value.strip()
+        text, value = self._sides(output)
         if text.startswith(value):
             return True, f"starts with {quote(value)} ({plural(len(value), 'char')})"
         return False, f"starts with {quote(text[: len(value)])}, not {quote(value)}"
@@ -183,9 +270,10 @@ class StartsWith(BuiltinAssertion):
 
 class EndsWith(StartsWith):
     name: ClassVar[str] = "ends-with"
+    trim: bool = True
 
     def _check(self, output: str, context: CheckContext) -> tuple[bool, str]:
-        text, value = output.strip(), self.value.strip()
+        text, value = self._sides(output)
         if text.endswith(value):
             return True, f"ends with {quote(value)} ({plural(len(value), 'char')})"
         return False, f"ends with {quote(text[len(text) - len(value) :])}, not {quote(value)}"
