@@ -150,6 +150,15 @@ def ledger_rows(root: Path, table: str) -> list[dict[str, Any]]:
         return [dict(row) for row in db.execute(f"SELECT * FROM {table} ORDER BY rowid")]
 
 
+def stop_reason_after_one_experiment(root: Path) -> str:
+    """The run stopped after its first experiment because the agent cannot work: the reason."""
+    experiments = [row for row in ledger_rows(root, "experiments") if row["number"] > 0]
+    assert [row["number"] for row in experiments] == [1]
+    (run,) = ledger_rows(root, "runs")
+    assert run["stop_reason"].startswith("the agent cannot work:"), run["stop_reason"]
+    return run["stop_reason"]
+
+
 def assert_well_behaved(root: Path, seen_by_model: str) -> None:
     """The tool never committed, never touched the user's repository or ``.git``, and never
     sent its model the held-out case."""

@@ -26,6 +26,7 @@ from real_agents.conftest import (
     ledger_rows,
     make_project,
     run_overnight,
+    stop_reason_after_one_experiment,
     tool_env,
 )
 
@@ -119,12 +120,9 @@ def test_refused_credentials_stop_the_run_after_one_experiment(tmp_path: Path) -
         # the tool retries a refused key ten times over about three minutes unless told not to
         env = _env(tmp_path, server, CLAUDE_CODE_MAX_RETRIES="1")
         run_overnight(root, env, "--experiments", "2")
-    experiments = [row for row in ledger_rows(root, "experiments") if row["number"] > 0]
-    assert len(experiments) == 1
-    (run,) = ledger_rows(root, "runs")
-    assert run["stop_reason"].startswith("the agent cannot work:"), run["stop_reason"]
-    assert "refused the credentials (401, authentication_error)" in run["stop_reason"]
-    assert "Invalid API key" in run["stop_reason"]
+    reason = stop_reason_after_one_experiment(root)
+    assert "refused the credentials (401, authentication_error)" in reason
+    assert "Invalid API key" in reason
 
 
 # -- the reader, on what the tool printed --------------------------------------------------------

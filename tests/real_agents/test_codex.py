@@ -30,6 +30,7 @@ from real_agents.conftest import (
     ledger_rows,
     make_project,
     run_overnight,
+    stop_reason_after_one_experiment,
     tool_env,
 )
 from real_agents.loopback import Request
@@ -134,11 +135,8 @@ def test_refused_credentials_stop_the_run_after_one_experiment(tmp_path: Path) -
         server.refuse_auth = True
         root = _project(tmp_path)
         run_overnight(root, _env(tmp_path, server), "--experiments", "2")
-    experiments = [row for row in ledger_rows(root, "experiments") if row["number"] > 0]
-    assert len(experiments) == 1
-    (run,) = ledger_rows(root, "runs")
-    assert run["stop_reason"].startswith("the agent cannot work:"), run["stop_reason"]
-    assert "401 Unauthorized" in run["stop_reason"]
+    reason = stop_reason_after_one_experiment(root)
+    assert "401 Unauthorized" in reason
 
 
 # -- the launch step ----------------------------------------------------------------------------

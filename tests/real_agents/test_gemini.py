@@ -20,6 +20,7 @@ from real_agents.conftest import (
     ledger_rows,
     make_project,
     run_overnight,
+    stop_reason_after_one_experiment,
     tool_env,
 )
 from real_agents.gemini_server import SIDE_TOKENS_IN, SIDE_TOKENS_OUT, GeminiProvider
@@ -86,11 +87,7 @@ def test_a_refused_key_stops_the_run(tmp_path: Path) -> None:
         )
 
     assert "the agent cannot work:" in done.stdout + done.stderr
-    [run] = ledger_rows(root, "runs")
-    assert run["stop_reason"].startswith("the agent cannot work:"), run["stop_reason"]
-    assert "API key not valid" in run["stop_reason"]
-    experiments = [row for row in ledger_rows(root, "experiments") if row["number"] > 0]
-    assert [row["number"] for row in experiments] == [1]
+    assert "API key not valid" in stop_reason_after_one_experiment(root)
 
 
 # -- read, on output captured from gemini 0.61.0 ------------------------------------------------

@@ -218,3 +218,15 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
 def encodable(text: str) -> str:
     """``text`` safe to write as UTF-8 (a lone surrogate becomes '?')."""
     return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def promptfoo_value(data: Any, *ours: str) -> tuple[dict[str, Any], Any] | None:
+    """A raw spec written with promptfoo's ``value:``: the spec without it, and the value; None
+    when it has none. A spec that also gives our own spelling (``ours``) is refused."""
+    if not isinstance(data, dict) or "value" not in data:
+        return None
+    rest = dict(data)
+    value = rest.pop("value")
+    if any(key in rest for key in ours):
+        raise ValueError(f"give {'/'.join(ours)} or value, not both")
+    return rest, value

@@ -23,6 +23,7 @@ from overnight.evaluators.assertions._base import (
     BuiltinAssertion,
     CheckContext,
     plural,
+    promptfoo_value,
 )
 
 
@@ -90,12 +91,9 @@ class WordCount(_CountAssertion):
     @classmethod
     def _promptfoo_value(cls, data: Any) -> Any:
         """``value: 50`` is exactly 50; ``value: {min: 10, max: 50}`` a range."""
-        if not isinstance(data, dict) or "value" not in data:
+        if (written := promptfoo_value(data, "min", "max")) is None:
             return data
-        data = dict(data)
-        if "min" in data or "max" in data:
-            raise ValueError("give value or min/max, not both")
-        value = data.pop("value")
+        data, value = written
         if isinstance(value, dict):
             unknown = sorted(set(value) - {"min", "max"})
             if unknown:

@@ -42,6 +42,7 @@ from overnight.evaluators.assertions._base import (
     Text,
     has_template_syntax,
     plural,
+    promptfoo_value,
     quote,
     quote_all,
 )
@@ -129,14 +130,10 @@ class ContainsAny(BuiltinAssertion):
     @classmethod
     def _promptfoo_value(cls, data: Any) -> Any:
         """promptfoo writes ``value:``, a list or a comma-separated string."""
-        if not isinstance(data, dict) or "value" not in data:
+        if (written := promptfoo_value(data, "values")) is None:
             return data
-        data = dict(data)
-        if "values" in data:
-            raise ValueError("give values or value, not both")
-        value = data.pop("value")
-        data["values"] = split_items(value) if isinstance(value, str) else value
-        return data
+        rest, value = written
+        return {**rest, "values": split_items(value) if isinstance(value, str) else value}
 
     @property
     def label(self) -> str:
@@ -194,14 +191,10 @@ class Regex(BuiltinAssertion):
     @classmethod
     def _promptfoo_value(cls, data: Any) -> Any:
         """promptfoo writes ``value:``, and means a JavaScript pattern."""
-        if not isinstance(data, dict) or "value" not in data:
+        if (written := promptfoo_value(data, "pattern")) is None:
             return data
-        data = dict(data)
-        if "pattern" in data:
-            raise ValueError("give pattern or value, not both")
-        data["pattern"] = data.pop("value")
-        data.setdefault("syntax", "javascript")
-        return data
+        rest, value = written
+        return {"syntax": "javascript", **rest, "pattern": value}
 
     @property
     def label(self) -> str:
