@@ -214,11 +214,13 @@ class QueryConfig(_Strict):
 
 
 class EmbeddingRouterConfig(_Strict):
-    """Offline: the skill whose description is most similar to the query, above a threshold."""
+    """Offline: the skill whose description is most similar to the query, above a threshold and
+    ahead of the next skill by a margin, both calibrated on the training queries unless set."""
 
     kind: Literal["embedding"] = "embedding"
     model: str = "all-MiniLM-L6-v2"
-    threshold: float | None = Field(default=None, ge=-1, le=1)  # cosine; None: the router's own
+    threshold: float | None = Field(default=None, ge=-1, le=1)  # cosine; None: calibrated
+    margin: float | None = Field(default=None, ge=0, le=2)  # over the runner-up; None: calibrated
 
 
 class LLMRouterConfig(ModelConfig):
@@ -248,8 +250,19 @@ class CommandRouterConfig(_Strict):
     env_passthrough: list[str] = Field(default_factory=list)
 
 
+class ClaudeCodeRouterConfig(_Strict):
+    """The real ``claude -p`` on each query, in a temporary project with the skills installed."""
+
+    kind: Literal["claude-code"]
+    model: str | None = None  # passed to --model; None: the CLI's own default
+    max_turns: int = Field(default=2, ge=1, le=20)  # the session ends after this many turns
+    timeout: float = Field(default=300, gt=0)
+    env_passthrough: list[str] = Field(default_factory=list)
+
+
 RouterConfig = Annotated[
-    EmbeddingRouterConfig | LLMRouterConfig | CommandRouterConfig, Field(discriminator="kind")
+    EmbeddingRouterConfig | LLMRouterConfig | CommandRouterConfig | ClaudeCodeRouterConfig,
+    Field(discriminator="kind"),
 ]
 
 
@@ -266,6 +279,8 @@ class TriggersEvaluateConfig(_Strict):
     metric: Literal["f1", "accuracy", "precision", "recall"] = "f1"
     holdout: float = Field(default=0.4, ge=0, lt=1)  # share of queries held out, per label
     holdout_seed: int = 0
+    holdout_splits: int = Field(default=1, ge=1, le=20)  # folds the held-out queries are dealt in
+    overfit: OverfitConfig = Field(default_factory=OverfitConfig)  # a check: a query, routed
     max_description: int = Field(default=1024, ge=1)
     concurrency: int = Field(default=8, ge=1, le=256)
     repeats: int = Field(default=1, ge=1, le=100)

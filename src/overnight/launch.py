@@ -226,7 +226,7 @@ def _resume(
         observer.message(f"ended process group {pgid}, left running by the interrupted run")
     if workspace.branch_exists(run.branch):
         tip = workspace.git("rev-parse", f"refs/heads/{run.branch}").strip()
-        if tip != best:  # a keep committed but not recorded
+        if tip != best:  # a keep committed but not recorded, or the end's return to the best
             workspace.git("update-ref", f"refs/heads/{run.branch}", best, tip)
     else:
         workspace.git("update-ref", f"refs/heads/{run.branch}", best)

@@ -413,6 +413,7 @@ class Ledger:
                         ("candidate", experiment.measurements),
                         ("incumbent", experiment.remeasured),
                         ("held-out", _present(experiment.held_out_value)),
+                        ("held-out-split", experiment.held_out_splits),
                     )
                     for attempt, value in enumerate(values)
                 ],
@@ -536,6 +537,7 @@ class Ledger:
             experiment.held_out_value = next(
                 iter(measured.get((experiment.number, "held-out"), [])), None
             )
+            experiment.held_out_splits = measured.get((experiment.number, "held-out-split"), [])
             if experiment.number in held_out:
                 experiment.held_out = self.suite_result(run_id, experiment.number, held_out=True)
         return experiments

@@ -32,6 +32,7 @@ from overnight.engine.lane import Lane
 from overnight.engine.step import Incumbent, Step, StepRunner, change_key
 from overnight.errors import EvaluationError, SearchExhausted, WorkspaceError
 from overnight.evaluators.gates import Gate
+from overnight.holdout import final_best
 from overnight.isolation.files import write_fresh
 from overnight.isolation.guards import GitGuard, Snapshot
 from overnight.isolation.tree import TreeChange
@@ -132,6 +133,7 @@ class Loop:
                 reason = stop.reason
             finally:
                 self.executor.close()
+        self._branch_to_best()
         self.ledger.end_run(self.run.id, reason)
         for lane in self.lanes:  # the run branch holds the best; a resume makes them again
             lane.tree.remove_files()
@@ -268,6 +270,25 @@ class Loop:
                 _mark_stale(record, STOPPING)
             self._settle(step)
 
+    def _branch_to_best(self) -> None:
+        """While the run goes on, the branch is where the search stands (the last keep); when
+        it stops, the branch goes to the run's best state, so that it, the summary, ``status``
+        and the report name the same one. An earlier state that the held-out cases rank first
+        comes back as a commit on top, the later keeps staying in the branch's history; a
+        resume takes that commit off and goes on from the last keep. The message holds no
+        held-out score, since a later agent may read the history."""
+        best = final_best(self.history)
+        if best is None or best is self.best or best.commit is None or self._revert():
+            return
+        repo, tree = self.lanes[0].tree, f"{best.commit}^{{tree}}"
+        message = (
+            f"Back to the state of experiment {best.number}: the held-out cases rank it above"
+            f" the last keep, experiment {self.best.number}"
+        )
+        commit = repo.git("commit-tree", tree, "-p", self.best_commit, stdin=message).strip()
+        repo.git("update-ref", f"refs/heads/{self.run.branch}", commit, self.best_commit)
+        self.observer.message(f"{self.run.branch}, at its end: {message}")
+
     def _stop_reason(self, started: float) -> str | None:
         return self.stop_rules.reason(self.tally, self.clock() - started)
 
@@ -335,6 +356,7 @@ class Loop:
             measurements=values,
             held_out=held_out.suite if held_out is not None and held_out.ok else None,
             held_out_value=held_out.value if held_out is not None else None,
+            held_out_splits=list(held_out.splits) if held_out is not None else [],
         )
         self._record(experiment)
         self._next = 1
@@ -344,6 +366,8 @@ class Loop:
         if problem := lane.evaluator.baseline_problem(score):
             self.ledger.end_run(self.run.id, f"the evaluation looks broken: {problem}")
             raise EvaluationError(f"refusing to run: {problem}")
+        for warning in lane.evaluator.baseline_warnings(score):
+            self.observer.message(f"warning: {warning}")
 
     def _baseline_gate(self, lane: Lane, score: Score) -> Gate:
         log = self.steps.log_path(0)

@@ -120,6 +120,7 @@ class Score:
     seconds: float = 0.0
     suite: SuiteResult | None = None  # for suites: every output and the full matrix
     usage: list[Usage] = field(default_factory=list)  # model calls the evaluation made
+    splits: list[float] = field(default_factory=list)  # held out in folds: each one's score
 
     @property
     def ok(self) -> bool:
@@ -178,6 +179,7 @@ class Experiment:
     suite: SuiteResult | None = None  # stored in the ledger; read back with Ledger.suite_result
     held_out: SuiteResult | None = None  # the cases no agent sees, measured on baseline and keeps
     held_out_value: float | None = None  # their score, as the evaluation scores the visible ones
+    held_out_splits: list[float] = field(default_factory=list)  # per fold; the value: their mean
     measurements: list[float] = field(default_factory=list)  # each value; ``metric`` is the mean
     remeasured: list[float] = field(default_factory=list)  # the incumbent's, measured after it
     worker: int = 0  # the lane that ran it, 0 to workers - 1; the baseline is worker 0's

@@ -280,6 +280,9 @@ def status_lines(run: RunRecord, overview: Overview, live: bool) -> list[str]:
     ]
     if baseline and best and held_out_score(baseline) is not None:
         lines.append(f"held out: baseline {held_out_text(baseline)} -> best {held_out_text(best)}")
+    tip = next((e for e in reversed(history) if e.status.advances), None)
+    if live and tip is not None and best is not tip:
+        lines.append(f"{run.branch} holds the last keep (#{tip.number}) until the run stops")
     gain = recent_gain(history, RATE_WINDOW, run.direction)
     if gain is not None and done >= RATE_WINDOW:
         lines.append(f"recent rate: {gain:+.4g} over the last {RATE_WINDOW} experiments")

@@ -123,12 +123,15 @@ def tool_env(tool: Tool, home: Path, **extra: str) -> dict[str, str]:
     return {"PATH": str(tool.path.parent), "HOME": str(home), "CI": "true", **extra}
 
 
-def run_overnight(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """``overnight run ARGS`` in ``root`` with the machine's keys removed and ``env`` added."""
+def run_overnight(
+    root: Path, env: dict[str, str], *args: str, command: str = "run"
+) -> subprocess.CompletedProcess:
+    """``overnight run ARGS`` (or another ``command``) in ``root`` with the machine's keys
+    removed and ``env`` added."""
     base = {k: v for k, v in cli_env().items() if not _looks_like_a_key(k)}
     base["PATH"] = f"{env.get('PATH', '')}{os.pathsep}{base['PATH']}"
     done = subprocess.run(
-        [*overnight_command(), "run", *args],
+        [*overnight_command(), command, *args],
         cwd=root,
         env={**base, **{k: v for k, v in env.items() if k != "PATH"}},
         capture_output=True,

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from overnight.errors import EvaluationError
 
 DEFAULT_THRESHOLD = 0.5
+IMPLAUSIBLY_LOW = 0.2  # a baseline recall or trigger rate below this is worth a warning
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,40 @@ def sanity_problem(results: Sequence[QueryResult]) -> str | None:
             " queries that expect none: can it answer that no skill fits?"
         )
     return None
+
+
+def low_trigger_warning(
+    results: Sequence[QueryResult], threshold: float = DEFAULT_THRESHOLD
+) -> str | None:
+    """Why a baseline that triggers too seldom to be plausible deserves a look, in one line, or
+    None. Unlike ``sanity_problem`` this only warns: a bad router and bad descriptions look the
+    same, and bad descriptions are what a run is for. Below ``IMPLAUSIBLY_LOW`` of the queries
+    that expect a skill, either few runs trigger any skill (the threshold, the descriptions or
+    the detection) or the ones that do name the wrong skill (the names the router reports)."""
+    expecting = [result for result in results if result.expected is not None]
+    if not expecting:
+        return None
+    runs = sum(len(result.choices) for result in expecting)
+    rate = sum(c is not None for result in expecting for c in result.choices) / runs
+    recall = ActivationMetrics.from_results(results, threshold).recall
+    if recall >= IMPLAUSIBLY_LOW and rate >= IMPLAUSIBLY_LOW:
+        return None
+    if rate < IMPLAUSIBLY_LOW:
+        causes = (
+            "a threshold too high for the router's scores, descriptions too short to match the"
+            " queries, or a router whose triggers are not detected (see each query's detail in"
+            " the log)"
+        )
+    else:
+        causes = (
+            "skill names the router reports that differ from the skills' names, or descriptions"
+            " so alike that the wrong skill wins"
+        )
+    return (
+        f"only {rate:.0%} of the runs on the {len(expecting)} queries that expect a skill"
+        f" triggered one, and recall is {recall:.0%} (below {IMPLAUSIBLY_LOW:.0%} is"
+        f" implausibly low): likely {causes}"
+    )
 
 
 def _scores(outcomes: Iterable[QueryOutcome], skill: str) -> Scores:

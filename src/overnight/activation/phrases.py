@@ -1,69 +1,51 @@
-"""The offline description agent's logic: one small, explainable edit of one description a step.
+"""The offline description agent's logic: one edit a step, the kind a skill author would make.
 
 Which skill (``choose_edit``): the one with the most failures on the training queries (misses
 plus false triggers, ties by name), or the next one when it has no edit left.
 
-Which edit of one skill's description (``next_edit``):
+Which edits of one skill's description (``skill_edits``), the longer list of failures first,
+misses on a tie:
 
-- *add* one key phrase when queries that should trigger the skill did not (misses);
-- *remove* one phrase when queries that should not trigger it did (false triggers).
+- for *misses* (queries that should trigger the skill and did not): add a sentence "Use when
+  the user wants to <actions> <things>." naming the concepts those queries share
+  (``overnight.activation.concepts``). A concept the description lacks, found in the most
+  missed queries, is the *seed*; the missed queries with it are the group, and the sentence
+  names the seed and the group's other actions, things, formats and names, most shared first;
+- for *false triggers* (queries that triggered it but should not): add "Not for <near miss>."
+  naming what those queries share that none of the skill's own queries and not its description
+  mention, then remove a sentence or closing clause of the description
+  (``overnight.activation.sentences``) whose concepts false triggers share and none of the
+  skill's own queries does. The first sentence, which says what the skill is, stays.
 
-The longer of the two lists of failures is addressed first, misses on a tie, and the other one
-when the first has no edit left.
+Sentences are built by the grammar in ``overnight.activation.clauses`` and never repeat three
+words of a training query in a row, bar names and formats: a wording that would is replaced by
+the other one, then concepts are dropped, least shared first, until one does not.
 
-A *phrase* is 1 to 3 words in a row, lowercased, with no punctuation between them, whose first
-and last words are informative: not a stop word, a number or a single character. ``keywords`` is
-a stop word, so the label of the sentence that additions go to is never removed.
-
-Adding: a phrase of the missed queries with at least one informative word the description does
-not have yet, and which no false-trigger query of the skill contains. The phrase found in the
-most missed queries wins, then the longer one, then the first alphabetically. It goes into a
-closing sentence ``Keywords: a, b.``, started when there is none.
-
-Removing: a phrase of the description found in false-trigger queries, none of whose informative
-words occurs in a missed query (the skill needs those) or in the skill's name. The phrase found
-in the most false triggers goes, then the longer one, then the first alphabetically. Every
-occurrence of it is removed, with the comma of a list it stood in; a ``Keywords:`` sentence left
-empty goes too.
-
-Each edit has a one-line summary, e.g. ``add "invoice pdf" to extract-pdf's description``, which
-is also its identity: an edit whose summary is in ``tried`` is never proposed again, so the
-descriptions of past experiments in the ledger can be passed as they are. No edit makes a
-description longer than ``max_length`` characters. The same inputs always give the same edit.
+Each edit names the queries it is meant to fix (its *targets*). A query that ``RESIST_AFTER``
+failed experiments have already aimed at goes last: edits aimed only at such queries come after
+all others; after ``GIVE_UP_AFTER`` it is not aimed at any more. Each edit also has a one-line
+summary, which is its identity: one whose summary is in ``tried`` (or has the same words in
+another order) is never proposed again. No
+edit makes a description longer than ``max_length``, and the same inputs give the same edit.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
-from itertools import chain
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from itertools import pairwise
 
+from overnight.activation.clauses import Clause, not_for, use_when
+from overnight.activation.concepts import Concept, concepts, copied_runs, keys, words
 from overnight.activation.metrics import QueryOutcome
+from overnight.activation.sentences import appended, units, without
 from overnight.activation.skills import MAX_DESCRIPTION, Skill
 
-MAX_WORDS = 3
-KEYWORDS = "Keywords:"
-_STOP_WORDS = """
-    a about above after again against all also am an and any anyone anything are as at be
-    because been before being below between both but by can could did do does doing done down
-    during each either else etc even ever every few for from further get gets getting give go
-    going got had has have having he her here hers herself him himself his how however i if in
-    into is it its itself just keywords let like make many may me might mine more most much
-    must my myself need needs no nor not now of off on once one only or other our ours
-    ourselves out over own please quite rather really same shall she should so some something
-    such than thank thanks that the their theirs them themselves then there these they thing
-    things this those through to too under until up upon us use used uses using very via want
-    wants was way we were what whatever when where whether which while who whom whose why will
-    with within without would yes yet you your yours yourself yourselves
-"""
-STOP_WORDS = frozenset(_STOP_WORDS.split())
-
-_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
-_KEYWORDS_ITEMS = re.compile(rf"(?<!\S){KEYWORDS} [^.,\n]+(?:, [^.,\n]+)*(?=\.\s*\Z)")
-_EMPTY_KEYWORDS = re.compile(rf"\s*{KEYWORDS}\s*\.")
-_DANGLING = re.compile(r"(?:,?[ \t]+(?:and|or)|,)\Z", re.IGNORECASE)  # before a cut last item
+RESIST_AFTER = 2  # failed experiments aimed at a query before edits for other queries go first
+GIVE_UP_AFTER = 4  # failed experiments aimed at a query before no edit is aimed at it
+SEEDS = 6  # seeds tried per skill and kind of edit: more would only vary the same groups
+MAX_ACTIONS, MAX_THINGS, MAX_NAMES = 2, 2, 2  # what one sentence names at most
 
 
 @dataclass(frozen=True)
@@ -71,6 +53,16 @@ class DescriptionEdit:
     skill: Skill  # as it was; its path is the file to rewrite
     description: str  # the new description
     summary: str  # one line saying what changed; also the edit's identity in ``tried``
+    targets: tuple[str, ...] = ()  # the failing queries it is meant to fix
+
+
+@dataclass(frozen=True)
+class Failures:
+    """One skill's training queries, as the last measurement left them."""
+
+    missed: Sequence[str]  # should trigger it and did not
+    false_triggers: Sequence[str]  # triggered it and should not
+    own: Sequence[str] = ()  # every query that should trigger it, missed or not
 
 
 def choose_edit(
@@ -78,18 +70,43 @@ def choose_edit(
     outcomes: Sequence[QueryOutcome],
     tried: Collection[str],
     max_length: int = MAX_DESCRIPTION,
+    attempts: Mapping[str, int] | None = None,
 ) -> DescriptionEdit | None:
-    """The next edit of the skill with the most failures in ``outcomes`` that has one left."""
+    """The next edit: of the skill with the most failures in ``outcomes`` that has one left,
+    aimed at queries that have not resisted ``RESIST_AFTER`` attempts (counted in
+    ``attempts``) if any edit is."""
+    attempts = attempts or {}
+    training = [o.query for o in outcomes]
     failures = {
-        skill.name: (
+        skill.name: Failures(
             [o.query for o in outcomes if o.expected == skill.name != o.predicted],
             [o.query for o in outcomes if o.predicted == skill.name != o.expected],
+            [o.query for o in outcomes if o.expected == skill.name],
         )
         for skill in skills
     }
-    ranked = sorted(skills, key=lambda skill: (-sum(map(len, failures[skill.name])), skill.name))
-    edits = (next_edit(skill, *failures[skill.name], tried, max_length) for skill in ranked)
-    return next((edit for edit in edits if edit is not None), None)
+    ranked = sorted(
+        skills,
+        key=lambda s: (
+            -len(failures[s.name].missed) - len(failures[s.name].false_triggers),
+            s.name,
+        ),
+    )
+    said = {_gist(summary) for summary in tried}
+    later: DescriptionEdit | None = None
+    for skill in ranked:
+        for edit in skill_edits(skill, failures[skill.name], training, attempts):
+            if _gist(edit.summary) in said or len(edit.description) > max_length:
+                continue
+            if any(attempts.get(query, 0) < RESIST_AFTER for query in edit.targets):
+                return edit
+            later = later or edit
+    return later
+
+
+def _gist(summary: str) -> frozenset[str]:
+    """What an edit says, whatever the order: "a or b" and "b or a" are one edit."""
+    return frozenset(words(summary))
 
 
 def next_edit(
@@ -99,128 +116,156 @@ def next_edit(
     tried: Collection[str],
     max_length: int = MAX_DESCRIPTION,
 ) -> DescriptionEdit | None:
-    """One edit of ``skill``'s description that the failures call for, or None when none is
-    left (see the module's docstring for the rules)."""
-    additions = _additions(skill, missed, false_triggers)
-    removals = _removals(skill, missed, false_triggers)
-    ordered = (
-        chain(additions, removals)
-        if len(missed) >= len(false_triggers)
-        else chain(removals, additions)
-    )
+    """The first edit of ``skill`` not in ``tried`` and within ``max_length``, or None."""
+    failures = Failures(missed, false_triggers, missed)
+    edits = skill_edits(skill, failures, [*missed, *false_triggers], {})
     return next(
-        (
-            edit
-            for edit in ordered
-            if edit.summary not in tried and len(edit.description) <= max_length
-        ),
-        None,
+        (e for e in edits if e.summary not in tried and len(e.description) <= max_length), None
     )
 
 
-@dataclass(frozen=True)
-class _Phrase:
-    words: tuple[str, ...]
-    start: int  # where it stands in the text it was found in
-    end: int
+def skill_edits(
+    skill: Skill, failures: Failures, training: Sequence[str], attempts: Mapping[str, int]
+) -> Iterator[DescriptionEdit]:
+    """Every edit of ``skill`` the failures call for, best first (see the module's docstring);
+    the same summary may come twice."""
 
+    def live(queries: Sequence[str]) -> list[str]:
+        return sorted({q for q in queries if attempts.get(q, 0) < GIVE_UP_AFTER})
 
-def _phrases(text: str) -> list[_Phrase]:
-    """Every run of 1 to ``MAX_WORDS`` words of ``text`` without punctuation between them, in
-    the order they start, whatever their first and last words."""
-    tokens = list(_WORD.finditer(text))
-    found = []
-    for i, first in enumerate(tokens):
-        for j in range(i, min(i + MAX_WORDS, len(tokens))):
-            if j > i and text[tokens[j - 1].end() : tokens[j].start()].strip():
-                break
-            words = tuple(token.group().lower() for token in tokens[i : j + 1])
-            found.append(_Phrase(words, first.start(), tokens[j].end()))
-    return found
-
-
-def _informative(word: str) -> bool:
-    return len(word) > 1 and not word.isdigit() and word not in STOP_WORDS
-
-
-def _key_phrases(text: str) -> list[_Phrase]:
-    return [p for p in _phrases(text) if _informative(p.words[0]) and _informative(p.words[-1])]
-
-
-def _ranked(counts: Counter[tuple[str, ...]]) -> list[str]:
-    """Most frequent first, then the longer, then alphabetically."""
-    order = sorted(counts, key=lambda words: (-counts[words], -len(words), " ".join(words)))
-    return [" ".join(words) for words in order]
+    missed, false_triggers = live(failures.missed), live(failures.false_triggers)
+    additions = _additions(skill, missed, false_triggers, training)
+    exclusions = _exclusions(skill, false_triggers, failures.own, training)
+    removals = _removals(skill, false_triggers, failures.own)
+    if len(missed) >= len(false_triggers):
+        yield from additions
+        yield from exclusions
+        yield from removals
+    else:
+        yield from exclusions
+        yield from removals
+        yield from additions
 
 
 def _additions(
-    skill: Skill, missed: Sequence[str], false_triggers: Sequence[str]
+    skill: Skill, missed: Sequence[str], false_triggers: Sequence[str], training: Sequence[str]
 ) -> Iterator[DescriptionEdit]:
-    known = {match.group().lower() for match in _WORD.finditer(skill.description)}
-    avoided = {phrase.words for query in false_triggers for phrase in _phrases(query)}
-    counts: Counter[tuple[str, ...]] = Counter()
-    for query in missed:
-        counts.update(
-            {
-                phrase.words
-                for phrase in _key_phrases(query)
-                if phrase.words not in avoided
-                and any(_informative(word) and word not in known for word in phrase.words)
-            }
-        )
-    for text in _ranked(counts):
-        summary = f'add "{text}" to {skill.name}\'s description'
-        yield DescriptionEdit(skill, _with_keyword(skill.description, text), summary)
+    known = keys(skill.description) | keys(skill.name.replace("-", " "))
+    avoided = set().union(*(keys(q) for q in false_triggers))
+    for group, clause in _clauses(missed, known, avoided, include_known=True):
+        if not (clause.things or clause.formats or clause.names):
+            continue
+        sentence = _uncopied(clause, use_when, training)
+        if sentence is not None:
+            summary = f'add "{sentence}" to {skill.name}\'s description'
+            yield DescriptionEdit(skill, appended(skill.description, sentence), summary, group)
 
 
-def _with_keyword(description: str, phrase: str) -> str:
-    items = _KEYWORDS_ITEMS.search(description)
-    if items is not None:
-        return f"{description[: items.end()]}, {phrase}{description[items.end() :]}"
-    kept = description.rstrip()
-    stop = "" if kept.endswith((".", "!", "?")) else "."
-    return f"{kept}{stop} {KEYWORDS} {phrase}."
+def _exclusions(
+    skill: Skill, false_triggers: Sequence[str], own: Sequence[str], training: Sequence[str]
+) -> Iterator[DescriptionEdit]:
+    protected = keys(skill.description) | keys(skill.name.replace("-", " "))
+    protected |= set().union(*(keys(q) for q in own))
+    for group, clause in _clauses(false_triggers, protected, protected, include_known=False):
+        if not (clause.things or clause.formats or clause.names):
+            continue
+        sentence = _uncopied(clause, not_for, training)
+        if sentence is not None:
+            summary = f'add "{sentence}" to {skill.name}\'s description'
+            yield DescriptionEdit(skill, appended(skill.description, sentence), summary, group)
 
 
 def _removals(
-    skill: Skill, missed: Sequence[str], false_triggers: Sequence[str]
+    skill: Skill, false_triggers: Sequence[str], own: Sequence[str]
 ) -> Iterator[DescriptionEdit]:
-    needed = {match.group().lower() for query in missed for match in _WORD.finditer(query)}
-    protected = {part for part in re.split(r"[\W_]+", skill.name.lower()) if part}
-    candidates = {
-        phrase.words
-        for phrase in _key_phrases(skill.description)
-        if not any(_informative(word) and word in needed for word in phrase.words)
-        and not any(part in protected for word in phrase.words for part in word.split("-"))
-    }
-    counts: Counter[tuple[str, ...]] = Counter()
-    for query in false_triggers:
-        counts.update({phrase.words for phrase in _phrases(query)} & candidates)
-    for text in _ranked(counts):
-        description = _without(skill.description, tuple(text.split()))
-        if _WORD.search(description):
-            summary = f'remove "{text}" from {skill.name}\'s description'
-            yield DescriptionEdit(skill, description, summary)
+    false_keys = [keys(q) for q in false_triggers]
+    own_keys = [keys(q) for q in own]
+    scored = []
+    for unit in units(skill.description):
+        covered = keys(skill.description[unit.start : unit.end])
+        hit = tuple(q for q, k in zip(false_triggers, false_keys, strict=True) if k & covered)
+        kept = sum(1 for k in own_keys if k & covered)
+        if hit and not kept:
+            scored.append((kept - len(hit), unit.start, unit, hit))
+    for _, _, unit, hit in sorted(scored, key=lambda item: item[:2]):
+        part = " ".join(skill.description[unit.start : unit.end].split())
+        summary = f'remove "{part}" from {skill.name}\'s description'
+        yield DescriptionEdit(skill, without(skill.description, unit), summary, hit)
 
 
-def _without(description: str, words: tuple[str, ...]) -> str:
-    """``description`` with every (non-overlapping) occurrence of the phrase cut out."""
-    spans: list[tuple[int, int]] = []
-    for phrase in _phrases(description):
-        if phrase.words == words and (not spans or phrase.start >= spans[-1][1]):
-            spans.append((phrase.start, phrase.end))
-    for start, end in reversed(spans):
-        description = _cut(description, start, end)
-    return _EMPTY_KEYWORDS.sub("", description)
+def _clauses(
+    queries: Sequence[str], known: set[str], avoided: set[str], include_known: bool
+) -> Iterator[tuple[tuple[str, ...], Clause]]:
+    """For each seed, most shared first: the queries that have it and what they share."""
+    found = {query: [c for c in concepts(query) if c.key not in avoided] for query in queries}
+    counts = Counter(c.key for query in queries for c in found[query])
+    met = [c for query in queries for c in found[query]]
+    first = {c.key: c for c in reversed(met)}  # each key as the first query has it
+    order = list(dict.fromkeys(c.key for c in met))
+    order.sort(key=lambda key: -counts[key])  # stable: first met first among equals
+    seeds = [key for key in order if key not in known][:SEEDS]
+    for seed in seeds:
+        group = tuple(q for q in queries if any(c.key == seed for c in found[q]))
+        allowed = [
+            key
+            for key in order
+            if key == seed
+            or (
+                (include_known or key not in known)
+                and any(c.key == key for q in group for c in found[q])
+            )
+        ]
+        ranked = sorted(allowed, key=lambda key: (key != seed, key in known, order.index(key)))
+        yield group, _clause([first[key] for key in ranked], group)
 
 
-def _cut(text: str, start: int, end: int) -> str:
-    """``text`` without ``text[start:end]`` and the comma or space it would leave dangling."""
-    left, right = text[:start].rstrip(" \t"), text[end:].lstrip(" \t")
-    if right.startswith(","):  # an item of a list: its comma goes with it
-        right = right[1:].lstrip(" \t")
-    elif not right or right[0] in ".;:!?)\n":  # the last item: ", and" or a comma before it goes
-        left = _DANGLING.sub("", left)
-    if not left or not right or left.endswith(("\n", "(")) or right[0] in ".,;:!?)\n":
-        return left + right
-    return f"{left} {right}"
+def _clause(ranked: Sequence[Concept], group: Sequence[str]) -> Clause:
+    """The first few concepts of each role; things next to each other in a query are said as
+    one compound ("jazz nights")."""
+    actions = [c.surface for c in ranked if c.role == "action"][:MAX_ACTIONS]
+    formats = [c.surface for c in ranked if c.role == "format"][:MAX_NAMES]
+    names = [c.surface for c in ranked if c.role == "name"][:MAX_NAMES]
+    things: list[str] = []
+    for concept in (c for c in ranked if c.role == "object"):
+        if len(things) == MAX_THINGS:
+            break
+        compound = _compound(things, concept.surface, group)
+        if compound is not None:
+            things[things.index(compound[0])] = " ".join(compound)
+        else:
+            things.append(concept.surface)
+    if not (things or formats):
+        actions = []
+    return Clause(tuple(actions), tuple(things), tuple(formats), tuple(names))
+
+
+def _compound(things: Sequence[str], noun: str, group: Sequence[str]) -> tuple[str, str] | None:
+    for thing in things:
+        if " " in thing:
+            continue
+        for query in group:
+            words = [c.key for c in concepts(query)]
+            for left, right in pairwise(words):
+                if (left, right) == (thing, noun) and f"{left} {right}" in query.lower():
+                    return thing, noun
+    return None
+
+
+def _uncopied(
+    clause: Clause, grammar: Callable[[Clause], list[str]], training: Sequence[str]
+) -> str | None:
+    """The first wording of ``clause``, or of it less its last concepts, that copies no run of
+    three words from the training queries."""
+    parts = [("names", n) for n in clause.names[::-1]]
+    parts += [("things", t) for t in clause.things[:0:-1]]
+    parts += [("actions", a) for a in clause.actions[:0:-1]]
+    current = clause
+    while True:
+        for sentence in grammar(current):
+            if not copied_runs(sentence, training):
+                return sentence
+        if not parts:
+            return None
+        field, value = parts.pop(0)
+        kept = tuple(v for v in getattr(current, field) if v != value)
+        current = replace(current, **{field: kept})

@@ -14,8 +14,9 @@ next ``---`` line, holds at least ``name`` and ``description``; other keys are a
 of the front matter stay byte for byte as they were, line endings, a missing final newline and a
 byte-order mark included. The new value is written in a form YAML reads back exactly, whatever
 it holds (colons, ``#``, quotes, a leading ``-``): a block scalar when the old value was one and
-the new text fits that style (``>`` folded, wrapped at ``FOLD_WIDTH``, or ``|`` literal),
-otherwise a double-quoted scalar on one line, with escapes.
+the new text fits that style (``>`` folded, wrapped at ``FOLD_WIDTH``, or ``|`` literal), a
+plain or single-quoted scalar on one line when the old value was one and the new text reads back
+exactly so, otherwise a double-quoted scalar on one line, with escapes.
 
 Every problem is a ``ConfigError`` naming the file and the field (or the line of a YAML error).
 """
@@ -143,8 +144,22 @@ class _Document:
             if self.value.style == ">":
                 new = _folded(description, indent, newline)
             new = new or _literal(description, indent, newline)
+        elif self.value.style in (None, "'"):  # plain or single-quoted: kept when it reads back
+            quoted = _single_quoted(description) if self.value.style else description
+            new = quoted if self._reads_back(start, end, quoted, description) else None
         new = new or _double_quoted(description)
         return self.head + self.front[:start] + new + self.front[end:] + self.tail
+
+    def _reads_back(self, start: int, end: int, value: str, description: str) -> bool:
+        """Whether ``value`` in place of the old one gives ``description`` and the same other
+        fields: a plain scalar cannot hold every text, and where it can depends on its context."""
+        if _NOT_FOLDABLE.search(value):  # one line of printable text
+            return False
+        try:
+            fields = yaml.safe_load(self.front[:start] + value + self.front[end:])
+        except yaml.YAMLError:
+            return False
+        return fields == {**self.fields, "description": description}
 
 
 def _load(front: str, file: str) -> tuple[yaml.MappingNode, dict[str, Any]]:
@@ -205,6 +220,10 @@ def _indentation(block: str) -> str:
     """The indentation of a block scalar's first content line, which the new value keeps."""
     content = next(line for line in block.splitlines()[1:] if line.strip(" "))
     return content[: len(content) - len(content.lstrip(" "))]
+
+
+def _single_quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _double_quoted(text: str) -> str:

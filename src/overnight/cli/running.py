@@ -143,7 +143,7 @@ def eval_(directory: Path, as_json: bool, no_cache: bool, layer: str | None) -> 
     from rich.text import Text
 
     from overnight import api
-    from overnight.config import EvaluateConfig
+    from overnight.config import EvaluateConfig, TriggersEvaluateConfig
     from overnight.formatting import number, score_text
     from overnight.project import Project
     from overnight.results import score_json
@@ -165,7 +165,11 @@ def eval_(directory: Path, as_json: bool, no_cache: bool, layer: str | None) -> 
     else:
         if score.suite is not None:
             console().print(matrix_table(score.suite))
-            for line in failure_lines(score.suite):
+            lines = failure_lines(score.suite)
+            if isinstance(evaluate, TriggersEvaluateConfig):  # why each query went where it did
+                lines = [Text(f"{c.case_id}: {c.reason}") for c in score.suite.checks]
+                lines.append(Text(score.log_tail))
+            for line in lines:
                 console().print(line, soft_wrap=True)
         if score.ok:
             extras = "  ".join(
@@ -301,13 +305,13 @@ def _print_summary(directory: Path, summary: RunSummary) -> None:
         console().print(line, markup=False)
     state = Path(directory).resolve() / ".overnight"
     tip = [e for e in summary.experiments if e.status.advances][-1]
-    where = (
-        f"Branch {run.branch} is at the best state "
-        f"(see it: git diff {run.base_commit[:10]} {run.branch})."
+    where = f"Branch {run.branch} is at the best state" + (
+        ""
         if best is tip
-        else f"By the held-out cases the best state is experiment {best.number}: "
-        f"`git checkout {best.commit}` (branch {run.branch} holds every keep)."
+        else f", experiment {best.number}, which the held-out cases rank above the last keep"
+        f" (#{tip.number}; the later keeps stay in the branch's history)"
     )
+    where += f" (see it: git diff {run.base_commit[:10]} {run.branch})."
     results = f"results-{run.layer}.tsv" if run.layer else "results.tsv"
     log_command = f"overnight log {directory}" + (f" --layer {run.layer}" if run.layer else "")
     console().print(

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from overnight import statistics
 from overnight.agents import Agent, AgentContext
-from overnight.config import Config, SuiteEvaluateConfig
+from overnight.config import Config, SuiteEvaluateConfig, TriggersEvaluateConfig
 from overnight.engine.lane import Lane
 from overnight.errors import AgentError, SearchExhausted
 from overnight.evaluators.gates import Gate
@@ -265,8 +265,9 @@ class StepRunner:
         self, record: Experiment, score: Score | None, incumbent: Incumbent
     ) -> None:
         """A keep must hold on the cases no agent has seen. One that loses more of them than
-        ``overfit.tolerance`` allows is rejected as ``overfit`` (or kept with a warning). The
-        reason says so without numbers: it reaches the brief, and held-out scores must not."""
+        ``overfit.tolerance`` allows is rejected as ``overfit`` (or kept with a warning); for
+        triggers a check is a held-out query routed as labelled. The reason says so without
+        numbers: it reaches the brief, and held-out scores must not."""
         if score is None:
             return
         record.eval_s += score.seconds
@@ -275,9 +276,10 @@ class StepRunner:
             record.reason += "; the held-out cases could not be measured"
             return
         record.held_out, record.held_out_value = score.suite, score.value
+        record.held_out_splits = list(score.splits)
         before = incumbent.held_out
         settings = self.config.evaluate
-        if before is None or not isinstance(settings, SuiteEvaluateConfig):
+        if before is None or not isinstance(settings, SuiteEvaluateConfig | TriggersEvaluateConfig):
             return
         if before.passed - score.suite.passed <= settings.overfit.tolerance:
             return

@@ -47,3 +47,8 @@ class Evaluator(ABC):
         """Why the baseline's measurement shows the evaluation itself is broken, in one line;
         the run refuses to start on it. None when it looks sound."""
         return None
+
+    def baseline_warnings(self, score: Score) -> list[str]:
+        """What looks implausible in the baseline's measurement without proving the evaluation
+        broken, one line each; the run says so and goes on."""
+        return []

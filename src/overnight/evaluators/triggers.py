@@ -4,7 +4,13 @@ Every query is routed ``runs_per_query`` times against the skills as the tree ha
 score is the configured metric (F1 by default) over the training queries; the held-out ones are
 measured only when the loop asks (on the baseline and on every keep). Each query is one check of
 the matrix, so the brief shows the missed and false triggers like any failed check, and the
-ledger keeps which skill every run chose.
+ledger keeps which skill every run chose. A check's reason ends with what the router's first run
+read its decision from (the embedding router: the top two skills and their scores).
+
+A router with settings of its own to fit (the embedding router's threshold and margin) fits them
+to the training queries when the evaluator is made, on the descriptions of the tree it is made
+on: in a run, the run's first state (every worker's, and again on resume). Every log says what
+was fitted, on its first line.
 
 A skill file may change only in its description: anything else, or a description over
 ``max_description`` characters, makes the measurement a violation.
@@ -14,11 +20,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
-from overnight.activation.metrics import ActivationMetrics, QueryResult, sanity_problem
+from overnight.activation.folds import fold_scores
+from overnight.activation.metrics import (
+    ActivationMetrics,
+    QueryResult,
+    low_trigger_warning,
+    sanity_problem,
+)
 from overnight.activation.routers import Router, RoutingError, make_router
 from overnight.activation.skills import Skill, read_skill, without_description
 from overnight.activation.split import split
@@ -54,7 +67,15 @@ class TriggersEvaluator(Evaluator):
         self.train, self.held_out_queries = split(
             [_Labelled(q) for q in config.queries], config.holdout, config.holdout_seed
         )
+        if config.holdout_splits > max(1, len(self.held_out_queries)):
+            raise ConfigError(
+                "overnight.yaml",
+                "evaluate.holdout_splits",
+                f"{config.holdout_splits} folds of {len(self.held_out_queries)} held-out queries",
+            )
         self.fixed = {path: without_description(root / path) for path in config.skills}
+        labelled = [(q.query, q.expected) for q in self.train]
+        self.router_note = self.router.calibrate(labelled, skills, config.metric)
 
     def evaluate(self, root: Path, log_path: Path, seed: int = 0) -> Score:
         return self._measure(self.train, log_path)
@@ -62,7 +83,14 @@ class TriggersEvaluator(Evaluator):
     def held_out(self, root: Path, log_path: Path, seed: int = 0) -> Score | None:
         if not self.held_out_queries:
             return None
-        return self._measure(self.held_out_queries, log_path)
+        score = self._measure(self.held_out_queries, log_path)
+        if self.config.holdout_splits == 1 or score.suite is None:
+            return score
+        config, results = self.config, query_results(score.suite, self.config)
+        splits = fold_scores(
+            results, config.holdout_splits, config.holdout_seed, config.metric, config.threshold
+        )
+        return replace(score, value=sum(splits) / len(splits), splits=splits)
 
     def baseline_problem(self, score: Score) -> str | None:
         """A router that never triggers, or always does, is broken rather than bad: refuse to
@@ -70,6 +98,13 @@ class TriggersEvaluator(Evaluator):
         if score.suite is None:
             return None
         return sanity_problem(query_results(score.suite, self.config))
+
+    def baseline_warnings(self, score: Score) -> list[str]:
+        if score.suite is None:
+            return []
+        results = query_results(score.suite, self.config)
+        warning = low_trigger_warning(results, self.config.threshold)
+        return [warning] if warning else []
 
     def _measure(self, queries: Sequence[_Labelled], log_path: Path) -> Score:
         started = time.monotonic()
@@ -90,13 +125,15 @@ class TriggersEvaluator(Evaluator):
         for routing in routed:
             usage += routing.usage
         choices: dict[str, list[str | None]] = {q.query: [] for q in queries}
+        details: dict[str, str] = {}
         for (query, _), routing in zip(runs, routed, strict=True):
             choices[query.query].append(routing.choice)
+            details.setdefault(query.query, routing.detail)
         results = [QueryResult(q.query, q.expected, tuple(choices[q.query])) for q in queries]
         metrics = ActivationMetrics.from_results(results, self.config.threshold)
-        suite = _matrix(metrics, results)
+        suite = _matrix(metrics, results, details)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.write_text(_report(metrics), encoding="utf-8")
+        log_path.write_text(_report(metrics, details, self.router_note), encoding="utf-8")
         secondary = {
             "accuracy": metrics.accuracy,
             "precision": metrics.precision,
@@ -108,7 +145,8 @@ class TriggersEvaluator(Evaluator):
             None,
             secondary,
             str(log_path),
-            f"{suite.passed}/{suite.total} queries routed as labelled",
+            f"{suite.passed}/{suite.total} queries routed as labelled"
+            + (f"; {self.router_note}" if self.router_note else ""),
             time.monotonic() - started,
             suite,
             merge_usage(usage),
@@ -153,7 +191,9 @@ class _Labelled:
         self.expected = config.skill
 
 
-def _matrix(metrics: ActivationMetrics, results: Sequence[QueryResult]) -> SuiteResult:
+def _matrix(
+    metrics: ActivationMetrics, results: Sequence[QueryResult], details: Mapping[str, str]
+) -> SuiteResult:
     """One case per query (its output: every run's choice) and one check: the right skill, or
     none, at the trigger threshold."""
     outputs, checks = [], []
@@ -163,6 +203,8 @@ def _matrix(metrics: ActivationMetrics, results: Sequence[QueryResult]) -> Suite
         rates = ", ".join(f"{name} {rate:.0%}" for name, rate in outcome.rates.items())
         chose = outcome.predicted or NONE
         reason = f"chose {chose}" + (f" (rates: {rates})" if rates else "")
+        if detail := details.get(outcome.query):
+            reason += f"; {detail}"
         checks.append(
             Check(outcome.query, 0, wanted, outcome.predicted == outcome.expected, reason)
         )
@@ -178,9 +220,11 @@ def query_results(suite: SuiteResult, config: TriggersEvaluateConfig) -> list[Qu
     ]
 
 
-def _report(metrics: ActivationMetrics) -> str:
-    """The log: the scores, the confusion matrix, and every query's outcome."""
-    lines = [
+def _report(metrics: ActivationMetrics, details: Mapping[str, str], note: str | None) -> str:
+    """The log: what the router fitted, the scores, the confusion matrix, and every query's
+    outcome with what the router's decision was read from."""
+    lines = [note] if note else []
+    lines += [
         f"accuracy {metrics.accuracy:.3f}  precision {metrics.precision:.3f}"
         f"  recall {metrics.recall:.3f}  f1 {metrics.f1:.3f}",
         "",
@@ -196,5 +240,6 @@ def _report(metrics: ActivationMetrics) -> str:
         lines.append(
             f"{mark} {outcome.query!r}: expected {outcome.expected or NONE},"
             f" chose {outcome.predicted or NONE}"
+            + (f"; {details[outcome.query]}" if details.get(outcome.query) else "")
         )
     return "\n".join(lines) + "\n"

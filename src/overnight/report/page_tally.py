@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from overnight.holdout import held_out_score
+from overnight.holdout import held_out_score, preferred
 from overnight.records import Experiment, Status
 
 
@@ -40,8 +40,7 @@ class PageTally:
     @property
     def best(self) -> Experiment | None:
         """The run's best state, by the rule of ``holdout.final_best``."""
-        tip, judged = self.tip, self.judged
-        return tip if judged is None or tip is None or held_out_score(tip) is None else judged
+        return preferred(self.judged, self.tip)
 
     def extended(self, newer: Sequence[Experiment]) -> PageTally:
         """This tally with ``newer`` (the experiments that finished after those it holds, in
@@ -53,7 +52,7 @@ class PageTally:
         tip, judged, values, held = self.tip, self.judged, self.values, self.held_values
         bests, kinds = list(self.bests), {"baseline": [], "keep": [], "other": []}
         for index, experiment in enumerate(newer, start=self.count):
-            bests.append(tip if judged is None or held_out_score(tip) is None else judged)
+            bests.append(preferred(judged, tip))
             status = experiment.status
             if status is Status.BASELINE:
                 baseline = baseline or experiment

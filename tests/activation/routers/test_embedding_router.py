@@ -78,7 +78,7 @@ def test_a_query_chooses_the_skill_it_plainly_belongs_to(
 
     assert routing.choice == expected, routing.detail
     assert routing.usage == ()
-    assert routing.detail.startswith(f"{expected} ")
+    assert routing.detail.startswith(f"best {expected} ")
 
 
 @needs_model
@@ -94,7 +94,7 @@ def test_an_unrelated_query_chooses_none(router: EmbeddingRouter, query: str) ->
     routing = router.route(query, SKILLS)
 
     assert routing.choice is None, routing.detail
-    assert routing.detail.endswith(f"(all below {embedding.DEFAULT_THRESHOLD:g})")
+    assert routing.detail.endswith(f"(below the threshold {embedding.DEFAULT_THRESHOLD:g})")
 
 
 @needs_model
@@ -107,7 +107,7 @@ def test_the_threshold_decides_between_the_best_skill_and_none() -> None:
 
 
 @needs_model
-def test_each_description_is_embedded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_description_and_sentence_is_embedded_once(monkeypatch: pytest.MonkeyPatch) -> None:
     encoded: list[list[str]] = []
     real = embedding._encode
 
@@ -123,9 +123,12 @@ def test_each_description_is_embedded_once(monkeypatch: pytest.MonkeyPatch) -> N
     router.route("second query", SKILLS)
     router.route("third query", [*SKILLS, extra])
 
-    descriptions = sorted(skill.description for skill in SKILLS)
+    pieces = sorted(
+        piece for skill in SKILLS for part in embedding._pieces(skill.description) for piece in part
+    )
+    assert len(pieces) == 3 * len(SKILLS)  # each description, and its two sentences
     assert encoded == [
-        descriptions,
+        pieces,
         ["first query"],
         ["second query"],
         [extra.description],

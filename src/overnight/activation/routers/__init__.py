@@ -1,5 +1,6 @@
 """Routers: which skill an agent would choose for a query, decided by a model (``LLMRouter``),
-by a real agent CLI (``CommandRouter``), or offline by embeddings (``EmbeddingRouter``)."""
+by a real agent CLI (``CommandRouter``; ``claude_code.ClaudeCodeRouter``), or offline by
+embeddings (``EmbeddingRouter``)."""
 
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from overnight.activation.routers.command import CommandRouter, JsonLinesRule, R
 from overnight.activation.routers.embedding import EmbeddingRouter
 from overnight.activation.routers.llm import LLMRouter
 from overnight.config import (
+    ClaudeCodeRouterConfig,
     CommandRouterConfig,
     LLMRouterConfig,
     RegexDetectConfig,
@@ -21,6 +23,10 @@ def make_router(config: RouterConfig, root: Path, sandbox: Sandbox | None = None
     like a coding agent when ``sandbox`` is."""
     if isinstance(config, LLMRouterConfig):
         return LLMRouter(config)
+    if isinstance(config, ClaudeCodeRouterConfig):
+        from overnight.activation.routers.claude_code import ClaudeCodeRouter  # loads the agents
+
+        return ClaudeCodeRouter(config, sandbox)
     if isinstance(config, CommandRouterConfig):
         detect: Rule = (
             RegexRule(config.detect.pattern)
@@ -30,9 +36,7 @@ def make_router(config: RouterConfig, root: Path, sandbox: Sandbox | None = None
         return CommandRouter(
             config.command, detect, root, config.timeout, config.env_passthrough, sandbox
         )
-    if config.threshold is None:
-        return EmbeddingRouter(model_name=config.model)
-    return EmbeddingRouter(config.threshold, config.model)
+    return EmbeddingRouter(config.threshold, config.model, config.margin)
 
 
 __all__ = [

@@ -39,3 +39,11 @@ class Router(ABC):
     @abstractmethod
     def route(self, query: str, skills: Sequence[Skill]) -> Routing:
         """The skill an agent offered ``skills`` would use for ``query``, or None for none."""
+
+    def calibrate(
+        self, queries: Sequence[tuple[str, str | None]], skills: Sequence[Skill], metric: str
+    ) -> str | None:
+        """Fit the router's own settings to labelled training queries (each with the skill it
+        should trigger, or None) before anything is measured, maximizing ``metric``; what was
+        fitted, in one line. Routers with nothing to fit (the default) return None."""
+        return None
