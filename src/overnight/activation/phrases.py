@@ -152,13 +152,8 @@ def _additions(
 ) -> Iterator[DescriptionEdit]:
     known = keys(skill.description) | keys(skill.name.replace("-", " "))
     avoided = set().union(*(keys(q) for q in false_triggers))
-    for group, clause in _clauses(missed, known, avoided, include_known=True):
-        if not (clause.things or clause.formats or clause.names):
-            continue
-        sentence = _uncopied(clause, use_when, training)
-        if sentence is not None:
-            summary = f'add "{sentence}" to {skill.name}\'s description'
-            yield DescriptionEdit(skill, appended(skill.description, sentence), summary, group)
+    clauses = _clauses(missed, known, avoided, include_known=True)
+    return _sentence_edits(skill, clauses, use_when, training)
 
 
 def _exclusions(
@@ -166,10 +161,22 @@ def _exclusions(
 ) -> Iterator[DescriptionEdit]:
     protected = keys(skill.description) | keys(skill.name.replace("-", " "))
     protected |= set().union(*(keys(q) for q in own))
-    for group, clause in _clauses(false_triggers, protected, protected, include_known=False):
+    clauses = _clauses(false_triggers, protected, protected, include_known=False)
+    return _sentence_edits(skill, clauses, not_for, training)
+
+
+def _sentence_edits(
+    skill: Skill,
+    clauses: Iterator[tuple[tuple[str, ...], Clause]],
+    grammar: Callable[[Clause], list[str]],
+    training: Sequence[str],
+) -> Iterator[DescriptionEdit]:
+    """One appended sentence per clause that names something, worded by ``grammar`` and kept
+    clear of the training queries' wording."""
+    for group, clause in clauses:
         if not (clause.things or clause.formats or clause.names):
             continue
-        sentence = _uncopied(clause, not_for, training)
+        sentence = _uncopied(clause, grammar, training)
         if sentence is not None:
             summary = f'add "{sentence}" to {skill.name}\'s description'
             yield DescriptionEdit(skill, appended(skill.description, sentence), summary, group)
