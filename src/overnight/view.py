@@ -326,11 +326,7 @@ def usage_note(usage: Sequence[Usage]) -> str:
 
 def cost_text(usage: Sequence[Usage]) -> str:
     calls = sum(u.calls for u in usage)
-    if not calls:
-        return ""
-    known = [u.cost_usd for u in usage if u.cost_usd is not None]
-    unknown = " + unpriced calls" if len(known) < len(usage) else ""
-    return f", {calls} model calls, {money(sum(known))}{unknown}"
+    return f", {calls} model calls, {spending(usage)}" if calls else ""
 
 
 def matrix_table(suite: SuiteResult) -> Table:

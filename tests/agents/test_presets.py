@@ -423,3 +423,13 @@ def test_docs_cover_every_preset() -> None:
         assert preset.install in text
         for secret in preset.secrets:
             assert secret in text, (name, secret)
+
+
+def test_only_a_refused_key_reads_as_one() -> None:
+    """A refused key stops the whole run, so an ordinary error must not look like one."""
+    from overnight.agents.tool import auth_failure
+
+    assert auth_failure("API Error: 401 Unauthorized: invalid x-api-key")
+    assert auth_failure('{"status": "PERMISSION_DENIED", "code": 403}')
+    assert not auth_failure("PermissionError: [Errno 13] Permission denied: 'out.txt'")
+    assert not auth_failure("wrote 14 files")

@@ -100,7 +100,7 @@ def unknown_usage(tool: str) -> Usage:
 
 _AUTH = re.compile(
     r"\b401\b|\b403\b|unauthori[sz]ed|authentication[_ ](error|failed)|invalid[_ ]api[_ ]key"
-    r"|incorrect api key|api key not valid|invalid x-api-key|permission[_ ]denied",
+    r"|incorrect api key|api key not valid|invalid x-api-key|permission_denied",
     re.IGNORECASE,
 )
 _UNREACHABLE = re.compile(
