@@ -70,6 +70,7 @@ def test_the_faster_example_keeps_a_faster_count_and_refuses_a_wrong_one(tmp_pat
     config["evaluate"]["repeats"] = 1
     config["policy"] = {"kind": "greedy"}
     config["agent"]["knobs"]["ROOT_FRACTION"] = {"choices": [1.0, 0.1]}
+    config["agent"]["sampler"] = "local"  # its moves, in order: the trap first
     (root / "overnight.yaml").write_text(yaml.safe_dump(config))
     git(root, "commit", "-qam", "one timing per change, greedy")
 

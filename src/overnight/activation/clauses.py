@@ -5,6 +5,8 @@ what, and the names they mention.
     Use for <actions as -ing> <things>[, or requests about <names>].
     Not for <actions as -ing> <things>[, or requests about <names>].
     Not meant for <actions as -ing> <things>[, or requests about <names>].
+    Not for general questions about <things or names>.
+    Not meant for questions about <things or names>.
 
 *Things* are nouns in the plural ("invoices", "jazz nights"; a format leads the first one,
 "PDF forms", or stands alone, "PNG files"); *actions* are verbs in the base form; lists read
@@ -28,6 +30,7 @@ class Clause:
     things: tuple[str, ...] = ()  # nouns, singular ("jazz night" for a compound)
     formats: tuple[str, ...] = ()  # as spelled in a description ("PDF", ".docx")
     names: tuple[str, ...] = ()  # products and proper names, as spelled
+    questions: bool = False  # what is ruled out is being asked about these, not work on them
 
 
 def either(items: Sequence[str], conjunction: str = "or") -> str:
@@ -62,6 +65,13 @@ def use_when(clause: Clause) -> list[str]:
 
 def not_for(clause: Clause) -> list[str]:
     """The wordings of a sentence naming a near miss the skill is not for."""
+    if clause.questions:
+        subjects = [*clause.names, *_things(clause, "or").split(" or ")]
+        about = either([subject for subject in subjects if subject], "or")
+        return [
+            f"Not for general questions about {about}.",
+            f"Not meant for questions about {about}.",
+        ]
     parts = []
     if clause.actions or clause.things or clause.formats:
         actions = either([gerund(a) for a in clause.actions])

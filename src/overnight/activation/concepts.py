@@ -10,7 +10,15 @@ numbers, ordinals, dates and single letters go. Each word left gets a *key* (a l
 - ``format``: a file format (``pdf``, ``.docx``);
 - ``name``: a product or proper name: capitalized inside the request, or with a dot or a digit
   in it (``p5.js``), kept with its spelling;
-- ``object``: any other content word (files, things, domains).
+- ``object``: any other content word that can be a noun (files, things, domains).
+
+Whether a word can be a noun comes from lemminflect's English lexicon. A word it knows only as a
+verb, an adjective or an adverb ("behaves", "stale", "never") is no object; one it knows as both
+noun and verb or adverb ("rates", "looks", "behind") is one only where a noun stands: after an
+article, a possessive, a preposition, an action or a name ("the look", "draft invoices", "my
+Slack profile"), at the end of a compound ("pivot tables", not "the usage keeps climbing") or at
+its start; one it knows as noun and adjective is none before a noun ("a dark theme"). Words it
+does not know keep the rules above.
 
 ``copied_runs`` is how copying is measured: the runs of ``n`` words of a text that also occur
 word for word in one of the queries, less those made only of names and formats, which can be
@@ -23,6 +31,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from lemminflect import getAllLemmas
 
 Role = Literal["action", "format", "name", "object"]
 
@@ -48,6 +58,20 @@ _STOP = """
     ten twos threes
 """
 STOP_WORDS = frozenset(_STOP.split())
+QUESTION_OPENINGS = (
+    "what ", "what's ", "why ", "who ", "whose ", "when ", "where ", "which ", "how does ",
+    "how do ", "how is ", "how are ", "is ", "are ", "does ", "do ", "explain ", "tell me ",
+    "define ", "describe what ", "recommend ",
+)  # fmt: skip
+# Words after which a word that can be a noun or a verb is a noun.
+_NOUN_MARKERS_WORDS = """
+    a an the this that these those my our your their his her its each every any some no of
+    for with about in on from into at by like than
+"""
+NOUN_MARKERS = frozenset(_NOUN_MARKERS_WORDS.split())
+# Words that may follow a noun phrase's last noun ("" is punctuation or the end).
+PHRASE_ENDS = frozenset(["", "and", "or", "to", "of", "for", "with", "about", "in", "on", "from",
+                         "into", "at", "by"])  # fmt: skip
 _DATES_WORDS = """
     monday tuesday wednesday thursday friday saturday sunday january february march april
     june july august september october november december
@@ -104,7 +128,7 @@ _IRREGULAR_PAST = {
 _UNCOUNTABLE_WORDS = """
     data information content feedback research software code text music art advice evidence
     equipment news mail documentation analytics media copy knowledge metadata traffic logic
-    typography branding scope
+    typography branding scope usage auth
 """
 UNCOUNTABLE = frozenset(_UNCOUNTABLE_WORDS.split())
 
@@ -140,13 +164,31 @@ def concepts(text: str) -> list[Concept]:
     """The content words of ``text`` as concepts, in order, each key once."""
     found: dict[str, Concept] = {}
     opening = True
-    for match in _WORD.finditer(text):
-        concept = _concept(match.group(), opening, match.start() > 0)
+    before: Concept | str = ""  # the concept or word just before this one
+    matches = list(_WORD.finditer(text))
+    for index, match in enumerate(matches):
+        token = match.group()
+        concept = _concept(token, opening, match.start() > 0)
+        if concept is not None and concept.role == "object":
+            after = _next_word(text, matches, index)
+            concept = _as_noun(concept, token.lower(), before, after)
+        if token.lower() not in ("and", "or") or not isinstance(before, Concept):
+            before = concept or token.lower()  # "invoices and receipts": as after "invoices"
         if concept is None:
             continue
         opening = False
         found.setdefault(concept.key, concept)
     return list(found.values())
+
+
+def is_question(text: str) -> bool:
+    """Whether ``text`` asks to be told something ("What does MCP stand for?", "Explain git
+    rebase") rather than for work to be done: near misses of a skill are often questions about
+    its domain."""
+    lowered = text.strip().lower()
+    return lowered.startswith(QUESTION_OPENINGS) or (
+        lowered.endswith("?") and not lowered.startswith(("can you", "could you", "would you"))
+    )
 
 
 def keys(text: str) -> set[str]:
@@ -182,6 +224,45 @@ def _concept(token: str, opening: bool, inside: bool) -> Concept | None:
         return None  # an adjective, an adverb or a participle says how, not what
     noun = singular(lower)
     return Concept(noun, "object", noun)
+
+
+def _as_noun(concept: Concept, word: str, before: Concept | str, after: str) -> Concept | None:
+    """``concept`` where ``word`` stands as a noun; None where it cannot be one here: a verb
+    ("the cache invalidates"), an adjective before a noun ("a warmer theme")."""
+    readings = getAllLemmas(word)
+    if not readings or set(readings) == {"NOUN"}:
+        return concept
+    if "NOUN" not in readings:
+        return None
+    if "ADJ" in readings and _can_be_noun(after):
+        return None
+    if set(readings) == {"NOUN", "ADJ"}:
+        return concept
+    if isinstance(before, Concept) and before.role == "object":  # a compound's end, or a verb
+        return concept if after in PHRASE_ENDS else None
+    if isinstance(before, Concept) and before.role == "action":
+        return concept
+    if isinstance(before, Concept):  # a name's or format's compound, or its verb ("MCP stands")
+        ends = after in ("", "and", "or") or (_can_be_noun(after) and after not in NOUN_MARKERS)
+        return concept if ends else None
+    if not before:  # the text's first word: a noun only as a compound's start, or alone
+        return concept if not after or (_can_be_noun(after) and after not in NOUN_MARKERS) else None
+    return concept if before in NOUN_MARKERS else None
+
+
+def _next_word(text: str, matches: list[re.Match[str]], index: int) -> str:
+    """The word after ``matches[index]`` in the same phrase; "" at punctuation or the end."""
+    if index + 1 == len(matches):
+        return ""
+    following = matches[index + 1]
+    gap = text[matches[index].end() : following.start()]
+    return following.group().lower() if not gap.strip() else ""
+
+
+def _can_be_noun(word: str) -> bool:
+    """Whether ``word`` may be the noun an adjective before it qualifies."""
+    readings = getAllLemmas(word)
+    return "NOUN" in readings and not {"ADV", "ADP", "PRON"} & set(readings)
 
 
 def format_name(word: str) -> str:

@@ -13,7 +13,8 @@ misses on a tie:
   names the seed and the group's other actions, things, formats and names, most shared first;
 - for *false triggers* (queries that triggered it but should not): add "Not for <near miss>."
   naming what those queries share that none of the skill's own queries and not its description
-  mention, then remove a sentence or closing clause of the description
+  mention ("Not for general questions about <it>." when they all ask to be told something),
+  then remove a sentence or closing clause of the description
   (``overnight.activation.sentences``) whose concepts false triggers share and none of the
   skill's own queries does. The first sentence, which says what the skill is, stays.
 
@@ -37,7 +38,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from overnight.activation.clauses import Clause, not_for, use_when
-from overnight.activation.concepts import Concept, concepts, copied_runs, keys, words
+from overnight.activation.concepts import Concept, concepts, copied_runs, is_question, keys, words
 from overnight.activation.metrics import QueryOutcome
 from overnight.activation.sentences import appended, units, without
 from overnight.activation.skills import MAX_DESCRIPTION, Skill
@@ -161,7 +162,13 @@ def _exclusions(
 ) -> Iterator[DescriptionEdit]:
     protected = keys(skill.description) | keys(skill.name.replace("-", " "))
     protected |= set().union(*(keys(q) for q in own))
-    clauses = _clauses(false_triggers, protected, protected, include_known=False)
+    clauses = (
+        (
+            group,
+            replace(clause, actions=(), questions=True) if all(map(is_question, group)) else clause,
+        )
+        for group, clause in _clauses(false_triggers, protected, protected, include_known=False)
+    )
     return _sentence_edits(skill, clauses, not_for, training)
 
 
