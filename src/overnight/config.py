@@ -326,9 +326,14 @@ class KnobConfig(_Strict):
 
 
 class SearchAgentConfig(_Strict):
+    """Tunes the editable files' constants; ``sampler`` is what proposes the next values (None:
+    TPE where Optuna is installed, else the local moves)."""
+
     kind: Literal["search"] = "search"
     seed: int = 0
     knobs: dict[str, KnobConfig] = Field(default_factory=dict)
+    sampler: Literal["tpe", "cmaes", "gp", "random", "local"] | None = None
+    changes_per_experiment: int = Field(default=1, ge=1)  # knobs one experiment may change
 
 
 PRESETS = ("claude-code", "codex", "aider", "gemini")

@@ -1,4 +1,5 @@
-"""The offline search agent: knob discovery, literal rewriting, steps, and learning from history."""
+"""The offline search agent's local moves: knob discovery, literal rewriting, steps, and learning
+from history."""
 
 from __future__ import annotations
 
@@ -30,6 +31,13 @@ from overnight.agents.search import Memory, SearchAgent, candidates, config_iden
 from overnight.config import KnobConfig, SearchAgentConfig
 from overnight.errors import AgentError, SearchExhausted
 from overnight.records import Experiment, Proposal, Status
+
+
+@pytest.fixture(autouse=True)
+def local_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the local moves: the default sampler where Optuna is absent."""
+    monkeypatch.setattr("overnight.agents.search.available", lambda sampler: False)
+
 
 TRAIN = """\
 \"\"\"A toy training script.\"\"\"

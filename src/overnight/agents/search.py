@@ -25,6 +25,16 @@ The strategy, in plain words:
    back more often, moves that hurt less often, and untried ones still get their turn.
 6. Rewrite that one literal and put in the proposal's meta everything a later call needs.
 
+That is the ``local`` sampler. With Optuna installed the default is ``tpe``: the agent's knobs
+become an Optuna search space (``space.py``) and a study told every configuration the run
+measured (``model.py``) proposes the next one. Of the knobs that proposal would change, the agent
+applies the one that matters most for reaching the best trials (Optuna's PED-ANOVA importance;
+while too few are known, the one the proposal moves furthest across its range), or the first
+``changes_per_experiment`` of them, so a keep stays attributable to one change. A proposal
+whose change leads to a configuration already seen gives way to the next knob; when none does,
+after ``ASKS`` proposals, the local moves choose (step 3 on). ``cmaes``, ``gp`` and ``random``
+are Optuna's other samplers, in the same way.
+
 Nothing lives only in the agent object: a resumed run builds a new one, so all it knows comes
 from the history, and the random draw is seeded by the config's seed and the experiment's
 number. The same seed, history and files always give the same proposal.
@@ -33,9 +43,10 @@ number. The same seed, history and files always give the same proposal.
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,8 +58,11 @@ from overnight.agents.knobs import (
     find_knobs,
     moves,
     reach,
+    same_value,
     set_knob,
 )
+from overnight.agents.model import KnobModel, available, require
+from overnight.agents.space import Space, search_space, written
 from overnight.config import SearchAgentConfig
 from overnight.errors import AgentError, SearchExhausted
 from overnight.records import Experiment, Proposal, Status
@@ -79,6 +93,8 @@ LEVEL_COST = 2.0  # score taken off per level of a finer step: a quarter of the 
 LOCAL_FAILURE_COST = 2.0  # score taken off per failure of the same move from the same state
 STALE_COST = 2.0  # score taken off a change already measured from another state
 MAX_EXPONENT = 6.0  # caps a weight at 64x (or 1/64) of an untried move's, so nothing dominates
+ASKS = 8  # model proposals tried per experiment before the local moves choose
+PENDING_WINDOW = 256  # experiments in flight longer ago than this are taken to have ended
 
 
 Configuration = dict[str, KnobValue]
@@ -112,6 +128,8 @@ class Memory:
         default_factory=lambda: defaultdict(int)
     )
     follow_up: tuple[str, str] | None = None
+    # per configuration, how often a change of each knob from it failed
+    failures_from: dict[str, Counter[str]] = field(default_factory=dict)
 
     @classmethod
     def from_history(cls, history: Iterable[Experiment]) -> Memory:
@@ -139,6 +157,7 @@ class Memory:
             start = _identity(meta.get("before"))
             if start is not None and experiment.status != Status.KEEP:
                 self.local_failures[(start, *pair)] += 1
+                self.failures_from.setdefault(start, Counter())[pair[0]] += 1
         self.follow_up = pair if experiment.status == Status.KEEP else None
 
     def copy(self) -> Memory:
@@ -148,6 +167,7 @@ class Memory:
             defaultdict(float, self.scores),
             defaultdict(int, self.local_failures),
             self.follow_up,
+            self.failures_from,  # read only while proposing
         )
 
     def claim(self, experiment: Experiment) -> None:
@@ -180,6 +200,14 @@ class SearchAgent(Agent):
 
     def __init__(self, config: SearchAgentConfig | None = None) -> None:
         self.config = config or SearchAgentConfig()
+        sampler = self.config.sampler
+        if sampler is None:
+            sampler = "tpe" if available("tpe") else "local"
+        elif sampler != "local":
+            require(sampler)
+        self.sampler = sampler
+        self._model: KnobModel | None = None  # built on the first proposal, with the space
+        self._modelling = False  # whether the model was built for the history learned
         # what this agent proposed for experiments not yet in the history: with several workers
         # in one process, a neighbour's choice is known here before the ledger has it
         self._proposed: dict[int, dict] = {}
@@ -194,10 +222,15 @@ class SearchAgent(Agent):
         with self._lock:
             knobs = self._knobs(context)
             before = configuration(knobs)
-            memory = self._memory(context.history)
-            for pending in self._pending(context):
-                memory.claim(pending)
+            memory = self._memory(context.history, knobs, before, context.direction)
+            pending = self._pending(context)
+            for experiment in pending:
+                memory.claim(experiment)
             memory.seen.add(config_identity(before))
+            if self._model is not None:
+                modelled = self._modelled(self._model, knobs, before, memory, context, pending)
+                if modelled is not None:
+                    return self._applied(context, knobs, before, modelled)
             options = candidates(knobs, before, memory.seen, memory.changes)
             if not options:
                 raise SearchExhausted(_exhausted_message(knobs))
@@ -210,15 +243,87 @@ class SearchAgent(Agent):
             self._proposed[context.number] = meta
             return Proposal(description=description, meta=meta)
 
-    def _memory(self, history: Sequence[Experiment]) -> Memory:
+    def _modelled(
+        self,
+        model: KnobModel,
+        knobs: Sequence[Knob],
+        before: Configuration,
+        memory: Memory,
+        context: AgentContext,
+        pending: Sequence[Experiment],
+    ) -> list[tuple[Knob, KnobValue]] | None:
+        """The changes the model's proposal calls for, or None when ``ASKS`` proposals lead
+        only to configurations already seen."""
+        for experiment in pending:
+            after = (experiment.agent_meta or {}).get("after")
+            if isinstance(after, dict) and experiment.number != context.number:
+                model.pend(experiment.number, after)
+        model.forget({n for n in model.pending if n < context.number - PENDING_WINDOW})
+        weight = model.importance()
+        by_key = {knob.key: knob for knob in knobs}
+        failed = memory.failures_from.get(config_identity(before), {})
+        for attempt in range(ASKS):
+            proposal = model.ask(context.number * ASKS + attempt)
+            ranked = _ranked(proposal, before, by_key, model.space, weight, failed)
+            changes = _unseen(ranked, before, memory.seen, self.config.changes_per_experiment)
+            model.settle(_after(before, changes or []), context.number if changes else None)
+            if changes:
+                return changes
+        return None
+
+    def _applied(
+        self,
+        context: AgentContext,
+        knobs: Sequence[Knob],
+        before: Configuration,
+        changes: list[tuple[Knob, KnobValue]],
+    ) -> Proposal:
+        """Write the changes (the last in a file first, so the others' offsets hold) and say
+        what they were."""
+        literals = {}
+        for knob, value in sorted(changes, key=lambda change: -change[0].start):
+            literals[knob.key] = set_knob(context.root, knob, value)
+        several_files = len({knob.file for knob in knobs}) > 1
+        parts = []
+        for knob, _ in changes:
+            part = f"{knob.name} {knob.text} -> {literals[knob.key]}"
+            parts.append(f"{part} in {knob.file}" if several_files else part)
+        first, value = changes[0]
+        meta = {
+            **_meta(Candidate(first, self.sampler, 0, value, _after(before, changes)), before),
+            "sampler": self.sampler,
+        }
+        if len(changes) > 1:
+            meta["changes"] = [
+                {"knob": knob.key, "name": knob.name, "old": knob.value, "new": value}
+                for knob, value in changes
+            ]
+        self._proposed[context.number] = meta
+        return Proposal(description=", ".join(parts), meta=meta)
+
+    def _memory(
+        self,
+        history: Sequence[Experiment],
+        knobs: Sequence[Knob],
+        before: Configuration,
+        direction: str,
+    ) -> Memory:
         """A copy of what the history teaches (claims change it, only for one proposal); the
-        rows already learned are not read again unless the history is not the one learned."""
+        rows already learned are not read again unless the history is not the one learned.
+        The model, if any, learns the same rows."""
         learned = self._learned_count
         if learned > len(history) or (learned and _row(history[learned - 1]) != self._learned_last):
-            self._learned, learned = Memory(), 0
+            self._learned, self._model, self._modelling, learned = Memory(), None, False, 0
+        if not self._modelling and self.sampler != "local":
+            self._learned, self._modelling, learned = Memory(), True, 0
+            space = search_space(knobs, _first_configuration(history) or before)
+            if space:
+                self._model = KnobModel(self.sampler, self.config.seed, direction, space)
         new = list(history[learned:])  # the integrator may append meanwhile
         for experiment in new:
             self._learned.learn(experiment)
+            if self._model is not None:
+                self._model.learn(experiment)
         if new:
             self._learned_count, self._learned_last = learned + len(new), _row(new[-1])
         elif not learned:
@@ -311,6 +416,71 @@ def _nearest_new(
         if config_identity(after) not in seen:
             fresh = change_identity(knob.key, knob.value, value) not in changes
             return Candidate(knob, move, level, value, after, fresh)
+    return None
+
+
+def _ranked(
+    proposal: Mapping[str, Any],
+    before: Configuration,
+    by_key: Mapping[str, Knob],
+    space: Space,
+    weight: Mapping[str, float],
+    failed: Mapping[str, int],
+) -> list[tuple[Knob, KnobValue]]:
+    """The knobs the proposal changes, with their new values: those whose changes failed least
+    often from here first, then the most important, then the one moved furthest across its
+    range."""
+    changes = [
+        (knob, written(proposed, knob))
+        for key, proposed in proposal.items()
+        if (knob := by_key.get(key)) is not None
+    ]
+    changes = [(knob, value) for knob, value in changes if not same_value(value, before[knob.key])]
+
+    def order(change: tuple[Knob, KnobValue]) -> tuple[int, float, float, str]:
+        knob, value = change
+        distance = _distance(before[knob.key], value, space[knob.key])
+        return (failed.get(knob.key, 0), -weight.get(knob.key, 0.0), -distance, knob.key)
+
+    return sorted(changes, key=order)
+
+
+def _distance(old: KnobValue, new: KnobValue, distribution: Any) -> float:
+    """How far apart two values lie, as a share of the knob's range (1 between two choices)."""
+    low, high = getattr(distribution, "low", None), getattr(distribution, "high", None)
+    if low is None or high is None or isinstance(old, bool | str) or isinstance(new, bool | str):
+        return 1.0
+    if getattr(distribution, "log", False) and min(old, new, low) > 0:
+        old, new, low, high = (math.log(v) for v in (old, new, low, high))
+    return abs(new - old) / (high - low) if high > low else 0.0
+
+
+def _unseen(
+    ranked: Sequence[tuple[Knob, KnobValue]], before: Configuration, seen: set[str], count: int
+) -> list[tuple[Knob, KnobValue]] | None:
+    """The first ``count`` changes of ``ranked`` (or, when they lead somewhere already seen,
+    the first one that alone leads somewhere new)."""
+    if not ranked:
+        return None
+    first = list(ranked[:count])
+    if config_identity(_after(before, first)) not in seen:
+        return first
+    return next(
+        ([change] for change in ranked if config_identity(_after(before, [change])) not in seen),
+        None,
+    )
+
+
+def _after(before: Configuration, changes: Iterable[tuple[Knob, KnobValue]]) -> Configuration:
+    return {**before, **{knob.key: value for knob, value in changes}}
+
+
+def _first_configuration(history: Sequence[Experiment]) -> Configuration | None:
+    """The configuration the run started from, as its first search row recorded it."""
+    for experiment in history:
+        before = (experiment.agent_meta or {}).get("before")
+        if isinstance(before, dict) and before:
+            return before
     return None
 
 
