@@ -28,12 +28,14 @@ The strategy, in plain words:
 That is the ``local`` sampler. With Optuna installed the default is ``tpe``: the agent's knobs
 become an Optuna search space (``space.py``) and a study told every configuration the run
 measured (``model.py``) proposes the next one. Of the knobs that proposal would change, the agent
-applies the one that matters most for reaching the best trials (Optuna's PED-ANOVA importance;
-while too few are known, the one the proposal moves furthest across its range), or the first
+applies the one whose changes failed least often from the current configuration, then the one
+that matters most for reaching the best trials (Optuna's PED-ANOVA importance; while too few are
+known, the one the proposal moves furthest across its range), or the first
 ``changes_per_experiment`` of them, so a keep stays attributable to one change. A proposal
 whose change leads to a configuration already seen gives way to the next knob; when none does,
-after ``ASKS`` proposals, the local moves choose (step 3 on). ``cmaes``, ``gp`` and ``random``
-are Optuna's other samplers, in the same way.
+after ``ASKS`` proposals, the local moves choose (step 3 on). A keep is followed up as in step
+4: the same knob, moved again the same way, before the model is asked again. ``cmaes``, ``gp``
+and ``random`` are Optuna's other samplers, in the same way.
 
 Nothing lives only in the agent object: a resumed run builds a new one, so all it knows comes
 from the history, and the random draw is seeded by the config's seed and the experiment's
@@ -158,7 +160,7 @@ class Memory:
             if start is not None and experiment.status != Status.KEEP:
                 self.local_failures[(start, *pair)] += 1
                 self.failures_from.setdefault(start, Counter())[pair[0]] += 1
-        self.follow_up = pair if experiment.status == Status.KEEP else None
+        self.follow_up = _direction(meta, pair) if experiment.status == Status.KEEP else None
 
     def copy(self) -> Memory:
         return Memory(
@@ -227,19 +229,20 @@ class SearchAgent(Agent):
             for experiment in pending:
                 memory.claim(experiment)
             memory.seen.add(config_identity(before))
-            if self._model is not None:
+            options = candidates(knobs, before, memory.seen, memory.changes)
+            follow = _follow_up(options, memory)
+            if self._model is not None and follow is None:
                 modelled = self._modelled(self._model, knobs, before, memory, context, pending)
                 if modelled is not None:
                     return self._applied(context, knobs, before, modelled)
-            options = candidates(knobs, before, memory.seen, memory.changes)
             if not options:
                 raise SearchExhausted(_exhausted_message(knobs))
-            chosen = _follow_up(options, memory) or self._pick(options, memory, before, context)
+            chosen = follow or self._pick(options, memory, before, context)
             literal = set_knob(context.root, chosen.knob, chosen.value)
             description = f"{chosen.knob.name} {chosen.knob.text} -> {literal}"
             if len({knob.file for knob in knobs}) > 1:
                 description += f" in {chosen.knob.file}"
-            meta = _meta(chosen, before)
+            meta = {**_meta(chosen, before), "sampler": "local"}
             self._proposed[context.number] = meta
             return Proposal(description=description, meta=meta)
 
@@ -481,6 +484,19 @@ def _first_configuration(history: Sequence[Experiment]) -> Configuration | None:
         before = (experiment.agent_meta or {}).get("before")
         if isinstance(before, dict) and before:
             return before
+    return None
+
+
+def _direction(meta: Mapping[str, Any], pair: tuple[str, str] | None) -> tuple[str, str] | None:
+    """The local move a keep made, to make again: a model's change of a number went ``up`` or
+    ``down``."""
+    old, new = meta.get("old"), meta.get("new")
+    if pair is None or meta.get("sampler", "local") == "local" or "changes" in meta:
+        return pair
+    if isinstance(old, bool) or isinstance(new, bool):
+        return (pair[0], "flip")
+    if isinstance(old, int | float) and isinstance(new, int | float) and old != new:
+        return (pair[0], "up" if new > old else "down")
     return None
 
 
