@@ -17,7 +17,7 @@ import pytest
 from overnight.agents.base import AgentContext
 from overnight.agents.knobs import find_knobs
 from overnight.agents.model import KnobModel, identity
-from overnight.agents.search import SearchAgent
+from overnight.agents.search import WARMUP, SearchAgent
 from overnight.agents.space import params, search_space
 from overnight.config import KnobConfig, SearchAgentConfig
 from overnight.errors import SearchExhausted, UsageError
@@ -156,7 +156,9 @@ def test_each_experiment_changes_one_knob_and_never_repeats_a_configuration(
         changed = [k for k in meta["after"] if meta["after"][k] != meta["before"][k]]
         assert changed == [meta["knob"]] and meta["sampler"] in ("tpe", "local")
         assert " -> " in experiment.description and "," not in experiment.description
-    assert sum(e.agent_meta["sampler"] == "tpe" for e in history[1:]) > 15  # local: follow-ups
+    by_model = [e for e in history[1:] if e.agent_meta["sampler"] == "tpe"]
+    assert history[1].agent_meta["sampler"] == "local"  # the local moves explore first
+    assert len(by_model) >= 5 and min(e.number for e in by_model) >= WARMUP
     assert min(e.metric for e in history) < history[0].metric / 3
 
 
@@ -181,11 +183,12 @@ def test_optunas_other_samplers_propose_the_same_way(tmp_path: Path, sampler: st
     if sampler == "gp":
         pytest.importorskip("torch")
         pytest.importorskip("scipy")
-    history = run(tmp_path, SearchAgentConfig(sampler=sampler, knobs=KNOBS), 8)
+    history = run(tmp_path, SearchAgentConfig(sampler=sampler, knobs=KNOBS), WARMUP + 6)
 
     assert all(e.agent_meta["sampler"] in (sampler, "local") for e in history[1:])
-    assert history[1].agent_meta["sampler"] == sampler
-    assert len({json.dumps(e.agent_meta["after"], sort_keys=True) for e in history[1:]}) == 8
+    assert any(e.agent_meta["sampler"] == sampler for e in history[1:])
+    afters = {json.dumps(e.agent_meta["after"], sort_keys=True) for e in history[1:]}
+    assert len(afters) == WARMUP + 6
 
 
 def test_the_same_history_gives_the_same_proposal_on_resume(tmp_path: Path) -> None:

@@ -33,9 +33,11 @@ that matters most for reaching the best trials (Optuna's PED-ANOVA importance; w
 known, the one the proposal moves furthest across its range), or the first
 ``changes_per_experiment`` of them, so a keep stays attributable to one change. A proposal
 whose change leads to a configuration already seen gives way to the next knob; when none does,
-after ``ASKS`` proposals, the local moves choose (step 3 on). A keep is followed up as in step
-4: the same knob, moved again the same way, before the model is asked again. ``cmaes``, ``gp``
-and ``random`` are Optuna's other samplers, in the same way.
+after ``ASKS`` proposals, the local moves choose (step 3 on). The local moves also make the
+first ``WARMUP`` experiments (they explore around the start far better than a model's random
+start-up points), and a keep is followed up as in step 4: the same knob, moved again the same
+way, before the model is asked again. Every experiment, whoever chose it, is told to the
+model. ``cmaes``, ``gp`` and ``random`` are Optuna's other samplers, in the same way.
 
 Nothing lives only in the agent object: a resumed run builds a new one, so all it knows comes
 from the history, and the random draw is seeded by the config's seed and the experiment's
@@ -95,6 +97,7 @@ LEVEL_COST = 2.0  # score taken off per level of a finer step: a quarter of the 
 LOCAL_FAILURE_COST = 2.0  # score taken off per failure of the same move from the same state
 STALE_COST = 2.0  # score taken off a change already measured from another state
 MAX_EXPONENT = 6.0  # caps a weight at 64x (or 1/64) of an untried move's, so nothing dominates
+WARMUP = 10  # configurations measured before the model proposes; the local moves explore first
 ASKS = 8  # model proposals tried per experiment before the local moves choose
 PENDING_WINDOW = 256  # experiments in flight longer ago than this are taken to have ended
 
@@ -231,8 +234,11 @@ class SearchAgent(Agent):
             memory.seen.add(config_identity(before))
             options = candidates(knobs, before, memory.seen, memory.changes)
             follow = _follow_up(options, memory)
-            if self._model is not None and follow is None:
-                modelled = self._modelled(self._model, knobs, before, memory, context, pending)
+            model = self._model
+            if model is not None:
+                _tell_pending(model, pending, context.number)
+            if model is not None and follow is None and model.finished >= WARMUP:
+                modelled = self._modelled(model, knobs, before, memory, context)
                 if modelled is not None:
                     return self._applied(context, knobs, before, modelled)
             if not options:
@@ -253,15 +259,9 @@ class SearchAgent(Agent):
         before: Configuration,
         memory: Memory,
         context: AgentContext,
-        pending: Sequence[Experiment],
     ) -> list[tuple[Knob, KnobValue]] | None:
         """The changes the model's proposal calls for, or None when ``ASKS`` proposals lead
         only to configurations already seen."""
-        for experiment in pending:
-            after = (experiment.agent_meta or {}).get("after")
-            if isinstance(after, dict) and experiment.number != context.number:
-                model.pend(experiment.number, after)
-        model.forget({n for n in model.pending if n < context.number - PENDING_WINDOW})
         weight = model.importance()
         by_key = {knob.key: knob for knob in knobs}
         failed = memory.failures_from.get(config_identity(before), {})
@@ -420,6 +420,15 @@ def _nearest_new(
             fresh = change_identity(knob.key, knob.value, value) not in changes
             return Candidate(knob, move, level, value, after, fresh)
     return None
+
+
+def _tell_pending(model: KnobModel, pending: Sequence[Experiment], number: int) -> None:
+    """The experiments in flight, as running trials; those long gone, no longer."""
+    for experiment in pending:
+        after = (experiment.agent_meta or {}).get("after")
+        if isinstance(after, dict) and experiment.number != number:
+            model.pend(experiment.number, after)
+    model.forget({n for n in model.pending if n < number - PENDING_WINDOW})
 
 
 def _ranked(
