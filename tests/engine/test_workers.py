@@ -4,6 +4,7 @@ best (or recorded as a conflict); the same change is never measured twice."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -252,6 +253,45 @@ print(f"score: {-(train.LR - 0.4) ** 2 - (train.DEPTH - 4) ** 2}")
     assert git(root, "rev-parse", BRANCH) == best.commit
     numbers = sorted(e.number for e in summary.experiments)
     assert numbers == list(range(len(numbers)))  # each number once, none lost
+
+
+def test_with_workers_the_model_never_proposes_a_configuration_twice(make_repo) -> None:
+    """TPE behind the search agent, three workers: each worker's experiment in flight is a
+    pending trial for the others' proposals, and no configuration is measured twice."""
+    pytest.importorskip("optuna")
+    train = "LR = 0.1\nDEPTH = 2\nWIDTH = 16\n"
+    score = """\
+import train
+print(f"score: {-(train.LR - 0.4) ** 2 - (train.DEPTH - 4) ** 2 - (train.WIDTH - 40) ** 2 / 100}")
+"""
+    knobs = {
+        "LR": {"min": 0.01, "max": 1.0, "log": True},
+        "DEPTH": {"min": 1, "max": 8},
+        "WIDTH": {"min": 4, "max": 64},
+    }
+    root = make_repo(
+        {"train.py": train, "score.py": score},
+        default_config(
+            editable=["train.py"],
+            evaluate={
+                "command": f"{sys.executable} score.py",
+                "metric": "score",
+                "direction": "maximize",
+                "timeout": 30,
+            },
+            agent={"kind": "search", "sampler": "tpe", "knobs": knobs},
+            budget={"experiments": 18},
+            workers=3,
+        ),
+    )
+
+    summary = overnight.run(root, tag=TAG)
+
+    proposed = [e for e in summary.experiments[1:] if e.replay_of is None]
+    afters = [json.dumps(e.agent_meta["after"], sort_keys=True) for e in proposed]
+    assert len(afters) == 18 and len(set(afters)) == 18
+    assert any(e.agent_meta["sampler"] == "tpe" for e in proposed)
+    assert summary.best_experiment.metric > summary.experiments[0].metric
 
 
 def test_each_worker_has_its_own_gpu(make_repo, monkeypatch: pytest.MonkeyPatch) -> None:
