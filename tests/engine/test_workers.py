@@ -221,6 +221,14 @@ print(f"DESCRIPTION: experiment {number}")
     assert by_number(summary)[1].agent_s < 20 and by_number(summary)[2].agent_s < 20
 
 
+SCORE_PY = {  # score.py prints the score to maximize
+    "command": f"{sys.executable} score.py",
+    "metric": "score",
+    "direction": "maximize",
+    "timeout": 30,
+}
+
+
 def test_workers_never_measure_the_same_change_twice(make_repo) -> None:
     """The search agent on a small space, four workers at once: every change measured is a new
     one (the same diff from the same state would be a no-op)."""
@@ -233,12 +241,7 @@ print(f"score: {-(train.LR - 0.4) ** 2 - (train.DEPTH - 4) ** 2}")
         {"train.py": train, "score.py": score},
         default_config(
             editable=["train.py"],
-            evaluate={
-                "command": f"{sys.executable} score.py",
-                "metric": "score",
-                "direction": "maximize",
-                "timeout": 30,
-            },
+            evaluate=SCORE_PY,
             budget={"experiments": 12},
             workers=4,
         ),
@@ -273,12 +276,7 @@ print(f"score: {-(train.LR - 0.4) ** 2 - (train.DEPTH - 4) ** 2 - (train.WIDTH -
         {"train.py": train, "score.py": score},
         default_config(
             editable=["train.py"],
-            evaluate={
-                "command": f"{sys.executable} score.py",
-                "metric": "score",
-                "direction": "maximize",
-                "timeout": 30,
-            },
+            evaluate=SCORE_PY,
             agent={"kind": "search", "sampler": "tpe", "knobs": knobs},
             budget={"experiments": 18},
             workers=3,
