@@ -5,7 +5,7 @@ Methods, each run once per seed (``--seeds``, 0..4) for ``--experiments`` (E, 30
 after a baseline at the problem's starting configuration:
 
 - ``tpe`` (the default), ``cmaes``, ``gp``, ``local``: overnight's ``SearchAgent`` with that
-  ``sampler`` and ``seed``, driven in this process the way the loop drives it with a greedy
+  ``sampler`` and ``seed`` (``tpe-pairs``: ``tpe`` with ``changes_per_experiment: 2``), driven in this process the way the loop drives it with a greedy
   policy: the agent rewrites the editable file, the bench reads the knobs back from it (parsed
   afresh each time) and measures them; a strictly better value is kept (its own commit id),
   anything else is reverted to the best file. Every row goes into the history the next proposal
@@ -55,7 +55,7 @@ problem (median best@E, minimizing), and better than ``local`` on the valley.
 
     python bench/search_vs_optuna.py [--seeds 0,1,2,3,4] [--experiments 30]
         [--problems digits,valley,noisy,categorical]
-        [--methods tpe,cmaes,gp,local,optuna-tpe,random] [--digits-budget 1.0]
+        [--methods tpe,cmaes,gp,local,tpe-pairs,optuna-tpe,random] [--digits-budget 1.0]
 
 About 15 minutes on two cores with the defaults: digits takes 11 of them (some 830 trainings of
 0.6 s each on average, interpreter start included; 0.25 s at its starting configuration), and
