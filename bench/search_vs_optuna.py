@@ -5,9 +5,10 @@ Methods, each run once per seed (``--seeds``, 0..4) for ``--experiments`` (E, 30
 after a baseline at the problem's starting configuration:
 
 - ``tpe`` (the default), ``cmaes``, ``gp``, ``local``: overnight's ``SearchAgent`` with that
-  ``sampler`` and ``seed`` (``tpe-pairs``: ``tpe`` with ``changes_per_experiment: 2``), driven in this process the way the loop drives it with a greedy
-  policy: the agent rewrites the editable file, the bench reads the knobs back from it (parsed
-  afresh each time) and measures them; a strictly better value is kept (its own commit id),
+  ``sampler`` and ``seed`` (``tpe-pairs``: ``tpe`` with ``changes_per_experiment: 2``),
+  driven in this process the way the loop drives it with a greedy policy: the agent rewrites
+  the editable file, the bench reads the knobs back from it (parsed afresh each time) and
+  measures them; a strictly better value is kept (its own commit id),
   anything else is reverted to the best file. Every row goes into the history the next proposal
   sees. A proposal error is an experiment without a change; ``SearchExhausted`` ends the run,
   and its best stands for the experiments left.
