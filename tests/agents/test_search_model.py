@@ -363,3 +363,26 @@ def test_a_sampler_whose_packages_are_missing_says_how_to_install_them(
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     with pytest.raises(UsageError, match=r"the cmaes search sampler needs .*overnight\[search\]"):
         SearchAgent(SearchAgentConfig(sampler="cmaes"))
+
+
+def test_the_knobs_importance_is_weighed_at_fixed_counts(tmp_path: Path) -> None:
+    """Every count up to ten, then a tenth more each time: its cost does not grow with the run,
+    and a resumed agent weighs at the same counts."""
+    model, start = model_for(tmp_path)
+    weighed: list[int] = []
+    weigh = model._weigh
+    model._weigh = lambda: (weighed.append(model.finished), weigh())  # type: ignore[method-assign]
+    for number in range(1, 31):
+        after = {**start, "params.py:WIDTH": 7 + number}
+        model.learn(
+            row(
+                number,
+                "c0",
+                Status.DISCARD,
+                [float(number)],
+                agent_meta={"before": start, "after": after},
+            )
+        )
+
+    assert weighed == [4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 21, 24, 27, 30]
+    assert set(model.importance()) == set(model.space)

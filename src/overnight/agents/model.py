@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import statistics
 import warnings
 from collections.abc import Mapping
@@ -49,6 +50,7 @@ MEASURED = frozenset(
     {Status.BASELINE, Status.KEEP, Status.DISCARD, Status.OVERFIT, Status.STALE, Status.CONFLICT}
 )
 STUDY = "overnight-search"
+FIRST_WEIGHING = 4  # configurations told before the knobs' importance is weighed
 STARTUP = 5  # random proposals before TPE models the run (the baseline counts as one)
 
 
@@ -94,12 +96,10 @@ class KnobModel:
         self.pending: dict[int, Pending] = {}  # by experiment number
         self._stale = False
         self._asked = -1  # the trial of the last ``ask``, until ``settle``
+        self.finished = 0  # configurations told
+        self._importance: dict[str, float] = {}
+        self._next_weighing = FIRST_WEIGHING  # when ``finished`` reaches it, importance anew
         self._build()
-
-    @property
-    def finished(self) -> int:
-        """How many configurations the model has been told."""
-        return sum(1 for tree in self.trees.values() if tree.told is not None)
 
     def learn(self, experiment: Experiment) -> None:
         """Fold one ended ledger row in (see the module's docstring)."""
@@ -111,11 +111,12 @@ class KnobModel:
             self._measured(before, [*stash, *experiment.remeasured])
         elif experiment.remeasured and experiment.parent_commit:
             self.by_commit.setdefault(experiment.parent_commit, []).extend(experiment.remeasured)
-        pending = self.pending.pop(experiment.number, None)
+        pending = self.pending.get(experiment.number)  # listed until told: a rebuild renumbers
         if isinstance(after, dict) and measured:
             self._measured(after, experiment.measurements, pending)
         elif measured and experiment.commit and experiment.status.advances:
             self.by_commit[experiment.commit] = list(experiment.measurements)
+        self.pending.pop(experiment.number, None)
         if pending is not None and pending.trial >= 0:
             self._finish(pending)
 
@@ -163,21 +164,30 @@ class KnobModel:
 
     def importance(self) -> dict[str, float]:
         """How much each knob matters for reaching the best trials (Optuna's PED-ANOVA), or
-        nothing while too few configurations are known for it to say."""
+        nothing while too few configurations are known for it to say. It is weighed anew as
+        the configurations told reach each of a fixed series of counts (every one up to ten,
+        then a tenth more each time), so its cost does not grow with the run, and a resumed
+        agent, told the same rows, weighs at the same counts."""
+        return self._importance
+
+    def _weigh(self) -> None:
         import optuna
 
-        if len(self.space) < 2 or self.finished < 4:
-            return {}
+        if self._stale:
+            self._build()
+        self._next_weighing = max(self._next_weighing + 1, math.ceil(self._next_weighing * 1.1))
+        if len(self.space) < 2:
+            return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                return optuna.importance.get_param_importances(
+                self._importance = optuna.importance.get_param_importances(
                     self._study,
                     evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
                     params=list(self.space),
                 )
             except (RuntimeError, ValueError, ZeroDivisionError):
-                return {}
+                self._importance = {}
 
     # ------------------------------------------------------------------ the study
 
@@ -198,6 +208,9 @@ class KnobModel:
             else:
                 self._add(found, mean, tree.system_attrs)
             tree.told = mean
+            self.finished += 1
+            if self.finished >= self._next_weighing:
+                self._weigh()
         elif tree.told != mean:
             self._stale = True
 
