@@ -240,17 +240,14 @@ class SearchAgent(Agent):
             if model is not None and follow is None and model.finished >= WARMUP:
                 modelled = self._modelled(model, knobs, before, memory, context)
                 if modelled is not None:
-                    return self._applied(context, knobs, before, modelled)
+                    first, value = modelled[0]
+                    made = Candidate(first, self.sampler, 0, value, _after(before, modelled))
+                    return self._applied(context, knobs, before, modelled, made, self.sampler)
             if not options:
                 raise SearchExhausted(_exhausted_message(knobs))
             chosen = follow or self._pick(options, memory, before, context)
-            literal = set_knob(context.root, chosen.knob, chosen.value)
-            description = f"{chosen.knob.name} {chosen.knob.text} -> {literal}"
-            if len({knob.file for knob in knobs}) > 1:
-                description += f" in {chosen.knob.file}"
-            meta = {**_meta(chosen, before), "sampler": "local"}
-            self._proposed[context.number] = meta
-            return Proposal(description=description, meta=meta)
+            changes = [(chosen.knob, chosen.value)]
+            return self._applied(context, knobs, before, changes, chosen, "local")
 
     def _modelled(
         self,
@@ -280,9 +277,11 @@ class SearchAgent(Agent):
         knobs: Sequence[Knob],
         before: Configuration,
         changes: list[tuple[Knob, KnobValue]],
+        made: Candidate,
+        sampler: str,
     ) -> Proposal:
         """Write the changes (the last in a file first, so the others' offsets hold) and say
-        what they were."""
+        what they were; ``made`` is the first change as the ledger's meta names it."""
         literals = {}
         for knob, value in sorted(changes, key=lambda change: -change[0].start):
             literals[knob.key] = set_knob(context.root, knob, value)
@@ -291,11 +290,7 @@ class SearchAgent(Agent):
         for knob, _ in changes:
             part = f"{knob.name} {knob.text} -> {literals[knob.key]}"
             parts.append(f"{part} in {knob.file}" if several_files else part)
-        first, value = changes[0]
-        meta = {
-            **_meta(Candidate(first, self.sampler, 0, value, _after(before, changes)), before),
-            "sampler": self.sampler,
-        }
+        meta = {**_meta(made, before), "sampler": sampler}
         if len(changes) > 1:
             meta["changes"] = [
                 {"knob": knob.key, "name": knob.name, "old": knob.value, "new": value}
