@@ -1,7 +1,7 @@
 """Search strategies side by side: overnight's search agent with each of its samplers against
 plain Optuna TPE and random search, at the same budget, on the same knob ranges.
 
-Methods, each run once per seed (``--seeds``, 0..4) for ``--experiments`` (E, 30) experiments
+Methods, each run once per seed (``--seeds``, 0..9) for ``--experiments`` (E, 30) experiments
 after a baseline at the problem's starting configuration:
 
 - ``tpe`` (the default), ``cmaes``, ``gp``, ``local``: overnight's ``SearchAgent`` with that
@@ -54,13 +54,15 @@ proposal changed more than one knob (by its meta's before and after configuratio
 seeds, of all kept. The goal check: overnight's ``tpe`` is no worse than plain TPE on every
 problem (median best@E, minimizing), and better than ``local`` on the valley.
 
-    python bench/search_vs_optuna.py [--seeds 0,1,2,3,4] [--experiments 30]
+    python bench/search_vs_optuna.py [--seeds 0,1,2,3,4,5,6,7,8,9] [--experiments 30]
         [--problems digits,valley,noisy,categorical]
         [--methods tpe,cmaes,gp,local,tpe-pairs,optuna-tpe,random] [--digits-budget 1.0]
 
-About 15 minutes on two cores with the defaults: digits takes 11 of them (some 830 trainings of
-0.6 s each on average, interpreter start included; 0.25 s at its starting configuration), and
-the gp sampler's model about 8 in all. Progress (problem, method, seed, seconds) goes to stderr.
+About 23 minutes on two cores with the defaults: digits takes 14 of them (some 1,500 trainings
+of 0.56 s each on average, interpreter start included; 0.25 s at its starting configuration),
+and the gp sampler's model much of the rest. Ten seeds, as five left medians that moved by a
+fair amount with small changes to the agent. Progress (problem, method, seed, seconds) goes to
+stderr.
 """
 
 from __future__ import annotations
@@ -610,7 +612,7 @@ def require_samplers(parser: argparse.ArgumentParser, problem: Problem, methods:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated")
+    parser.add_argument("--seeds", default="0,1,2,3,4,5,6,7,8,9", help="comma-separated")
     parser.add_argument("--experiments", type=int, default=30, help="after the baseline")
     parser.add_argument("--problems", default="digits,valley,noisy,categorical")
     parser.add_argument("--methods", default=",".join(METHODS))

@@ -433,6 +433,14 @@ def test_log_setting_chooses_the_int_moves() -> None:
     assert moves(knob("N = 8\n", "N", N=KnobConfig(log=False))) == ("up", "down")
 
 
+def test_a_log_scale_int_refines_its_doubling_and_halving() -> None:
+    log = KnobConfig(log=True)
+    assert values("N = 64\n", "N", "double", N=log) == [128, 91, 76]
+    assert values("N = 64\n", "N", "halve", N=log) == [32, 45, 54]
+    assert values("N = 2\n", "N", "halve", N=log) == [1]  # 1.41 and 1.68 round to 1 and 2
+    assert values("N = 5\n", "N", "double") == [10]  # up/down refine an int without log
+
+
 def test_bools_flip_and_choices_walk_the_list() -> None:
     assert values("FLAG = True\n", "FLAG", "flip") == [False]
     modes = KnobConfig(choices=["a", "b", "c"])

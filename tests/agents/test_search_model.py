@@ -67,13 +67,14 @@ def run(
     config: SearchAgentConfig,
     experiments: int,
     objective: Callable[[dict[str, Any]], float] = valley,
+    text: str = PARAMS,
 ) -> list[Experiment]:
     """The loop in miniature: propose, measure, keep the better or put the best back."""
-    (root / "params.py").write_text(PARAMS)
+    (root / "params.py").write_text(text)
     agent = SearchAgent(config)
     value = objective(runpy.run_path(str(root / "params.py")))
     history = [Experiment(1, 0, "", Status.BASELINE, "c0", value, measurements=[value])]
-    best, best_text, best_commit = value, PARAMS, "c0"
+    best, best_text, best_commit = value, text, "c0"
     for number in range(1, experiments + 1):
         proposal = agent.propose(context(root, history, number))
         value = objective(runpy.run_path(str(root / "params.py")))
@@ -162,11 +163,68 @@ def test_each_experiment_changes_one_knob_and_never_repeats_a_configuration(
     assert min(e.metric for e in history) < history[0].metric / 3
 
 
+def test_the_model_chooses_among_the_steps_and_a_keep_is_followed_up_once(
+    tmp_path: Path,
+) -> None:
+    history = run(tmp_path, tpe(seed=4), WARMUP + 15)
+
+    by_model = [e for e in history[1:] if e.agent_meta["sampler"] == "tpe"]
+    assert len(by_model) >= 10
+    for experiment in by_model:  # a step the local moves offer, as they would name it
+        assert experiment.agent_meta["move"] in ("up", "down", "double", "halve", "next", "prev")
+    follow_ups = [e for e in history[1:] if e.agent_meta.get("follow")]
+    assert follow_ups
+    for experiment in follow_ups:
+        previous = history[experiment.number - 1]
+        assert previous.status == Status.KEEP and not previous.agent_meta.get("follow")
+        assert experiment.agent_meta["sampler"] == "local" and experiment.number <= WARMUP + 1
+
+
+def test_where_the_steps_run_out_the_model_goes_on(tmp_path: Path) -> None:
+    knobs = {"N": KnobConfig(min=1, max=40, log=False)}
+
+    def bowl(values: dict[str, Any]) -> float:
+        return (values["N"] - 30) ** 2
+
+    with pytest.raises(SearchExhausted):
+        run(tmp_path, SearchAgentConfig(sampler="local", knobs=knobs), 30, bowl, "N = 20\n")
+    history = run(tmp_path, SearchAgentConfig(sampler="tpe", knobs=knobs), 30, bowl, "N = 20\n")
+
+    values = [e.agent_meta["after"]["params.py:N"] for e in history[1:]]
+    assert len(set(values)) == 30 and 30 in values
+    assert history[-1].agent_meta["sampler"] == "tpe"
+
+
+def test_choosing_tpe_proposes_the_offer_where_the_good_trials_lie() -> None:
+    import optuna
+
+    from overnight.agents.choosing_tpe import ChoosingTPE
+
+    space = {
+        "x": optuna.distributions.FloatDistribution(0.0, 1.0),
+        "y": optuna.distributions.FloatDistribution(0.0, 1.0),
+    }
+    study = optuna.create_study()
+    for x, y in ((i / 9, (i * 7 % 10) / 9) for i in range(10)):
+        value = (x - 0.2) ** 2 + (y - 0.7) ** 2
+        study.add_trial(
+            optuna.trial.create_trial(params={"x": x, "y": y}, distributions=space, value=value)
+        )
+    offers = [{"x": 0.9, "y": 0.1}, {"x": 0.22, "y": 0.68}, {"x": 0.5, "y": 0.5}]
+    sampler = ChoosingTPE(offers, space, seed=0, multivariate=True, n_startup_trials=5)
+    study.sampler = sampler
+
+    trial = study.ask(space)
+
+    assert sampler.chosen == 1 and trial.params == offers[1]
+
+
 def test_changes_per_experiment_lets_several_knobs_move_together(tmp_path: Path) -> None:
-    history = run(tmp_path, tpe(seed=2, changes_per_experiment=3), 12)
+    history = run(tmp_path, tpe(seed=2, changes_per_experiment=3), WARMUP + 10)
 
     sizes = [len(e.agent_meta.get("changes", [None])) for e in history[1:]]
-    assert max(sizes) == 3 and all(size <= 3 for size in sizes)
+    assert max(sizes) > 1 and all(size <= 3 for size in sizes)
+    assert all(size == 1 for size in sizes[: WARMUP - 1])  # the local moves: one step each
     several = next(e for e in history[1:] if "changes" in e.agent_meta)
     meta = several.agent_meta
     assert several.description.count(" -> ") == len(meta["changes"])

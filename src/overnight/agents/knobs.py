@@ -15,10 +15,10 @@ How values move:
   end); numbers with declared choices move through the choices only.
 - int: ``up`` / ``down`` add or subtract about a tenth of the value, rounded to one significant
   digit and at least 1 (5 -> 6, 20 -> 22, 300 -> 330), and ``double`` / ``halve`` (halving
-  rounds toward zero) make the big jumps. ``log: true`` keeps only
-  double/halve, ``log: false`` only up/down. An int keeps its sign unless ``min`` / ``max`` say
-  otherwise: a positive one stays >= 1 (sizes and counts), a negative one stays <= -1, a zero
-  one only goes up.
+  rounds toward zero) make the big jumps. ``log: true`` keeps only double/halve (with finer
+  levels, below), ``log: false`` only up/down. An int keeps its sign unless ``min`` / ``max``
+  say otherwise: a positive one stays >= 1 (sizes and counts), a negative one stays <= -1, a
+  zero one only goes up.
 - float (log scale, the default): ``up`` / ``down`` multiply or divide by ``FACTOR`` (2), which
   keeps the sign; a negative float scales its magnitude, so ``up`` still means "larger". With both
   ``min`` and ``max`` declared, a value in the upper half of the range scales its distance to
@@ -31,8 +31,10 @@ How values move:
 Each move can also be made finer, the way a pattern search shrinks its step once the coarse
 neighbours are known: level 1 of a float move uses the square root of the factor (x1.414), level
 2 its fourth root, up to ``LEVELS``; additive steps halve instead (never below 1 for an int).
-Doubling, halving and flipping have one level; a choice's further levels are the choices further
-along the list. ``reach`` lists them, coarsest first.
+A ``log: true`` int's doubling and halving refine the same way (64 -> 128, 91, 76: rounded);
+other ints refine with up/down, so their doubling and halving have one level, as flipping
+does; a choice's further levels are the choices further along the list. ``reach`` lists them,
+coarsest first.
 
 Every float result is rounded to four significant digits (0.0316, not 0.031622776...), or more
 where that is needed to keep the step itself (0.9995 next to a bound of 1), and every result is
@@ -371,6 +373,9 @@ def _step_int(value: int, move: str, settings: KnobConfig, level: int = 0) -> in
         new = value + size
     elif move == "down":
         new = value - size
+    elif move in ("double", "halve") and settings.log is True and level:
+        factor = FACTOR ** (1 / 2**level)  # a log-scale int has no other fine steps
+        new = round(value * factor if move == "double" else value / factor)
     elif move == "double":
         new = value * 2
     elif move == "halve":

@@ -27,7 +27,7 @@ import json
 import math
 import statistics
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -135,14 +135,40 @@ class KnobModel:
     def ask(self, draw: int) -> dict[str, Any]:
         """The sampler's next configuration, its randomness seeded by ``draw``; ``settle``
         must follow, saying what was applied of it."""
+        return self._ask(self._new_sampler(draw))
+
+    def _ask(self, sampler: optuna.samplers.BaseSampler) -> dict[str, Any]:
         if self._stale:
             self._build()
-        self._study.sampler = self._new_sampler(draw)
+        self._study.sampler = sampler
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             trial = self._study.ask(dict(self.space))
         self._asked = trial.number
         return dict(trial.params)
+
+    def choose(self, draw: int, offered: Sequence[Mapping[str, Any]]) -> int | None:
+        """Which of the ``offered`` configurations TPE proposes (see ``choosing_tpe.py``), its
+        randomness seeded by ``draw``; ``settle`` must follow. None, with nothing to settle,
+        while TPE is still drawing at random or when no offer lies in the space."""
+        from overnight.agents.choosing_tpe import ChoosingTPE
+
+        inside = [
+            (index, found)
+            for index, configuration in enumerate(offered)
+            if (found := params(configuration, self.space)) is not None
+        ]
+        if not inside:
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            offers = [found for _, found in inside]
+            sampler = ChoosingTPE(offers, self.space, **_tpe(self._seed(draw)))
+        self._ask(sampler)
+        if sampler.chosen is None:
+            self.settle({}, None)
+            return None
+        return inside[sampler.chosen][0]
 
     def settle(self, configuration: Mapping[str, Any], number: int | None) -> None:
         """The configuration applied for experiment ``number`` from the last ``ask`` (None:
@@ -265,10 +291,13 @@ class KnobModel:
             pending.trial = self._add(pending.params, None, pending.system_attrs)
         self._stale = False
 
-    def _new_sampler(self, number: int) -> optuna.samplers.BaseSampler:
+    def _seed(self, draw: int) -> int:
+        return (self.seed * 1_000_003 + draw) % 2**32
+
+    def _new_sampler(self, draw: int) -> optuna.samplers.BaseSampler:
         import optuna
 
-        seed = (self.seed * 1_000_003 + number) % 2**32
+        seed = self._seed(draw)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if self.sampler == "cmaes":
@@ -277,13 +306,18 @@ class KnobModel:
                 return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
             if self.sampler == "random":
                 return optuna.samplers.RandomSampler(seed=seed)
-            return optuna.samplers.TPESampler(
-                seed=seed,
-                multivariate=True,
-                constant_liar=True,
-                warn_independent_sampling=False,
-                n_startup_trials=STARTUP,
-            )
+            return optuna.samplers.TPESampler(**_tpe(seed))
+
+
+def _tpe(seed: int) -> dict[str, Any]:
+    """TPE's settings: all knobs modelled together, experiments in flight counted as bad."""
+    return {
+        "seed": seed,
+        "multivariate": True,
+        "constant_liar": True,
+        "warn_independent_sampling": False,
+        "n_startup_trials": STARTUP,
+    }
 
 
 def identity(found: Mapping[str, Any]) -> str:

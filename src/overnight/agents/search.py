@@ -26,18 +26,23 @@ The strategy, in plain words:
 6. Rewrite that one literal and put in the proposal's meta everything a later call needs.
 
 That is the ``local`` sampler. With Optuna installed the default is ``tpe``: the agent's knobs
-become an Optuna search space (``space.py``) and a study told every configuration the run
-measured (``model.py``) proposes the next one. Of the knobs that proposal would change, the agent
-applies the one whose changes failed least often from the current configuration, then the one
-that matters most for reaching the best trials (Optuna's PED-ANOVA importance; while too few are
-known, the one the proposal moves furthest across its range), or the first
-``changes_per_experiment`` of them, so a keep stays attributable to one change. A proposal
-whose change leads to a configuration already seen gives way to the next knob; when none does,
-after ``ASKS`` proposals, the local moves choose (step 3 on). The local moves also make the
-first ``WARMUP`` experiments (they explore around the start far better than a model's random
-start-up points), and a keep is followed up as in step 4: the same knob, moved again the same
-way, before the model is asked again. Every experiment, whoever chose it, is told to the
-model. ``cmaes``, ``gp`` and ``random`` are Optuna's other samplers, in the same way.
+become an Optuna search space (``space.py``) and a study is told every configuration the run
+measured (``model.py``). The local moves make the first ``WARMUP`` experiments (they explore
+around the start far better than a model's random start-up points), following up a keep once,
+not a follow-up's keep: a chain of them would tune one knob to the others' starting values (a
+rate to the first optimizer tried) before those were explored. From then on TPE chooses the next
+experiment among every unseen configuration the steps of step 3 reach, at every level (or up
+to ``changes_per_experiment`` of them on different knobs): the one its good trials favour most
+over its bad ones where the other knobs really are (``choosing_tpe.py``), so a keep still
+changes one knob and the model decides which, and by how much. Once no step leads anywhere new,
+TPE chooses among values spread over each knob's range, so the search goes on where the local
+moves alone would stop. ``cmaes``, ``gp`` and ``random``, Optuna's other samplers, propose a
+whole configuration instead; of the knobs it would change, the agent applies the one whose
+changes failed least often from the current configuration, then the one that matters most for
+reaching the best trials (Optuna's PED-ANOVA importance; while too few are known, the one the
+proposal moves furthest across its range), or the first ``changes_per_experiment`` of them. A
+proposal that leads only to configurations already seen gives way to the next; after ``ASKS``
+proposals, the local moves choose. Every experiment, whoever chose it, is told to the model.
 
 Nothing lives only in the agent object: a resumed run builds a new one, so all it knows comes
 from the history, and the random draw is seeded by the config's seed and the experiment's
@@ -52,7 +57,7 @@ import random
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from overnight.agents.base import Agent, AgentContext
@@ -66,7 +71,7 @@ from overnight.agents.knobs import (
     set_knob,
 )
 from overnight.agents.model import KnobModel, available, require
-from overnight.agents.space import Space, search_space, written
+from overnight.agents.space import Space, axis, search_space, written
 from overnight.config import SearchAgentConfig
 from overnight.errors import AgentError, SearchExhausted
 from overnight.records import Experiment, Proposal, Status
@@ -97,8 +102,9 @@ LEVEL_COST = 2.0  # score taken off per level of a finer step: a quarter of the 
 LOCAL_FAILURE_COST = 2.0  # score taken off per failure of the same move from the same state
 STALE_COST = 2.0  # score taken off a change already measured from another state
 MAX_EXPONENT = 6.0  # caps a weight at 64x (or 1/64) of an untried move's, so nothing dominates
-WARMUP = 10  # configurations measured before the model proposes; the local moves explore first
+WARMUP = 15  # configurations measured before the model proposes; the local moves explore first
 ASKS = 8  # model proposals tried per experiment before the local moves choose
+COMBINED = 512  # offers of several steps at once, when changes_per_experiment allows them
 PENDING_WINDOW = 256  # experiments in flight longer ago than this are taken to have ended
 
 
@@ -133,6 +139,7 @@ class Memory:
         default_factory=lambda: defaultdict(int)
     )
     follow_up: tuple[str, str] | None = None
+    followed: bool = False  # whether the last row measured was a follow-up itself
     # per configuration, how often a change of each knob from it failed
     failures_from: dict[str, Counter[str]] = field(default_factory=dict)
 
@@ -164,6 +171,7 @@ class Memory:
                 self.local_failures[(start, *pair)] += 1
                 self.failures_from.setdefault(start, Counter())[pair[0]] += 1
         self.follow_up = _direction(meta, pair) if experiment.status == Status.KEEP else None
+        self.followed = meta.get("follow") is True
 
     def copy(self) -> Memory:
         return Memory(
@@ -172,6 +180,7 @@ class Memory:
             defaultdict(float, self.scores),
             defaultdict(int, self.local_failures),
             self.follow_up,
+            self.followed,
             self.failures_from,  # read only while proposing
         )
 
@@ -232,22 +241,51 @@ class SearchAgent(Agent):
             for experiment in pending:
                 memory.claim(experiment)
             memory.seen.add(config_identity(before))
-            options = candidates(knobs, before, memory.seen, memory.changes)
-            follow = _follow_up(options, memory)
+            reachable = steps(knobs, before, memory.seen, memory.changes)
+            options = _coarsest(reachable)
             model = self._model
             if model is not None:
                 _tell_pending(model, pending, context.number)
-            if model is not None and follow is None and model.finished >= WARMUP:
+            follow = _follow_up(options, memory, model)
+            if model is not None and follow is None and (model.finished >= WARMUP or not options):
+                chosen = self._chosen(model, knobs, reachable, before, memory, context)
+                if chosen is not None:
+                    return self._applied(context, knobs, before, chosen, self.sampler)
                 modelled = self._modelled(model, knobs, before, memory, context)
                 if modelled is not None:
                     first, value = modelled[0]
                     made = Candidate(first, self.sampler, 0, value, _after(before, modelled))
-                    return self._applied(context, knobs, before, modelled, made, self.sampler)
+                    return self._applied(context, knobs, before, [made], self.sampler, modelled)
             if not options:
                 raise SearchExhausted(_exhausted_message(knobs))
-            chosen = follow or self._pick(options, memory, before, context)
-            changes = [(chosen.knob, chosen.value)]
-            return self._applied(context, knobs, before, changes, chosen, "local")
+            step = follow or self._pick(options, memory, before, context)
+            return self._applied(context, knobs, before, [step], "local", follow=bool(follow))
+
+    def _chosen(
+        self,
+        model: KnobModel,
+        knobs: Sequence[Knob],
+        reachable: Sequence[Candidate],
+        before: Configuration,
+        memory: Memory,
+        context: AgentContext,
+    ) -> list[Candidate] | None:
+        """The steps TPE chooses among every unseen configuration the local steps reach (one
+        step, or up to ``changes_per_experiment`` steps of different knobs); once none is left,
+        among values spread over each knob's range. None when the sampler is not TPE or every
+        configuration was seen."""
+        if self.sampler != "tpe":
+            return None
+        reachable = reachable or _spread(model.space, before, memory.seen, self.sampler, knobs)
+        if not reachable:
+            return None
+        rng = random.Random(f"overnight-search:{self.config.seed}:{context.number}:offers")
+        offers = _offers(reachable, before, memory.seen, self.config.changes_per_experiment, rng)
+        index = model.choose(context.number * ASKS, [_after(before, _values(o)) for o in offers])
+        if index is None:
+            return None
+        model.settle(_after(before, _values(offers[index])), context.number)
+        return offers[index]
 
     def _modelled(
         self,
@@ -276,12 +314,18 @@ class SearchAgent(Agent):
         context: AgentContext,
         knobs: Sequence[Knob],
         before: Configuration,
-        changes: list[tuple[Knob, KnobValue]],
-        made: Candidate,
+        made: Sequence[Candidate],
         sampler: str,
+        changes: list[tuple[Knob, KnobValue]] | None = None,
+        follow: bool = False,
     ) -> Proposal:
         """Write the changes (the last in a file first, so the others' offsets hold) and say
-        what they were; ``made`` is the first change as the ledger's meta names it."""
+        what they were: ``made``'s values, or ``changes`` where given; the ledger's meta names
+        the first of ``made`` as the change (and lists them all when there are several)."""
+        changes = changes or _values(made)
+        first = made[0]
+        if len(made) > 1:
+            first = replace(first, after=_after(before, changes))
         literals = {}
         for knob, value in sorted(changes, key=lambda change: -change[0].start):
             literals[knob.key] = set_knob(context.root, knob, value)
@@ -290,7 +334,9 @@ class SearchAgent(Agent):
         for knob, _ in changes:
             part = f"{knob.name} {knob.text} -> {literals[knob.key]}"
             parts.append(f"{part} in {knob.file}" if several_files else part)
-        meta = {**_meta(made, before), "sampler": sampler}
+        meta = {**_meta(first, before), "sampler": sampler}
+        if follow:
+            meta["follow"] = True
         if len(changes) > 1:
             meta["changes"] = [
                 {"knob": knob.key, "name": knob.name, "old": knob.value, "new": value}
@@ -386,35 +432,87 @@ def candidates(
 ) -> list[Candidate]:
     """For each unfrozen knob and move, the coarsest step to an unseen configuration; stale when
     its change is among ``changes`` (see ``change_identity``)."""
+    return _coarsest(steps(knobs, before, seen, changes))
+
+
+def steps(
+    knobs: Sequence[Knob],
+    before: Configuration,
+    seen: set[str],
+    changes: set[str] | frozenset[str] = frozenset(),
+) -> list[Candidate]:
+    """Every step of every unfrozen knob, at every level, that leads to an unseen
+    configuration: by knob, move, then level."""
     found = []
     for knob in sorted(knobs, key=lambda knob: knob.key):
         if knob.frozen:
             continue
         for move in moves(knob):
-            candidate = _nearest_new(knob, move, before, seen, changes)
-            if candidate is not None:
-                found.append(candidate)
+            for level, value in enumerate(reach(knob, move)):
+                after = {**before, knob.key: value}
+                if config_identity(after) not in seen:
+                    fresh = change_identity(knob.key, knob.value, value) not in changes
+                    found.append(Candidate(knob, move, level, value, after, fresh))
     return found
+
+
+def _spread(
+    space: Space, before: Configuration, seen: set[str], move: str, knobs: Sequence[Knob]
+) -> list[Candidate]:
+    """Unseen configurations one knob away, its value taken from ``axis``."""
+    found = []
+    for knob in knobs:
+        if knob.key not in space:
+            continue
+        for value in axis(knob, space[knob.key]):
+            after = {**before, knob.key: value}
+            if config_identity(after) not in seen:
+                found.append(Candidate(knob, move, 0, value, after))
+    return found
+
+
+def _coarsest(reachable: Iterable[Candidate]) -> list[Candidate]:
+    """The first step of each (knob, move): the coarsest to an unseen configuration."""
+    first: dict[tuple[str, str], Candidate] = {}
+    for candidate in reachable:
+        first.setdefault(candidate.pair, candidate)
+    return list(first.values())
+
+
+def _offers(
+    reachable: Sequence[Candidate],
+    before: Configuration,
+    seen: set[str],
+    count: int,
+    rng: random.Random,
+) -> list[list[Candidate]]:
+    """What the model chooses among: each step alone, and, when ``count`` allows more,
+    ``COMBINED`` draws of 2 to ``count`` steps of different knobs leading somewhere unseen."""
+    offers = [[step] for step in reachable]
+    by_knob: dict[str, list[Candidate]] = defaultdict(list)
+    for step in reachable:
+        by_knob[step.knob.key].append(step)
+    keys = sorted(by_knob)
+    if count < 2 or len(keys) < 2:
+        return offers
+    found = set()
+    for _ in range(COMBINED):
+        chosen = rng.sample(keys, rng.randint(2, min(count, len(keys))))
+        combined = [rng.choice(by_knob[key]) for key in sorted(chosen)]
+        identity = config_identity(_after(before, _values(combined)))
+        if identity not in seen and identity not in found:
+            found.add(identity)
+            offers.append(combined)
+    return offers
+
+
+def _values(made: Iterable[Candidate]) -> list[tuple[Knob, KnobValue]]:
+    return [(step.knob, step.value) for step in made]
 
 
 def change_identity(knob: str, old: KnobValue, new: KnobValue) -> str:
     """One knob's change as comparable text, whatever the other knobs were at the time."""
     return json.dumps([knob, old, new])
-
-
-def _nearest_new(
-    knob: Knob,
-    move: str,
-    before: Configuration,
-    seen: set[str],
-    changes: set[str] | frozenset[str],
-) -> Candidate | None:
-    for level, value in enumerate(reach(knob, move)):
-        after = {**before, knob.key: value}
-        if config_identity(after) not in seen:
-            fresh = change_identity(knob.key, knob.value, value) not in changes
-            return Candidate(knob, move, level, value, after, fresh)
-    return None
 
 
 def _tell_pending(model: KnobModel, pending: Sequence[Experiment], number: int) -> None:
@@ -504,7 +602,14 @@ def _direction(meta: Mapping[str, Any], pair: tuple[str, str] | None) -> tuple[s
     return None
 
 
-def _follow_up(options: Sequence[Candidate], memory: Memory) -> Candidate | None:
+def _follow_up(
+    options: Sequence[Candidate], memory: Memory, model: KnobModel | None
+) -> Candidate | None:
+    """The step that repeats the last keep's move. With a model, only while it warms up, and
+    not after a follow-up: a chain of them would settle one knob before the others were
+    explored (tuning a rate to the first optimizer, say)."""
+    if model is not None and (model.finished >= WARMUP or memory.followed):
+        return None
     return next((option for option in options if option.pair == memory.follow_up), None)
 
 

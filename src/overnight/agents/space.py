@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
 
 SPAN = 16.0  # how far an undeclared bound lies from the starting value, as a factor
+AXIS = 64  # values offered along a knob's range once its steps are all measured
 
 Space = dict[str, "BaseDistribution"]
 
@@ -69,6 +70,28 @@ def _within(value: Any, distribution: BaseDistribution) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return distribution.low <= value <= distribution.high  # type: ignore[attr-defined]
+
+
+def axis(knob: Knob, distribution: BaseDistribution) -> list[KnobValue]:
+    """Values spread over the knob's range, as its file would hold them: every choice, every
+    int of a short range, else ``AXIS`` points evenly spaced on the range's scale."""
+    from optuna.distributions import CategoricalDistribution
+
+    if isinstance(distribution, CategoricalDistribution):
+        return list(distribution.choices)
+    low, high = distribution.low, distribution.high  # type: ignore[attr-defined]
+    if knob.kind == "int" and high - low < AXIS:
+        return list(range(int(low), int(high) + 1))
+    if distribution.log:  # type: ignore[attr-defined]
+        points = [low * (high / low) ** (i / (AXIS - 1)) for i in range(AXIS)]
+    else:
+        points = [low + (high - low) * i / (AXIS - 1) for i in range(AXIS)]
+    values: list[KnobValue] = []
+    for point in points:
+        value = written(point, knob)
+        if not any(same_value(value, other) for other in values) and _within(value, distribution):
+            values.append(value)
+    return values
 
 
 def written(value: Any, knob: Knob) -> KnobValue:
