@@ -543,7 +543,10 @@ class Loop:
         if record.status is Status.KEEP:
             assert step.change is not None
             record.commit = step.lane.tree.commit(
-                step.change, _one_line(record.description, record.number), self.run.branch
+                step.change,
+                _one_line(record.description, record.number),
+                self.run.branch,
+                record.parent_commit,
             )
         self._in_flight.pop(record.number, None)
         self._record(record)

@@ -203,6 +203,28 @@ def test_a_keep_refuses_a_branch_someone_else_moved(repo: Path, tree: Experiment
     assert git(repo, "rev-parse", "overnight/t") == moved
 
 
+def test_a_keep_made_in_another_tree_is_committed_on_its_own_parent(
+    repo: Path, tree: ExperimentTree
+) -> None:
+    """With several workers the integrator commits a winner through whichever tree is free,
+    which may stand on an older state than the winner's."""
+    older = tree.base or ""
+    git(repo, "commit", "-q", "--allow-empty", "-m", "kept meanwhile")
+    best = git(repo, "rev-parse", "HEAD")
+    git(repo, "branch", "overnight/t", best)
+    winner = ExperimentTree(Workspace(repo), repo / ".overnight" / "worktrees" / "w")
+    winner.reset(best)
+    (winner.path / "value.txt").write_text("2.0\n")
+    change = winner.change(GUARDED)
+
+    commit = tree.commit(change, "set value to 2.0", "overnight/t", parent=best)
+
+    assert git(repo, "rev-parse", "overnight/t") == commit
+    assert git(repo, "rev-parse", f"{commit}^") == best
+    assert git(repo, "show", f"{commit}:value.txt") == "2.0"
+    assert tree.base == older  # the free tree still holds its own state
+
+
 def test_frozen_copies_come_from_git_objects_and_are_read_only(
     repo: Path, tree: ExperimentTree
 ) -> None:

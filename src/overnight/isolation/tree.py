@@ -231,16 +231,22 @@ class ExperimentTree:
         if paths:
             self.git("restore", f"--source={self.base}", "--staged", "--worktree", "--", *paths)
 
-    def commit(self, change: TreeChange, message: str, branch: str) -> str:
+    def commit(
+        self, change: TreeChange, message: str, branch: str, parent: str | None = None
+    ) -> str:
         """The change's tree (the files as they were staged, before anything was evaluated, so
         nothing the evaluation did to the index reaches it) as a commit on ``branch`` whose
-        parent is the base; the branch moves only if it still points at the base (no one else
-        moved it meanwhile)."""
-        assert self.base is not None
-        files = (self._listing(self.base) | set(change.paths)) - set(change.deleted)
-        commit = self.git("commit-tree", change.tree, "-p", self.base, stdin=message).strip()
-        self.git("update-ref", f"refs/heads/{branch}", commit, self.base)
-        self.base = commit
+        parent is ``parent`` (the state the change was made on; the base when not given); the
+        branch moves only if it still points at that parent (no one else moved it meanwhile).
+        With several workers the integrator commits through whichever tree is free, so the
+        parent is the change's own; a tree whose base was that parent moves its base on."""
+        parent = parent or self.base
+        assert parent is not None
+        files = (self._listing(parent) | set(change.paths)) - set(change.deleted)
+        commit = self.git("commit-tree", change.tree, "-p", parent, stdin=message).strip()
+        self.git("update-ref", f"refs/heads/{branch}", commit, parent)
+        if self.base == parent:
+            self.base = commit
         self._listed = (commit, frozenset(files))
         return commit
 
