@@ -253,9 +253,11 @@ class SearchAgent(Agent):
                     return self._applied(context, knobs, before, chosen, self.sampler)
                 modelled = self._modelled(model, knobs, before, memory, context)
                 if modelled is not None:
-                    first, value = modelled[0]
-                    made = Candidate(first, self.sampler, 0, value, _after(before, modelled))
-                    return self._applied(context, knobs, before, [made], self.sampler, modelled)
+                    made = [
+                        Candidate(knob, self.sampler, 0, value, _after(before, [(knob, value)]))
+                        for knob, value in modelled
+                    ]
+                    return self._applied(context, knobs, before, made, self.sampler)
             if not options:
                 raise SearchExhausted(_exhausted_message(knobs))
             step = follow or self._pick(options, memory, before, context)
@@ -276,7 +278,7 @@ class SearchAgent(Agent):
         configuration was seen."""
         if self.sampler != "tpe":
             return None
-        reachable = reachable or _spread(model.space, before, memory.seen, self.sampler, knobs)
+        reachable = reachable or _spread(model.space, knobs, before, memory, self.sampler)
         if not reachable:
             return None
         rng = random.Random(f"overnight-search:{self.config.seed}:{context.number}:offers")
@@ -316,13 +318,12 @@ class SearchAgent(Agent):
         before: Configuration,
         made: Sequence[Candidate],
         sampler: str,
-        changes: list[tuple[Knob, KnobValue]] | None = None,
         follow: bool = False,
     ) -> Proposal:
         """Write the changes (the last in a file first, so the others' offsets hold) and say
-        what they were: ``made``'s values, or ``changes`` where given; the ledger's meta names
-        the first of ``made`` as the change (and lists them all when there are several)."""
-        changes = changes or _values(made)
+        what they were; the ledger's meta names the first as the change (and lists them all
+        when there are several)."""
+        changes = _values(made)
         first = made[0]
         if len(made) > 1:
             first = replace(first, after=_after(before, changes))
@@ -449,26 +450,37 @@ def steps(
             continue
         for move in moves(knob):
             for level, value in enumerate(reach(knob, move)):
-                after = {**before, knob.key: value}
-                if config_identity(after) not in seen:
-                    fresh = change_identity(knob.key, knob.value, value) not in changes
-                    found.append(Candidate(knob, move, level, value, after, fresh))
+                found += _unseen_step(knob, move, level, value, before, seen, changes)
     return found
 
 
 def _spread(
-    space: Space, before: Configuration, seen: set[str], move: str, knobs: Sequence[Knob]
+    space: Space, knobs: Sequence[Knob], before: Configuration, memory: Memory, move: str
 ) -> list[Candidate]:
     """Unseen configurations one knob away, its value taken from ``axis``."""
     found = []
     for knob in knobs:
-        if knob.key not in space:
-            continue
-        for value in axis(knob, space[knob.key]):
-            after = {**before, knob.key: value}
-            if config_identity(after) not in seen:
-                found.append(Candidate(knob, move, 0, value, after))
+        if knob.key in space:
+            for value in axis(knob, space[knob.key]):
+                found += _unseen_step(knob, move, 0, value, before, memory.seen, memory.changes)
     return found
+
+
+def _unseen_step(
+    knob: Knob,
+    move: str,
+    level: int,
+    value: KnobValue,
+    before: Configuration,
+    seen: set[str],
+    changes: set[str] | frozenset[str],
+) -> list[Candidate]:
+    """The step setting ``knob`` to ``value``, if its configuration is unseen (else none)."""
+    after = {**before, knob.key: value}
+    if config_identity(after) in seen:
+        return []
+    fresh = change_identity(knob.key, knob.value, value) not in changes
+    return [Candidate(knob, move, level, value, after, fresh)]
 
 
 def _coarsest(reachable: Iterable[Candidate]) -> list[Candidate]:
